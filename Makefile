@@ -1,0 +1,56 @@
+# outboundIQ Relay — two commands on a fresh clone: `make run`, `make test`.
+# Each bootstraps a local virtualenv (.venv) with uv and the locked dependencies.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+STAMP := $(VENV)/.synced
+
+export RELAY_SOURCES_FILE ?= examples/sources.yaml
+export RELAY_QUEUE_URL ?= sqlite:///var/relay-queue.db
+export DEMO_HOOK_TOKEN ?= demo-token
+
+.PHONY: run test lint typecheck unit bench lock clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
+
+$(STAMP): $(UV) pyproject.toml uv.lock
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-groups --quiet
+	@touch $(STAMP)
+
+run: $(STAMP)
+	@mkdir -p var
+	@if [ -z "$$RELAY_OUTBOUNDIQ_API_KEY" ]; then \
+	  echo "************************************************************************"; \
+	  echo "* RELAY_OUTBOUNDIQ_API_KEY is not set: starting in DRY-RUN mode.        *"; \
+	  echo "* Dials are mapped and queued, then logged instead of sent to outboundIQ. *"; \
+	  echo "* Set RELAY_OUTBOUNDIQ_API_KEY=<key> to deliver for real.               *"; \
+	  echo "************************************************************************"; \
+	  RELAY_DRY_RUN=true exec $(BIN)/relay serve; \
+	else \
+	  exec $(BIN)/relay serve; \
+	fi
+
+lint: $(STAMP)
+	$(BIN)/ruff check relay mappings tests bench
+	$(BIN)/ruff format --check relay mappings tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test: lint typecheck unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+lock: $(UV)
+	$(UV) lock
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis

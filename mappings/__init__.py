@@ -1,0 +1,1 @@
+"""Built-in mappings: one module per vendor, plus declarative presets over ``generic``."""

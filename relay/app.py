@@ -1,0 +1,182 @@
+"""``create_app(settings)``: the Starlette application and its lifespan. No import-time state."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import time
+from collections.abc import AsyncIterator
+from typing import TypedDict
+
+import httpx
+import structlog
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from relay.exceptions import ConfigError, QueueError
+from relay.forwarder import Forwarder, create_client
+from relay.intake import hook
+from relay.metrics import RelayMetrics
+from relay.queue import create_queue
+from relay.queue.base import DialQueue
+from relay.runtime import RelayRuntime
+from relay.settings import Settings
+from relay.sources import Source, load_sources
+
+__all__ = ["State", "create_app", "load_configured_sources"]
+
+log = structlog.get_logger("relay.app")
+
+
+class State(TypedDict):
+    relay: RelayRuntime
+
+
+def load_configured_sources(settings: Settings) -> dict[str, Source]:
+    """The sources named by ``RELAY_SOURCES_FILE``, validated."""
+    if settings.sources_file is None:
+        raise ConfigError("RELAY_SOURCES_FILE is not set: point it at your sources YAML file")
+    return load_sources(
+        settings.sources_file,
+        default_api_key=settings.outboundiq_api_key,
+        mappings_dir=settings.mappings_dir,
+    )
+
+
+def check_keys(settings: Settings, sources: dict[str, Source]) -> None:
+    """Outside dry-run, every source needs an outboundIQ key."""
+    if settings.dry_run:
+        return
+    keyless = sorted(name for name, src in sources.items() if src.api_key is None)
+    if keyless:
+        raise ConfigError(
+            "RELAY_OUTBOUNDIQ_API_KEY is not set and these sources name no api_key: "
+            + ", ".join(keyless)
+            + " (set RELAY_DRY_RUN=true to map and queue without sending)"
+        )
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    runtime: RelayRuntime = request.state.relay
+    ready, checks = await runtime.readiness()
+    return JSONResponse(
+        {"status": "ready" if ready else "not ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+async def metrics(request: Request) -> Response:
+    runtime: RelayRuntime = request.state.relay
+    m = runtime.metrics
+    now = time.time()
+    with contextlib.suppress(QueueError):
+        stats = await runtime.queue.stats(now=now)
+        for state in ("ready", "delayed", "leased", "dead", "rejected"):
+            m.queue_depth.labels(state).set(getattr(stats, state))
+        oldest = stats.oldest_received_at
+        m.oldest_age.set(max(0.0, now - oldest) if oldest is not None else 0.0)
+    if runtime.forwarder is not None:
+        m.heartbeat_age.set(max(0.0, now - runtime.forwarder.state.heartbeat))
+    return Response(m.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+
+def create_app(
+    settings: Settings,
+    *,
+    sources: dict[str, Source] | None = None,
+    queue: DialQueue | None = None,
+    client: httpx.AsyncClient | None = None,
+) -> Starlette:
+    """Build the relay. Sources come from the settings' file unless given."""
+    if sources is None:
+        sources = load_configured_sources(settings)
+    check_keys(settings, sources)
+    runtime = RelayRuntime(
+        settings=settings,
+        sources=sources,
+        queue=queue or create_queue(settings.queue_url),
+        metrics=RelayMetrics(),
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[State]:
+        await runtime.queue.open()
+        http = client or create_client(settings)
+        forwarder = Forwarder(
+            queue=runtime.queue,
+            sources=runtime.sources,
+            settings=settings,
+            client=http,
+            metrics=runtime.metrics,
+        )
+        runtime.forwarder = forwarder
+        runtime.worker = asyncio.create_task(forwarder.run(), name="forwarder")
+        runtime.worker.add_done_callback(_worker_exit)
+        reload = _install_reload(runtime, settings)
+        log.info(
+            "relay_started",
+            sources=sorted(runtime.sources),
+            queue=repr(runtime.queue),
+            dry_run=settings.dry_run,
+        )
+        try:
+            yield {"relay": runtime}
+        finally:
+            runtime.stopping = True
+            if reload:
+                with contextlib.suppress(Exception):
+                    asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+            await forwarder.stop(settings.shutdown_grace_seconds)
+            runtime.worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runtime.worker
+            if client is None:
+                await http.aclose()
+            await runtime.queue.close()
+            log.info("relay_stopped", delivered=forwarder.state.delivered)
+
+    routes = [
+        Route("/hooks/{source}", hook, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.runtime = runtime
+    return app
+
+
+def _worker_exit(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("forwarder_crashed", error=repr(task.exception()))
+
+
+def _install_reload(runtime: RelayRuntime, settings: Settings) -> bool:
+    """SIGHUP re-reads the sources file (new keys lift every key hold at once)."""
+
+    def reload() -> None:
+        try:
+            sources = load_configured_sources(settings)
+            check_keys(settings, sources)
+        except ConfigError as exc:
+            log.error("config_reload_failed", error=str(exc))
+            return
+        runtime.sources = sources
+        if runtime.forwarder is not None:
+            runtime.forwarder.update_sources(sources)
+        log.info("config_reloaded", sources=sorted(sources))
+
+    if settings.sources_file is None:
+        return False
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+    except (NotImplementedError, RuntimeError, ValueError):
+        return False
+    return True

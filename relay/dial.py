@@ -1,0 +1,147 @@
+"""The Dial: outboundIQ's wire payload, and how mapped fields become one.
+
+The wire shape lives here and only here (``Dial`` and ``Dial.to_wire``), so a change in
+outboundIQ's field names is one edit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import tzinfo
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict
+
+from relay.exceptions import MappingError, Problem
+from relay.logs import mask_phone
+from relay.normalize import (
+    normalize_attempts,
+    normalize_date,
+    normalize_datetime,
+    normalize_direction,
+    normalize_phone,
+    normalize_zip,
+)
+
+__all__ = ["DIAL_FIELDS", "REQUIRED_FIELDS", "Dial", "build_dial", "synthetic_dial_id"]
+
+#: Namespace of the deterministic dial ids the relay makes when a vendor gives none.
+DIAL_ID_NAMESPACE = uuid.UUID("6f0d7a59-1c54-4c36-9d0e-6a4be2f1b0a1")
+
+
+class Dial(BaseModel):
+    """One record for ``POST /dials``: exactly the documented fields, nothing else."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    campaign_id: str
+    campaign_name: str
+    agent_name: str
+    ani: str
+    disposition_name: str
+    prospect_phone: str
+    datetime: str
+    call_direction: str
+    zip: str
+    sys_created_date_original: str
+    total_dial_attempts: int | str
+    skill_name: str
+    lead_source: str
+    dial_id: str
+
+    def to_wire(self) -> bytes:
+        """The JSON body sent to outboundIQ."""
+        return orjson.dumps(self.model_dump())
+
+    @classmethod
+    def from_wire(cls, body: bytes) -> Dial:
+        return cls.model_validate(orjson.loads(body))
+
+
+DIAL_FIELDS: tuple[str, ...] = tuple(Dial.model_fields)
+REQUIRED_FIELDS: tuple[str, ...] = ("ani", "prospect_phone", "datetime", "disposition_name")
+_PHONE_FIELDS = ("ani", "prospect_phone")
+
+
+def _is_empty(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def synthetic_dial_id(source: str, fields: Mapping[str, Any]) -> str:
+    """A deterministic UUIDv5 of the source name and the canonical (sorted) payload."""
+    canonical = orjson.dumps(
+        {k: v for k, v in fields.items() if k != "dial_id"}, option=orjson.OPT_SORT_KEYS
+    )
+    return str(uuid.uuid5(DIAL_ID_NAMESPACE, source + "\n" + canonical.decode()))
+
+
+def build_dial(
+    fields: Mapping[str, object],
+    *,
+    source: str,
+    tz: tzinfo,
+    defaults: Mapping[str, str] | None = None,
+    directions: Mapping[str, str] | None = None,
+) -> Dial:
+    """Normalize mapped ``fields`` into a Dial, or raise ``MappingError`` listing every problem.
+
+    Empty fields take the source's ``defaults``, else ``""``. ``dial_id`` is the vendor's id
+    when given, else a deterministic UUIDv5 (see ``synthetic_dial_id``).
+    """
+    defaults = defaults or {}
+    problems: list[Problem] = []
+    out: dict[str, Any] = {}
+    unknown = sorted(set(fields) - set(DIAL_FIELDS))
+    problems.extend(Problem(name, "not a Dials field") for name in unknown)
+    for name in DIAL_FIELDS:
+        if name == "dial_id":
+            continue
+        raw = fields.get(name)
+        if _is_empty(raw):
+            raw = defaults.get(name, "")
+        if _is_empty(raw):
+            if name in REQUIRED_FIELDS:
+                problems.append(Problem(name, "required, but missing or empty"))
+            out[name] = ""
+            continue
+        try:
+            out[name] = _normalize(name, raw, tz, directions)
+        except ValueError as exc:
+            problems.append(Problem(name, f"{exc} (got {_describe(name, raw)})"))
+    if problems:
+        raise MappingError(problems)
+    raw_id = fields.get("dial_id")
+    out["dial_id"] = (
+        str(raw_id).strip() if not _is_empty(raw_id) else synthetic_dial_id(source, out)
+    )
+    return Dial.model_validate(out)
+
+
+def _normalize(
+    name: str, raw: object, tz: tzinfo, directions: Mapping[str, str] | None
+) -> int | str:
+    if name in _PHONE_FIELDS:
+        return normalize_phone(raw)
+    if name == "datetime":
+        return normalize_datetime(raw, tz)
+    if name == "sys_created_date_original":
+        return normalize_date(raw, tz)
+    if name == "zip":
+        return normalize_zip(raw)
+    if name == "call_direction":
+        return normalize_direction(raw, directions)
+    if name == "total_dial_attempts":
+        return normalize_attempts(raw)
+    if isinstance(raw, dict | list):
+        raise ValueError("expected a text value, got an object")
+    return str(raw).strip()
+
+
+def _describe(name: str, raw: object) -> str:
+    """A short quote of a rejected value; phone numbers are masked to their last 4 digits."""
+    if name in _PHONE_FIELDS and any(c.isdigit() for c in str(raw)):
+        return mask_phone(str(raw))
+    text = str(raw)
+    return repr(text if len(text) <= 40 else text[:37] + "...")

@@ -1,0 +1,85 @@
+"""Logging: one structlog configuration, JSON off a terminal, phones masked, secrets never.
+
+Event names are snake_case facts (``webhook_received``, ``dial_forwarded``). Every event goes
+through ``_mask_phones``, which masks any value under a phone-ish key to its last 4 digits.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+__all__ = ["configure_logging", "get_logger", "mask_phone"]
+
+_PHONE_KEYS = frozenset({"ani", "prospect_phone", "phone", "dnis", "number", "phone_number"})
+
+
+def mask_phone(value: str) -> str:
+    """``5125550187`` → ``******0187``: only the last 4 digits stay readable."""
+    digits = [c for c in value if c.isdigit()]
+    if len(digits) <= 4:
+        return "*" * len(digits)
+    return "*" * (len(digits) - 4) + "".join(digits[-4:])
+
+
+def _mask_phones(
+    _logger: object, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key, value in list(event.items()):
+        if key in _PHONE_KEYS and isinstance(value, str) and value:
+            event[key] = mask_phone(value)
+    return event
+
+
+def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
+    """Configure structlog and the stdlib (uvicorn) loggers with one processor chain."""
+    if json is None:
+        json = not sys.stderr.isatty()
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _mask_phones,
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = []
+        logger.propagate = True
+    # Access logs would repeat our own canonical webhook line and print query strings,
+    # which may carry a source's secret (auth type `query`).
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
+    return logger

@@ -1,0 +1,88 @@
+"""Prometheus metrics (one registry per app, so tests can run many apps in one process).
+
+Names are a contract with dashboards and alerts (docs/operations.md); keep them stable.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["RelayMetrics"]
+
+
+class RelayMetrics:
+    """Every metric the relay exports."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.webhooks = Counter(
+            "relay_webhooks_total",
+            "Webhooks received, by source and outcome "
+            "(queued, duplicate, rejected, unauthorized, too_large, unsupported_media, "
+            "rate_limited, unavailable, forbidden_ip).",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.delivered = Counter(
+            "relay_dials_delivered_total", "Dials outboundIQ accepted.", ["source"], registry=r
+        )
+        self.retried = Counter(
+            "relay_dials_retried_total",
+            "Delivery attempts that will be retried, by reason.",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            "relay_dials_dead_lettered_total",
+            "Dials moved to the dead-letter store, by reason.",
+            ["source", "reason"],
+            registry=r,
+        )
+        self.forward_latency = Histogram(
+            "relay_forward_latency_seconds",
+            "Time of one POST /dials to outboundIQ.",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=r,
+        )
+        self.queue_depth = Gauge(
+            "relay_queue_depth",
+            "Dials in the queue, by state (ready, delayed, leased, dead, rejected).",
+            ["state"],
+            registry=r,
+        )
+        self.oldest_age = Gauge(
+            "relay_queue_oldest_age_seconds",
+            "Age of the oldest dial not yet delivered (0 when the queue is empty).",
+            registry=r,
+        )
+        self.held_keys = Gauge(
+            "relay_held_keys",
+            "outboundIQ keys on hold after 401/403 (their dials wait).",
+            registry=r,
+        )
+        self.held_sources = Gauge(
+            "relay_source_held",
+            "1 while the source's outboundIQ key is on hold.",
+            ["source"],
+            registry=r,
+        )
+        self.circuit_open = Gauge(
+            "relay_destination_circuit_open",
+            "1 while outboundIQ itself is failing and deliveries are paused for probing.",
+            registry=r,
+        )
+        self.heartbeat_age = Gauge(
+            "relay_worker_heartbeat_age_seconds",
+            "Seconds since the forwarder last made progress.",
+            registry=r,
+        )
+        self.auth_failures = Counter(
+            "relay_auth_failures_total",
+            "Webhooks rejected by source authentication.",
+            ["source"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,237 @@
+"""Normalizers: vendor values in, the exact shapes outboundIQ's Dials API documents out.
+
+Each function is pure and raises ``ValueError`` with a short human reason when a value
+cannot be normalized; the caller attaches the field name.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from email.utils import parsedate_to_datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import phonenumbers
+
+__all__ = [
+    "DEFAULT_DIRECTIONS",
+    "normalize_attempts",
+    "normalize_date",
+    "normalize_datetime",
+    "normalize_direction",
+    "normalize_phone",
+    "normalize_zip",
+    "parse_timestamp",
+    "zone",
+]
+
+_PHONE_JUNK = re.compile(r"[\s().\-/]")
+_DIGITS = re.compile(r"\d+")
+
+
+def normalize_phone(value: object) -> str:
+    """A phone number as outboundIQ wants it: NANP → 10 digits, others → E.164 digits.
+
+    Accepts free formats (``+1 (512) 555-0187``), 11-digit NANP (``15125550187``), ``tel:``
+    URIs and ``sip:number@host`` URIs. Raises ``ValueError`` when no number can be read.
+    """
+    text = str(value).strip()
+    lowered = text.lower()
+    if lowered.startswith("tel:"):
+        text = text[4:]
+    elif lowered.startswith(("sip:", "sips:")):
+        text = text.split(":", 1)[1].split("@", 1)[0]
+    text = text.split(";", 1)[0]  # URI parameters (;ext=, ;user=phone)
+    compact = _PHONE_JUNK.sub("", text)
+    if not compact:
+        raise ValueError("empty phone number")
+    if compact.startswith("00"):
+        compact = "+" + compact[2:]
+    plus = compact.startswith("+")
+    digits = compact[1:] if plus else compact
+    if not digits.isdigit() or not digits.isascii():
+        raise ValueError("not a phone number")
+    candidates = [f"+{digits}"] if plus else [digits, f"+{digits}"]
+    for candidate in candidates:
+        try:
+            parsed = phonenumbers.parse(candidate, None if candidate.startswith("+") else "US")
+        except phonenumbers.NumberParseException:
+            continue
+        if not phonenumbers.is_possible_number(parsed):
+            continue
+        national = str(parsed.national_number)
+        if parsed.country_code == 1:
+            if len(national) == 10 and national[0] in "23456789":
+                return national
+            continue
+        return f"{parsed.country_code}{national}"
+    raise ValueError("not a valid phone number")
+
+
+def zone(name: str | None) -> tzinfo:
+    """The IANA time zone ``name`` (``UTC`` when empty); ``ValueError`` when unknown."""
+    if not name or name.upper() == "UTC":
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}") from exc
+
+
+_NAIVE_FORMATS = (
+    "%m/%d/%Y %H:%M:%S",
+    "%m/%d/%Y %H:%M",
+    "%m/%d/%Y %I:%M:%S %p",
+    "%m/%d/%Y %I:%M %p",
+    "%a, %d %b %Y %H:%M:%S",
+    "%Y/%m/%d %H:%M:%S",
+)
+_DATE_FORMATS = ("%m/%d/%Y", "%Y/%m/%d", "%Y%m%d")
+_EPOCH_MS_THRESHOLD = 100_000_000_000  # larger than this is milliseconds (year 5138 in seconds)
+_MIN_EPOCH, _MAX_EPOCH = 0, 253_402_300_799  # 1970 .. 9999-12-31
+
+
+def _from_epoch(seconds: float) -> datetime:
+    if not math.isfinite(seconds) or not _MIN_EPOCH <= seconds <= _MAX_EPOCH:
+        raise ValueError("epoch time out of range")
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=seconds)
+
+
+def _from_number(number: float) -> datetime:
+    if abs(number) >= _EPOCH_MS_THRESHOLD:
+        return _from_epoch(number / 1000)
+    return _from_epoch(number)
+
+
+def _localize(naive: datetime, tz: tzinfo) -> datetime:
+    return naive.replace(tzinfo=tz)
+
+
+def parse_timestamp(value: object, tz: tzinfo = UTC) -> datetime:
+    """Read a timestamp in any supported form; an aware ``datetime`` comes out.
+
+    Naive inputs are taken to be in ``tz``. Supported: ISO 8601 (``Z`` or offset),
+    ``YYYY-MM-DD HH:MM:SS``, epoch seconds or milliseconds (number or string), Five9's
+    17-digit ``yyyyMMddHHmmssSSS`` and 14-digit ``yyyyMMddHHmmss``, ``MM/DD/YYYY HH:MM[:SS]``
+    (24 h or AM/PM), RFC 2822 (``Fri, 21 Aug 2026 09:00:06 [+0000]``), and bare dates.
+    """
+    if isinstance(value, bool):
+        raise ValueError("not a timestamp")
+    if isinstance(value, datetime):
+        return value if value.tzinfo else _localize(value, tz)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day, tzinfo=tz)
+    if isinstance(value, int | float):
+        return _from_number(float(value))
+    text = str(value).strip()
+    if not text:
+        raise ValueError("empty timestamp")
+    if text.isdigit() and text.isascii():
+        if len(text) == 17:
+            return _localize(datetime.strptime(text, "%Y%m%d%H%M%S%f"), tz)
+        if len(text) == 14:
+            return _localize(datetime.strptime(text, "%Y%m%d%H%M%S"), tz)
+        if len(text) == 8:
+            return _localize(datetime.strptime(text, "%Y%m%d"), tz)
+        if len(text) <= 13:
+            return _from_number(int(text))
+        raise ValueError("unrecognized numeric timestamp")
+    if re.fullmatch(r"\d{1,13}\.\d+", text):
+        return _from_number(float(text))
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    else:
+        return parsed if parsed.tzinfo else _localize(parsed, tz)
+    for fmt in _NAIVE_FORMATS + _DATE_FORMATS:
+        try:
+            return _localize(datetime.strptime(text, fmt), tz)
+        except ValueError:
+            continue
+    try:
+        parsed = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        raise ValueError("unrecognized timestamp format") from None
+    return parsed if parsed.tzinfo else _localize(parsed, tz)
+
+
+def normalize_datetime(value: object, tz: tzinfo = UTC) -> str:
+    """A call time as UTC ``YYYY-MM-DD HH:MM:SS``; naive inputs are in ``tz`` (DST-correct)."""
+    moment = parse_timestamp(value, tz).astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def normalize_date(value: object, tz: tzinfo = UTC) -> str:
+    """A calendar date ``YYYY-MM-DD`` (lead created) in the source's time zone."""
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return date.fromisoformat(value.strip()).isoformat()
+    moment = parse_timestamp(value, tz)
+    return moment.astimezone(tz).date().isoformat()
+
+
+def normalize_zip(value: object) -> str:
+    """A US ZIP code: ZIP+4 → 5 digits, 4 digits → zero-padded, anything else → ``""``."""
+    text = str(value).strip()
+    digits = "".join(_DIGITS.findall(text)) if re.fullmatch(r"[\d\s\-]+", text) else ""
+    if not digits.isascii():
+        return ""
+    if len(digits) in (5, 9):
+        return digits[:5]
+    if len(digits) == 4 and text.strip().isdigit():
+        return digits.zfill(5)
+    return ""
+
+
+DEFAULT_DIRECTIONS: Mapping[str, str] = {
+    "outbound": "Outbound",
+    "autodial": "Outbound",
+    "predictive": "Outbound",
+    "progressive": "Outbound",
+    "power": "Outbound",
+    "preview": "Treview",  # outboundIQ's documented spelling
+    "manual": "Manual",
+    "agent": "Manual",
+    "inbound": "Inbound",
+    "sms": "SMS",
+    "text": "SMS",
+    "transfer": "Transfer",
+    "3rd party transfer": "Transfer",
+}
+
+
+def normalize_direction(value: object, overrides: Mapping[str, str] | None = None) -> str:
+    """A call direction in outboundIQ's vocabulary; unknown values pass through title-cased."""
+    text = " ".join(str(value).split())
+    if not text:
+        return ""
+    key = text.casefold()
+    if overrides:
+        for name, target in overrides.items():
+            if name.casefold() == key:
+                return target
+    if key in DEFAULT_DIRECTIONS:
+        return DEFAULT_DIRECTIONS[key]
+    return text.title()
+
+
+def normalize_attempts(value: object) -> int:
+    """Dial attempts as a non-negative integer (``"3"``, ``3``, ``"3.0"`` → 3)."""
+    if isinstance(value, bool):
+        raise ValueError("not a number of attempts")
+    if isinstance(value, int):
+        number = value
+    else:
+        text = str(value).strip()
+        try:
+            as_float = float(text)
+        except ValueError:
+            raise ValueError("not a number of attempts") from None
+        if not math.isfinite(as_float) or not as_float.is_integer():
+            raise ValueError("not a whole number of attempts")
+        number = int(as_float)
+    if number < 0:
+        raise ValueError("negative number of attempts")
+    return number

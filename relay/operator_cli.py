@@ -1,0 +1,260 @@
+"""Operator tools over the configured queue: ``dlq``, ``rejected``, ``queue stats``.
+
+They open the same queue the server uses (``RELAY_QUEUE_URL``); SQLite allows this while the
+server runs (WAL), and so does Redis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from relay.exceptions import MappingError
+from relay.logs import mask_phone
+from relay.queue import create_queue
+from relay.queue.base import DeadDial, DialQueue, RejectedRecord
+
+__all__ = ["register"]
+
+
+def _when(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _age_seconds(text: str) -> float:
+    """``90s``, ``15m``, ``2h``, ``3d`` → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    if text and text[-1] in units:
+        return float(text[:-1]) * units[text[-1]]
+    return float(text)
+
+
+def _masked_payload(payload: bytes) -> dict[str, Any]:
+    data: dict[str, Any] = orjson.loads(payload)
+    for key in ("ani", "prospect_phone"):
+        if isinstance(data.get(key), str):
+            data[key] = mask_phone(data[key])
+    return data
+
+
+async def _with_queue(fn: Callable[[DialQueue], Awaitable[int]]) -> int:
+    from relay.cli import _settings
+
+    queue = create_queue(_settings().queue_url)
+    await queue.open()
+    try:
+        return await fn(queue)
+    finally:
+        await queue.close()
+
+
+def _dead_line(d: DeadDial) -> str:
+    status = d.status if d.status is not None else "-"
+    return (
+        f"{d.id}\t{d.source}\t{d.dial_id}\t{status}\t{d.reason}\t{_when(d.dead_at)}\t"
+        f"attempts={d.attempts}"
+    )
+
+
+async def _select_dead(queue: DialQueue, args: argparse.Namespace) -> list[DeadDial]:
+    if getattr(args, "ids", None):
+        found = [await queue.get_dead(i) for i in args.ids]
+        return [d for d in found if d is not None]
+    before = time.time() - _age_seconds(args.older_than) if args.older_than else None
+    return await queue.list_dead(
+        source=args.source, status=args.status, before=before, limit=args.limit
+    )
+
+
+def dlq(args: argparse.Namespace) -> int:
+    async def run(queue: DialQueue) -> int:
+        if args.action == "show":
+            d = await queue.get_dead(args.id)
+            if d is None:
+                print(f"no dead letter {args.id}", file=sys.stderr)
+                return 1
+            out = {
+                "id": d.id,
+                "source": d.source,
+                "dial_id": d.dial_id,
+                "reason": d.reason,
+                "status": d.status,
+                "response_body": d.response_body,
+                "attempts": d.attempts,
+                "received_at": _when(d.received_at),
+                "dead_at": _when(d.dead_at),
+                "payload": _masked_payload(d.payload),
+            }
+            print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+            return 0
+        if args.action in ("replay", "purge") and not (
+            args.ids or args.source or args.status or args.older_than or args.all
+        ):
+            print(
+                "name ids, or a filter (--source/--status/--older-than), or --all", file=sys.stderr
+            )
+            return 2
+        selected = await _select_dead(queue, args)
+        if args.action == "list":
+            print("id\tsource\tdial_id\tstatus\treason\tdead_at\tattempts")
+            for d in selected:
+                print(_dead_line(d))
+            return 0
+        ids = [d.id for d in selected]
+        if args.action == "replay":
+            count = await queue.replay_dead(ids, now=time.time())
+            print(f"re-queued {count} dead letter(s)")
+        else:
+            count = await queue.purge_dead(ids)
+            print(f"purged {count} dead letter(s)")
+        return 0
+
+    return asyncio.run(_with_queue(run))
+
+
+def _load_sources() -> dict[str, Any]:
+    from relay.app import load_configured_sources
+    from relay.cli import _settings
+
+    return load_configured_sources(_settings())
+
+
+def rejected(args: argparse.Namespace) -> int:
+    async def run(queue: DialQueue) -> int:
+        if args.action == "list":
+            print("id\tsource\treceived_at\tproblems")
+            for r in await queue.list_rejected(source=args.source, limit=args.limit):
+                fields = ",".join(p["field"] for p in r.problems)
+                print(f"{r.id}\t{r.source}\t{_when(r.received_at)}\t{fields}")
+            return 0
+        if args.action == "show":
+            rec = await queue.get_rejected(args.id)
+            if rec is None:
+                print(f"no rejected request {args.id}", file=sys.stderr)
+                return 1
+            print(
+                orjson.dumps(
+                    {
+                        "id": rec.id,
+                        "source": rec.source,
+                        "received_at": _when(rec.received_at),
+                        "method": rec.method,
+                        "content_type": rec.content_type,
+                        "query": rec.query,
+                        "body": rec.body.decode("utf-8", "replace"),
+                        "problems": rec.problems,
+                    },
+                    option=orjson.OPT_INDENT_2,
+                ).decode()
+            )
+            return 0
+        return await _replay_rejected(queue, args)
+
+    return asyncio.run(_with_queue(run))
+
+
+async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
+    from relay.cli import _settings
+    from relay.pipeline import map_request, parse_request, store_dial
+
+    settings = _settings()
+    sources = _load_sources()
+    if args.ids:
+        found = [await queue.get_rejected(i) for i in args.ids]
+        records: list[RejectedRecord] = [r for r in found if r is not None]
+    elif args.source or args.all:
+        records = await queue.list_rejected(source=args.source, limit=args.limit)
+    else:
+        print("name ids, or --source, or --all", file=sys.stderr)
+        return 2
+    queued = duplicates = still = 0
+    for rec in records:
+        source = sources.get(rec.source)
+        if source is None:
+            print(f"{rec.id}: source {rec.source!r} is no longer configured", file=sys.stderr)
+            still += 1
+            continue
+        try:
+            request = parse_request(rec.method, rec.content_type, rec.query, rec.body)
+            mapped = map_request(source, request)
+        except MappingError as exc:
+            print(f"{rec.id}: still rejected: {exc}")
+            still += 1
+            continue
+        except ValueError as exc:
+            print(f"{rec.id}: still rejected: {exc}")
+            still += 1
+            continue
+        ok = await store_dial(
+            queue, source, mapped.dial, dedupe_seconds=settings.dedupe_window_seconds
+        )
+        await queue.delete_rejected([rec.id])
+        if ok:
+            queued += 1
+        else:
+            duplicates += 1
+    print(f"queued {queued}, duplicate {duplicates}, still rejected {still}")
+    return 0 if still == 0 else 1
+
+
+def queue_stats(_args: argparse.Namespace) -> int:
+    async def run(queue: DialQueue) -> int:
+        now = time.time()
+        s = await queue.stats(now=now)
+        oldest = f"{now - s.oldest_received_at:.0f} s" if s.oldest_received_at else "-"
+        print(f"ready     {s.ready}")
+        print(f"delayed   {s.delayed}")
+        print(f"leased    {s.leased}")
+        print(f"dead      {s.dead}")
+        print(f"rejected  {s.rejected}")
+        print(f"oldest    {oldest}")
+        for source, count in sorted(s.by_source.items()):
+            print(f"  {source}\t{count}")
+        return 0
+
+    return asyncio.run(_with_queue(run))
+
+
+def register(sub: Any) -> None:
+    """Add ``dlq``, ``rejected`` and ``queue`` to the ``relay`` parser."""
+    p_dlq = sub.add_parser("dlq", help="dead letters: list | show | replay | purge")
+    dsub = p_dlq.add_subparsers(dest="action", required=True)
+    for action in ("list", "replay", "purge"):
+        a = dsub.add_parser(action)
+        if action != "list":
+            a.add_argument("ids", nargs="*", help="dead-letter ids (default: the filter)")
+            a.add_argument("--all", action="store_true", help="every dead letter")
+        a.add_argument("--source")
+        a.add_argument("--status", type=int, help="outboundIQ's HTTP status")
+        a.add_argument("--older-than", help="age, e.g. 30m, 2h, 3d")
+        a.add_argument("--limit", type=int, default=1000)
+    show = dsub.add_parser("show")
+    show.add_argument("id")
+    p_dlq.set_defaults(func=dlq)
+
+    p_rej = sub.add_parser("rejected", help="rejected requests: list | show | replay")
+    rsub = p_rej.add_subparsers(dest="action", required=True)
+    rl = rsub.add_parser("list")
+    rl.add_argument("--source")
+    rl.add_argument("--limit", type=int, default=1000)
+    rs = rsub.add_parser("show")
+    rs.add_argument("id")
+    rr = rsub.add_parser("replay", help="re-map stored requests with the current config")
+    rr.add_argument("ids", nargs="*")
+    rr.add_argument("--source")
+    rr.add_argument("--all", action="store_true")
+    rr.add_argument("--limit", type=int, default=100000)
+    p_rej.set_defaults(func=rejected)
+
+    p_q = sub.add_parser("queue", help="queue statistics")
+    qsub = p_q.add_subparsers(dest="action", required=True)
+    qsub.add_parser("stats")
+    p_q.set_defaults(func=queue_stats)

@@ -1,0 +1,45 @@
+"""Process settings, read from ``RELAY_*`` environment variables (a user-facing contract)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the relay process is configured with. Names are part of the public contract."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    outboundiq_url: str = "https://api.outboundiq.cloud"
+    outboundiq_api_key: SecretStr | None = None
+    sources_file: Path | None = None
+    queue_url: str = "sqlite:///relay-queue.db"
+    log_level: str = "INFO"
+    dry_run: bool = False
+
+    # Intake
+    max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    dedupe_window_seconds: float = Field(default=24 * 3600, ge=0)
+
+    # Forwarder
+    forward_concurrency: int = Field(default=64, ge=1)
+    forward_timeout_seconds: float = Field(default=10.0, gt=0)
+    retry_base_seconds: float = Field(default=1.0, gt=0)
+    retry_cap_seconds: float = Field(default=600.0, gt=0)
+    retry_after_cap_seconds: float = Field(default=3600.0, gt=0)
+    max_age_seconds: float = Field(default=72 * 3600, gt=0)
+    key_probe_seconds: float = Field(default=60.0, gt=0)
+    visibility_timeout_seconds: float = Field(default=60.0, gt=0)
+    shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+
+    # Mappings
+    mappings_dir: Path | None = None
+
+    def redacted(self) -> dict[str, object]:
+        """Settings as a dict safe to print or log (secrets stay ``SecretStr``)."""
+        return {k: v for k, v in self.model_dump().items()}

@@ -1,0 +1,104 @@
+"""build_dial: defaults, required fields, dial ids, and the exact wire shape."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from relay.dial import DIAL_FIELDS, Dial, build_dial, synthetic_dial_id
+from relay.exceptions import MappingError
+from relay.normalize import zone
+from tests.conftest import dial_body
+
+UTC = zone("UTC")
+
+
+def test_wire_shape_is_exactly_the_documented_fields() -> None:
+    """The body sent to outboundIQ has the 14 documented keys and nothing else."""
+    dial = build_dial(dial_body(), source="crm", tz=UTC)
+    wire = orjson.loads(dial.to_wire())
+    assert sorted(wire) == sorted(
+        [
+            "campaign_id",
+            "campaign_name",
+            "agent_name",
+            "ani",
+            "disposition_name",
+            "prospect_phone",
+            "datetime",
+            "call_direction",
+            "zip",
+            "sys_created_date_original",
+            "total_dial_attempts",
+            "skill_name",
+            "lead_source",
+            "dial_id",
+        ]
+    )
+    assert wire["ani"] == "5125550100"
+    assert wire["prospect_phone"] == "5125550187"
+    assert wire["datetime"] == "2026-04-10 14:32:15"
+    assert wire["call_direction"] == "Outbound"
+    assert wire["zip"] == "78701"
+    assert wire["total_dial_attempts"] == 3
+
+
+def test_model_forbids_extra_fields() -> None:
+    """The Dial model refuses keys outboundIQ does not document."""
+    data = orjson.loads(build_dial(dial_body(), source="s", tz=UTC).to_wire())
+    with pytest.raises(ValueError, match="extra"):
+        Dial.model_validate({**data, "from_number": "1"})
+
+
+def test_required_fields_listed_together() -> None:
+    """Every missing required field is reported at once, by name."""
+    with pytest.raises(MappingError) as info:
+        build_dial({"campaign_id": "x"}, source="s", tz=UTC)
+    fields = {p.field for p in info.value.problems}
+    assert fields == {"ani", "prospect_phone", "datetime", "disposition_name"}
+
+
+def test_defaults_fill_empty_fields() -> None:
+    """Empty fields take the source's defaults, else the empty string."""
+    dial = build_dial(
+        dial_body(lead_source="", skill_name=None, ani=""),
+        source="s",
+        tz=UTC,
+        defaults={"lead_source": "crm", "ani": "5125550100"},
+    )
+    assert dial.lead_source == "crm"
+    assert dial.skill_name == ""
+    assert dial.ani == "5125550100"
+
+
+def test_synthetic_dial_id_is_deterministic() -> None:
+    """Without a vendor id, the same source and payload give the same UUIDv5."""
+    body = dial_body(dial_id="")
+    a = build_dial(body, source="crm", tz=UTC)
+    b = build_dial(dict(body), source="crm", tz=UTC)
+    c = build_dial(body, source="other", tz=UTC)
+    assert a.dial_id == b.dial_id != c.dial_id
+    assert len(a.dial_id) == 36
+    assert synthetic_dial_id("crm", {"x": 1, "dial_id": "ignored"}) == synthetic_dial_id(
+        "crm", {"x": 1}
+    )
+
+
+def test_problem_never_echoes_a_whole_phone_number() -> None:
+    """A bad phone value is quoted masked to its last 4 digits."""
+    with pytest.raises(MappingError) as info:
+        build_dial(dial_body(prospect_phone="12345678901234567890"), source="s", tz=UTC)
+    text = str(info.value)
+    assert "12345678901234567890" not in text
+    assert "7890" in text
+
+
+def test_unknown_field_from_mapping_is_a_problem() -> None:
+    """A mapping that emits a non-Dials field is told so."""
+    with pytest.raises(MappingError, match="not a Dials field"):
+        build_dial({**dial_body(), "from_number": "1"}, source="s", tz=UTC)
+
+
+def test_dial_fields_order_matches_document() -> None:
+    """The field order follows the documented payload."""
+    assert DIAL_FIELDS[0] == "campaign_id" and DIAL_FIELDS[-1] == "dial_id"

@@ -1,0 +1,273 @@
+"""Normalizers: examples from the vendors, and hypothesis properties for each."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from relay.normalize import (
+    normalize_attempts,
+    normalize_date,
+    normalize_datetime,
+    normalize_direction,
+    normalize_phone,
+    normalize_zip,
+    parse_timestamp,
+    zone,
+)
+
+CHICAGO = zone("America/Chicago")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("+1 (512) 555-0187", "5125550187"),
+        ("15125550187", "5125550187"),
+        ("tel:+15125550187", "5125550187"),
+        ("sip:+15125550187@host.example", "5125550187"),
+        ("5125550187", "5125550187"),
+        ("512.555.0187", "5125550187"),
+        ("+44 20 7946 0958", "442079460958"),
+        ("0044 20 7946 0958", "442079460958"),
+        (5125550187, "5125550187"),
+    ],
+)
+def test_phone_examples(raw: object, expected: str) -> None:
+    """Documented phone shapes normalize to 10 NANP digits or E.164 digits."""
+    assert normalize_phone(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw", ["", "anonymous", "12", "+1 555", "tel:", "@Call.ANI@", "٥١٢٥٥٥٠١٨٧"]
+)
+def test_phone_rejects(raw: str) -> None:
+    """Unreadable numbers raise instead of producing garbage."""
+    with pytest.raises(ValueError, match="phone"):
+        normalize_phone(raw)
+
+
+nanp = st.tuples(
+    st.sampled_from("23456789"),
+    st.text("0123456789", min_size=2, max_size=2),
+    st.sampled_from("23456789"),
+    st.text("0123456789", min_size=6, max_size=6),
+).map("".join)
+
+
+@given(nanp, st.sampled_from(["{}", "1{}", "+1{}", "tel:+1{}", "sip:+1{}@pbx", "+1 ({a}) {b}-{c}"]))
+def test_phone_nanp_forms_agree(number: str, form: str) -> None:
+    """Every written form of a NANP number normalizes to the same 10 digits."""
+    text = form.format(number, a=number[:3], b=number[3:6], c=number[6:])
+    assert normalize_phone(text) == number
+
+
+@given(st.text(max_size=30))
+def test_phone_total(text: str) -> None:
+    """Any text either normalizes to digits only, or raises ValueError; nothing else."""
+    try:
+        out = normalize_phone(text)
+    except ValueError:
+        return
+    assert out.isdigit() and out.isascii() and 7 <= len(out) <= 15
+    assert normalize_phone(out) == out or normalize_phone("+" + out) == out
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-04-10T14:32:15Z", "2026-04-10 14:32:15"),
+        ("2026-04-10T09:32:15-05:00", "2026-04-10 14:32:15"),
+        ("2026-04-10 09:32:15", "2026-04-10 14:32:15"),  # Chicago, CDT
+        ("2026-01-10 08:32:15", "2026-01-10 14:32:15"),  # Chicago, CST
+        (1775831535, "2026-04-10 14:32:15"),
+        ("1775831535", "2026-04-10 14:32:15"),
+        (1775831535000, "2026-04-10 14:32:15"),
+        ("1775831535123", "2026-04-10 14:32:15"),
+        ("20260410093215123", "2026-04-10 14:32:15"),
+        ("04/10/2026 09:32:15", "2026-04-10 14:32:15"),
+        ("Fri, 10 Apr 2026 09:32:15", "2026-04-10 14:32:15"),
+    ],
+)
+def test_datetime_examples(raw: object, expected: str) -> None:
+    """Every documented timestamp form becomes UTC text; naive ones are in the source zone."""
+    assert normalize_datetime(raw, CHICAGO) == expected
+
+
+def test_datetime_dst_ambiguous_hour_is_first_occurrence() -> None:
+    """01:30 on the fall-back night is read as the first (daylight) occurrence."""
+    assert normalize_datetime("2026-11-01 01:30:00", CHICAGO) == "2026-11-01 06:30:00"
+
+
+@pytest.mark.parametrize("raw", ["", "yesterday", "2026-13-40", "99999999999999999999", "nan"])
+def test_datetime_rejects(raw: str) -> None:
+    """Unreadable timestamps raise ValueError."""
+    with pytest.raises(ValueError):
+        normalize_datetime(raw)
+
+
+moments = st.datetimes(
+    min_value=datetime(1990, 1, 1), max_value=datetime(2090, 1, 1), timezones=st.just(UTC)
+).map(lambda d: d.replace(microsecond=0))
+
+
+@given(moments)
+def test_datetime_round_trips_every_encoding(moment: datetime) -> None:
+    """ISO, epoch s, epoch ms, Five9 17-digit and US forms of one instant agree."""
+    expected = moment.strftime("%Y-%m-%d %H:%M:%S")
+    local = moment.astimezone(CHICAGO).replace(tzinfo=None)
+    forms: list[object] = [
+        moment.isoformat(),
+        moment.isoformat().replace("+00:00", "Z"),
+        int(moment.timestamp()),
+        str(int(moment.timestamp() * 1000)),
+        local.strftime("%Y%m%d%H%M%S") + "000",
+        local.strftime("%m/%d/%Y %H:%M:%S"),
+    ]
+    for form in forms:
+        got = normalize_datetime(form, CHICAGO)
+        if local.fold or _in_gap(local):
+            # the wall clock is ambiguous or skipped; it still lands within the DST hour
+            delta = datetime.fromisoformat(got) - moment.replace(tzinfo=None)
+            assert abs(delta) <= timedelta(hours=1)
+        else:
+            assert got == expected, form
+
+
+def _in_gap(local: datetime) -> bool:
+    aware = local.replace(tzinfo=CHICAGO)
+    return aware.astimezone(UTC).astimezone(CHICAGO).replace(tzinfo=None) != local or (
+        local.replace(fold=1).replace(tzinfo=CHICAGO).utcoffset()
+        != local.replace(fold=0).replace(tzinfo=CHICAGO).utcoffset()
+    )
+
+
+@given(st.one_of(st.text(max_size=25), st.integers(), st.floats()))
+def test_datetime_total(value: object) -> None:
+    """Any input gives the documented shape or ValueError, never another exception."""
+    try:
+        out = normalize_datetime(value)
+    except ValueError:
+        return
+    assert datetime.strptime(out, "%Y-%m-%d %H:%M:%S")
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("2026-04-01", "2026-04-01"),
+        ("04/01/2026", "2026-04-01"),
+        ("2026-04-01 23:30:00", "2026-04-01"),
+        ("2026-04-02T03:30:00Z", "2026-04-01"),  # still April 1st in Chicago
+        ("20260401", "2026-04-01"),
+        (1775000000, "2026-03-31"),
+    ],
+)
+def test_date_examples(raw: object, expected: str) -> None:
+    """Lead-created dates come out as the calendar date in the source's zone."""
+    assert normalize_date(raw, CHICAGO) == expected
+
+
+@given(st.dates(min_value=datetime(1971, 1, 1).date()))
+def test_date_round_trips(day: object) -> None:
+    """A date in ISO or US form normalizes to itself."""
+    iso = day.isoformat()  # type: ignore[attr-defined]
+    us = day.strftime("%m/%d/%Y")  # type: ignore[attr-defined]
+    assert normalize_date(iso, CHICAGO) == iso
+    assert normalize_date(us, CHICAGO) == iso
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("78701", "78701"),
+        ("78701-1234", "78701"),
+        ("787011234", "78701"),
+        ("2134", "02134"),
+        (2134, "02134"),
+        ("ABCDE", ""),
+        ("123", ""),
+        ("", ""),
+        ("SW1A 1AA", ""),
+    ],
+)
+def test_zip_examples(raw: object, expected: str) -> None:
+    """ZIP+4 is cut to 5, spreadsheet-damaged 4-digit ZIPs are padded, the rest is empty."""
+    assert normalize_zip(raw) == expected
+
+
+@given(st.one_of(st.text(max_size=12), st.integers()))
+def test_zip_shape(value: object) -> None:
+    """The output is always 5 ASCII digits or empty."""
+    out = normalize_zip(value)
+    assert out == "" or (len(out) == 5 and out.isdigit() and out.isascii())
+
+
+@given(st.text("0123456789", min_size=5, max_size=5), st.text("0123456789", min_size=4, max_size=4))
+def test_zip_plus_four(five: str, four: str) -> None:
+    """Any ZIP+4 keeps exactly its first five digits."""
+    assert normalize_zip(f"{five}-{four}") == five
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("outbound", "Outbound"),
+        ("AUTODIAL", "Outbound"),
+        ("Predictive", "Outbound"),
+        ("progressive", "Outbound"),
+        ("power", "Outbound"),
+        ("Preview", "Treview"),
+        ("manual", "Manual"),
+        ("AGENT", "Manual"),
+        ("inbound", "Inbound"),
+        ("sms", "SMS"),
+        ("Text", "SMS"),
+        ("transfer", "Transfer"),
+        ("3rd party transfer", "Transfer"),
+        ("queue callback", "Queue Callback"),
+    ],
+)
+def test_direction_examples(raw: str, expected: str) -> None:
+    """The documented direction table, case-insensitively."""
+    assert normalize_direction(raw) == expected
+
+
+def test_direction_override() -> None:
+    """A source's table wins over the default one."""
+    assert normalize_direction("Queue Callback", {"queue callback": "Inbound"}) == "Inbound"
+
+
+@given(st.text(max_size=20))
+def test_direction_idempotent(value: str) -> None:
+    """Normalizing twice changes nothing."""
+    once = normalize_direction(value)
+    assert normalize_direction(once) == once
+
+
+@given(st.integers(min_value=0, max_value=10**9))
+def test_attempts_forms(n: int) -> None:
+    """Integers, digit strings and integral float strings agree."""
+    assert normalize_attempts(n) == normalize_attempts(str(n)) == normalize_attempts(f"{n}.0") == n
+
+
+@pytest.mark.parametrize("raw", ["-1", "abc", "2.5", "inf", True])
+def test_attempts_rejects(raw: object) -> None:
+    """Negative, fractional and non-numeric attempts raise ValueError."""
+    with pytest.raises(ValueError):
+        normalize_attempts(raw)
+
+
+def test_parse_timestamp_naive_datetime_takes_zone() -> None:
+    """A naive datetime object is read in the given zone."""
+    got = parse_timestamp(datetime(2026, 1, 1, 12), CHICAGO)
+    assert got.astimezone(UTC).hour == 18
+
+
+def test_unknown_zone() -> None:
+    """An unknown IANA name is a ValueError naming it."""
+    with pytest.raises(ValueError, match="Mars/Olympus"):
+        zone("Mars/Olympus")
