@@ -33,6 +33,7 @@ class NewDial:
     received_at: float
     lane: int = 0  # 0 = live intake; higher lanes (backfill) drain after lower ones
     due_at: float | None = None  # first attempt not before (a held key's next probe)
+    kind: str = "dial"  # "dial": payload is the wire JSON; other kinds are mapping jobs
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,7 @@ class LeasedDial:
     payload: bytes
     attempts: int
     received_at: float
+    kind: str = "dial"
 
 
 @dataclass(frozen=True)
@@ -120,6 +122,10 @@ class DialQueue(Protocol):
         ...
 
     async def ack(self, ids: Sequence[str]) -> None: ...
+
+    async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
+        """Swap a leased item's payload (a resolved mapping job becomes a plain dial)."""
+        ...
 
     async def retry(self, dial_id: str, due_at: float, error: str) -> None:
         """Make the leased dial ``dial_id`` (queue id) due again at ``due_at``."""

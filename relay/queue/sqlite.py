@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS dials (
     due_at REAL NOT NULL,
     leased INTEGER NOT NULL DEFAULT 0,
     attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT NOT NULL DEFAULT ''
+    last_error TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'dial'
 );
 CREATE INDEX IF NOT EXISTS dials_due ON dials (lane, due_at);
 CREATE INDEX IF NOT EXISTS dials_source ON dials (source, due_at);
@@ -62,7 +63,8 @@ CREATE TABLE IF NOT EXISTS dead (
     dead_at REAL NOT NULL,
     reason TEXT NOT NULL,
     status INTEGER,
-    response_body TEXT NOT NULL DEFAULT ''
+    response_body TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'dial'
 );
 CREATE TABLE IF NOT EXISTS rejected (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -222,9 +224,17 @@ class SqliteQueue:
             if cur.rowcount == 0:
                 return False
             c.execute(
-                "INSERT INTO dials (source, dial_id, payload, lane, received_at, due_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (dial.source, dial.dial_id, dial.payload, dial.lane, now, dial.due_at or now),
+                "INSERT INTO dials (source, dial_id, payload, lane, received_at, due_at, kind) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    dial.source,
+                    dial.dial_id,
+                    dial.payload,
+                    dial.lane,
+                    now,
+                    dial.due_at or now,
+                    dial.kind,
+                ),
             )
             if sweep:
                 c.execute("DELETE FROM seen WHERE seen_at < ?", (now - dedupe_seconds,))
@@ -253,7 +263,7 @@ class SqliteQueue:
                 if want <= 0:
                     break
                 rows = c.execute(
-                    "SELECT id, source, dial_id, payload, attempts, received_at FROM dials "  # noqa: S608
+                    "SELECT id, source, dial_id, payload, attempts, received_at, kind FROM dials "  # noqa: S608
                     f"WHERE lane = ? AND due_at <= ?{filters} ORDER BY due_at, id LIMIT ?",
                     (lane, now if horizon is None else horizon, *params, want),
                 ).fetchall()
@@ -265,7 +275,8 @@ class SqliteQueue:
                     (now + visibility, *(r[0] for r in rows)),
                 )
                 out.extend(
-                    LeasedDial(str(r[0]), r[1], r[2], bytes(r[3]), r[4] + 1, r[5]) for r in rows
+                    LeasedDial(str(r[0]), r[1], r[2], bytes(r[3]), r[4] + 1, r[5], r[6])
+                    for r in rows
                 )
             return out
 
@@ -276,6 +287,14 @@ class SqliteQueue:
             await self._call(
                 lambda c: c.executemany("DELETE FROM dials WHERE id = ?", [(int(i),) for i in ids])
             )
+
+    async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
+        await self._call(
+            lambda c: c.execute(
+                "UPDATE dials SET payload = ?, kind = ? WHERE id = ?",
+                (payload, kind, int(queue_id)),
+            )
+        )
 
     async def retry(self, dial_id: str, due_at: float, error: str) -> None:
         await self._call(
@@ -345,8 +364,8 @@ class SqliteQueue:
         def op(c: sqlite3.Connection) -> None:
             c.execute(
                 "INSERT INTO dead (source, dial_id, payload, attempts, received_at, dead_at, "
-                "reason, status, response_body) SELECT source, dial_id, payload, attempts, "
-                "received_at, ?, ?, ?, ? FROM dials WHERE id = ?",
+                "reason, status, response_body, kind) SELECT source, dial_id, payload, attempts, "
+                "received_at, ?, ?, ?, ?, kind FROM dials WHERE id = ?",
                 (now, reason, status, response_body[:4000], int(queue_id)),
             )
             c.execute("DELETE FROM dials WHERE id = ?", (int(queue_id),))
@@ -411,8 +430,8 @@ class SqliteQueue:
             moved = 0
             for i in ids:
                 cur = c.execute(
-                    "INSERT INTO dials (source, dial_id, payload, received_at, due_at) "
-                    "SELECT source, dial_id, payload, received_at, ? FROM dead WHERE id = ?",
+                    "INSERT INTO dials (source, dial_id, payload, received_at, due_at, kind) "
+                    "SELECT source, dial_id, payload, received_at, ?, kind FROM dead WHERE id = ?",
                     (now, _int_id(i)),
                 )
                 if cur.rowcount:

@@ -181,3 +181,21 @@ async def test_survives_reopen(queue_factory: Callable[[], DialQueue]) -> None:
         assert [d.dial_id for d in await q2.lease(5, 30, now=time.time() + 1)] == ["a"]
     finally:
         await q2.close()
+
+
+async def test_kind_and_replace_payload(queue: DialQueue) -> None:
+    """A mapping job keeps its kind through lease, and can be swapped for the resolved dial."""
+    job = NewDial(
+        source="gen",
+        dial_id="conv-1",
+        payload=b'{"conversationId":"conv-1"}',
+        received_at=T0,
+        kind="genesys.resolve",
+    )
+    assert await queue.enqueue(job, 60)
+    (leased,) = await queue.lease(1, 30, now=T0)
+    assert leased.kind == "genesys.resolve"
+    await queue.replace_payload(leased.id, b'{"dial_id":"conv-1"}', "dial")
+    await queue.retry(leased.id, T0 + 1, "resolved; POST failed")
+    (again,) = await queue.lease(1, 30, now=T0 + 1)
+    assert (again.kind, again.payload) == ("dial", b'{"dial_id":"conv-1"}')
