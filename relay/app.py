@@ -117,8 +117,7 @@ def create_app(
             metrics=runtime.metrics,
         )
         runtime.forwarder = forwarder
-        runtime.worker = asyncio.create_task(forwarder.run(), name="forwarder")
-        runtime.worker.add_done_callback(_worker_exit)
+        runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
         reload = _install_reload(runtime, settings)
         log.info(
             "relay_started",
@@ -153,9 +152,18 @@ def create_app(
     return app
 
 
-def _worker_exit(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("forwarder_crashed", error=repr(task.exception()))
+async def _supervise(runtime: RelayRuntime, forwarder: Forwarder) -> None:
+    """Run the forwarder; if it crashes, say so loudly and start it again."""
+    while True:
+        try:
+            await forwarder.run()
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("forwarder_crashed")
+            runtime.metrics.worker_restarts.inc()
+            await asyncio.sleep(1.0)
 
 
 def _install_reload(runtime: RelayRuntime, settings: Settings) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -52,7 +53,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
         proxy_headers=False,
     )
-    uvicorn.Server(config).run()
+    runtime = app.state.runtime
+
+    class RelayServer(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: object) -> None:
+            runtime.stopping = True  # /readyz answers 503 from the first signal on
+            super().handle_exit(sig, frame)  # type: ignore[arg-type]
+
+    # uvicorn re-raises the signal it stopped on once it is done; a finished graceful
+    # shutdown on SIGTERM is a success (exit 0), so let that re-raise land on a no-op.
+    signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
+    RelayServer(config).run()
     return 0
 
 

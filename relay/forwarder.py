@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
@@ -34,6 +35,7 @@ from relay.delivery import (
 )
 from relay.exceptions import QueueError
 from relay.queue.base import DialQueue, LeasedDial
+from relay.ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     from relay.metrics import RelayMetrics
@@ -102,8 +104,6 @@ class Forwarder:
         client: httpx.AsyncClient,
         metrics: RelayMetrics,
         clock: Callable[[], float] = time.time,
-        circuit_threshold: int = 5,
-        circuit_probe_seconds: float = 2.0,
     ) -> None:
         self.queue = queue
         self.sources = sources
@@ -111,8 +111,9 @@ class Forwarder:
         self.client = client
         self.metrics = metrics
         self.clock = clock
-        self.circuit_threshold = circuit_threshold
-        self.circuit_probe_seconds = circuit_probe_seconds
+        self.circuit_threshold = settings.circuit_threshold
+        self.circuit_probe_seconds = settings.circuit_probe_seconds
+        self._buckets: dict[str, TokenBucket] = {}
         self.state = ForwarderState(heartbeat=clock())
         self.holds: dict[str, KeyHold] = {}
         self._circuit = _Circuit()
@@ -130,8 +131,11 @@ class Forwarder:
     def update_sources(self, sources: dict[str, Source]) -> None:
         """A config reload: new keys, and every hold is lifted (the key may be fixed)."""
         self.sources = sources
+        held = self.held_sources()
         self.holds.clear()
         self._refresh_hold_metrics()
+        if held:
+            self._background(self._release_sources(held))
         self.wake()
 
     @property
@@ -247,9 +251,16 @@ class Forwarder:
         self.state.in_flight = len(self._tasks)
         task.add_done_callback(self._task_done)
 
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Queue housekeeping tracked like a delivery, so shutdown waits for it."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
         self.state.in_flight = len(self._tasks)
+        self.state.heartbeat = self.clock()  # a finished attempt is progress
         self._slot_free.set()
 
     async def _deliver_guarded(self, dial: LeasedDial) -> None:
@@ -336,6 +347,10 @@ class Forwarder:
     async def _post(
         self, dial: LeasedDial, key: SecretStr
     ) -> tuple[int | None, str, str | None, str]:
+        rate = self.settings.rate_limit_per_key
+        if rate > 0:
+            bucket = self._buckets.setdefault(self._key_id(key), TokenBucket(rate))
+            await bucket.acquire()
         started = time.perf_counter()
         try:
             response = await self.client.post(
@@ -389,7 +404,8 @@ class Forwarder:
 
     # --- key holds -----------------------------------------------------------------------
     def _key_id(self, key: SecretStr) -> str:
-        return str(hash(key.get_secret_value()))
+        """A process-local handle for a key that is not the key (never logged either)."""
+        return hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]
 
     async def _hold(self, dial: LeasedDial, key: SecretStr, status: int) -> None:
         now = self.clock()
@@ -412,9 +428,7 @@ class Forwarder:
                 del self.holds[key_id]
                 self._refresh_hold_metrics()
                 log.info("outboundiq_key_resumed", sources=sorted(hold.sources))
-                task = asyncio.create_task(self._release_sources(hold.sources))
-                self._tasks.add(task)
-                task.add_done_callback(self._task_done)
+                self._background(self._release_sources(hold.sources))
 
     async def _release_sources(self, sources: frozenset[str]) -> None:
         await self.queue.release_delayed(now=self.clock(), sources=sources)
@@ -445,9 +459,7 @@ class Forwarder:
             c.probe_id = None
             self.metrics.circuit_open.set(0)
             log.info("destination_circuit_closed", outage_seconds=round(now - c.opened_at, 1))
-            task = asyncio.create_task(self._release_after_recovery())
-            self._tasks.add(task)
-            task.add_done_callback(self._task_done)
+            self._background(self._release_after_recovery())
 
     async def _release_after_recovery(self) -> None:
         released = await self.queue.release_delayed(now=self.clock())

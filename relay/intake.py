@@ -110,8 +110,6 @@ async def hook(request: Request) -> Response:
 
 
 async def _handle(request: Request, runtime: RelayRuntime) -> tuple[Response, str, str | None]:
-    if runtime.stopping:
-        return _json(503, status="error", error="shutting down"), "unavailable", None
     source, body, failure = await authenticate(request, runtime, "hook")
     if failure is not None:
         outcome = {404: "unknown_source", 413: "too_large", 401: "unauthorized"}

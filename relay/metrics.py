@@ -77,6 +77,11 @@ class RelayMetrics:
             "Seconds since the forwarder last made progress.",
             registry=r,
         )
+        self.worker_restarts = Counter(
+            "relay_worker_restarts_total",
+            "Times the forwarder crashed and was started again.",
+            registry=r,
+        )
         self.auth_failures = Counter(
             "relay_auth_failures_total",
             "Webhooks rejected by source authentication.",

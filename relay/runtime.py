@@ -14,9 +14,6 @@ from relay.sources import Source
 
 __all__ = ["RelayRuntime"]
 
-#: The worker counts as stalled when due work has waited this long without progress.
-STALL_SECONDS = 30.0
-
 
 @dataclass
 class RelayRuntime:
@@ -41,9 +38,10 @@ class RelayRuntime:
             checks["worker"] = "not running"
         elif self.forwarder is not None:
             now = time.time()
+            stall = self.settings.worker_stall_seconds
             idle = now - self.forwarder.state.heartbeat
-            if idle > STALL_SECONDS:
+            if idle > stall:
                 due = await self.queue.next_due()
-                if due is not None and due <= now - STALL_SECONDS:
+                if due is not None and due <= now - stall:
                     checks["worker"] = f"stalled for {int(idle)} s with work due"
         return all(v == "ok" for v in checks.values()), checks

@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     key_probe_seconds: float = Field(default=60.0, gt=0)
     visibility_timeout_seconds: float = Field(default=60.0, gt=0)
     shutdown_grace_seconds: float = Field(default=20.0, ge=0)
+    circuit_threshold: int = Field(default=5, ge=1)
+    circuit_probe_seconds: float = Field(default=2.0, gt=0)
+    rate_limit_per_key: float = Field(default=0.0, ge=0)  # dials/s per outboundIQ key; 0 = off
+    worker_stall_seconds: float = Field(default=30.0, gt=0)
 
     # Mappings
     mappings_dir: Path | None = None

@@ -174,7 +174,13 @@ class SqliteQueue:
         for fn, _fut, _loop in batch:
             conn.execute("SAVEPOINT op")
             try:
-                results.append((fn(conn), None))
+                value = fn(conn)
+                if isinstance(value, sqlite3.Cursor):
+                    # A cursor must die on this thread: finalizing it on the event loop's
+                    # thread while this one runs a statement is SQLITE_MISUSE.
+                    value.close()
+                    value = None
+                results.append((value, None))
                 conn.execute("RELEASE op")
             except Exception as exc:
                 conn.execute("ROLLBACK TO op")

@@ -64,6 +64,7 @@ class FakeOutboundIQ:
         self.default = Reply(200)
         self._script: deque[Reply] = deque()
         self._key_status: dict[str, int] = {}
+        self._dial_replies: dict[str, Reply] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -84,6 +85,20 @@ class FakeOutboundIQ:
             else:
                 self._key_status[key] = status
 
+    def fail_dial(self, dial_id: str, reply: Reply | None) -> None:
+        """Answer ``reply`` to every POST of that dial_id (None: stop)."""
+        with self._lock:
+            if reply is None:
+                self._dial_replies.pop(dial_id, None)
+            else:
+                self._dial_replies[dial_id] = reply
+
+    def accepted_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for dial_id in self.accepted_ids():
+            counts[dial_id] = counts.get(dial_id, 0) + 1
+        return counts
+
     def accepted(self) -> list[Received]:
         with self._lock:
             return [r for r in self.requests if 200 <= r.status < 300]
@@ -103,8 +118,15 @@ class FakeOutboundIQ:
         self.wait_for(lambda: len(self.accepted()) >= count, timeout)
         return self.accepted()
 
-    def _next_reply(self, key: str) -> Reply:
+    def _next_reply(self, key: str, body: bytes) -> Reply:
         with self._lock:
+            if self._dial_replies:
+                try:
+                    dial_id = json.loads(body).get("dial_id")
+                except ValueError:
+                    dial_id = None
+                if dial_id in self._dial_replies:
+                    return self._dial_replies[dial_id]
             if key in self._key_status:
                 return Reply(self._key_status[key])
             if self._script:
@@ -125,7 +147,9 @@ class FakeOutboundIQ:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 headers = {k.lower(): v for k, v in self.headers.items()}
-                reply = fake._next_reply(headers.get("authorization", "").removeprefix("Bearer "))
+                reply = fake._next_reply(
+                    headers.get("authorization", "").removeprefix("Bearer "), body
+                )
                 answered = reply.status if not (reply.drop or reply.delay) else 0
                 record = Received(self.command, self.path, headers, body, time.time(), answered)
                 with fake._lock:

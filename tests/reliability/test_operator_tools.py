@@ -1,0 +1,118 @@
+"""Dead letters and rejected requests are visible and replayable with the `relay` CLI."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+
+from relay.cli import main
+from relay.settings import Settings
+from tests.conftest import dial_body
+from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
+from tests.support.relay_server import RelayThread
+
+CRM = {"X-Relay-Token": "crm-hook-secret"}
+
+
+@pytest.fixture
+def cli_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_settings: Callable[..., Settings]
+) -> Settings:
+    settings = make_settings()
+    monkeypatch.setenv("RELAY_QUEUE_URL", settings.queue_url)
+    monkeypatch.setenv("RELAY_OUTBOUNDIQ_API_KEY", "oiq-default-key-0001")
+    return settings
+
+
+def test_400_dead_letter_then_replay(
+    start_relay: Callable[..., RelayThread],
+    fake: FakeOutboundIQ,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A 400 lands in the DLQ with status and body; `dlq replay` delivers it once accepted."""
+    fake.fail_dial("bad", Reply(400, body='{"error":"campaign unknown"}'))
+    relay = start_relay(settings=cli_env)
+    httpx.post(f"{relay.url}/hooks/crm", json=dial_body(dial_id="bad"), headers=CRM)
+    assert fake.wait_for(lambda: relay.call(relay.runtime.queue.stats(now=time.time())).dead == 1)
+
+    assert main(["dlq", "list", "--status", "400"]) == 0
+    listing = capsys.readouterr().out
+    assert "bad" in listing and "http_400" in listing
+    dead_id = listing.splitlines()[1].split("\t")[0]
+    assert main(["dlq", "show", dead_id]) == 0
+    shown = capsys.readouterr().out
+    assert "campaign unknown" in shown
+    assert "5125550187" not in shown and "******0187" in shown  # phones masked
+    assert main(["queue", "stats"]) == 0
+    assert "dead      1" in capsys.readouterr().out
+
+    assert main(["dlq", "replay"]) == 2  # refuses to act without ids or a filter
+    capsys.readouterr()
+    fake.fail_dial("bad", None)
+    assert main(["dlq", "replay", "--source", "crm"]) == 0
+    assert "re-queued 1" in capsys.readouterr().out
+    got = fake.wait_accepted(1, timeout=10)
+    assert [r.json()["dial_id"] for r in got] == ["bad"]
+
+
+def test_dlq_purge(
+    start_relay: Callable[..., RelayThread],
+    fake: FakeOutboundIQ,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`dlq purge --older-than` removes only what is old enough."""
+    fake.default = Reply(422)
+    relay = start_relay(settings=cli_env)
+    httpx.post(f"{relay.url}/hooks/crm", json=dial_body(dial_id="p1"), headers=CRM)
+    assert fake.wait_for(lambda: relay.call(relay.runtime.queue.stats(now=time.time())).dead == 1)
+    assert main(["dlq", "purge", "--older-than", "1h"]) == 0
+    assert "purged 0" in capsys.readouterr().out
+    assert main(["dlq", "purge", "--all"]) == 0
+    assert "purged 1" in capsys.readouterr().out
+
+
+def test_rejected_replay_after_mapping_fix(
+    fake: FakeOutboundIQ,
+    make_settings: Callable[..., Settings],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A request the mapping could not read is kept, and replays once the mapping is fixed."""
+    sources = tmp_path / "sources.yaml"
+    broken = """
+sources:
+  crm:
+    auth: {type: header, header: X-Relay-Token, secret: crm-hook-secret}
+    options: {fields: {prospect_phone: customer.phone}}
+"""
+    sources.write_text(broken)
+    settings = make_settings(sources_file=sources)
+    monkeypatch.setenv("RELAY_QUEUE_URL", settings.queue_url)
+    monkeypatch.setenv("RELAY_SOURCES_FILE", str(sources))
+    monkeypatch.setenv("RELAY_OUTBOUNDIQ_API_KEY", "oiq-default-key-0001")
+    relay = RelayThread(settings).start()
+    try:
+        body = dial_body(dial_id="rj-1")
+        body["contact"] = {"phone": body.pop("prospect_phone")}
+        r = httpx.post(f"{relay.url}/hooks/crm", json=body, headers=CRM)
+        assert r.status_code == 422
+        assert main(["rejected", "list"]) == 0
+        assert "prospect_phone" in capsys.readouterr().out
+        assert main(["rejected", "replay", "--all"]) == 1  # still broken: kept, exit 1
+        assert "still rejected 1" in capsys.readouterr().out
+        sources.write_text(broken.replace("customer.phone", "contact.phone"))
+        assert main(["rejected", "replay", "--all"]) == 0
+        assert "queued 1" in capsys.readouterr().out
+        got = fake.wait_accepted(1, timeout=10)
+        assert got[0].json()["prospect_phone"] == "5125550187"
+        assert main(["rejected", "list"]) == 0
+        assert "rj-1" not in capsys.readouterr().out
+    finally:
+        relay.stop()
