@@ -36,4 +36,4 @@ class TokenBucket:
     async def acquire(self) -> None:
         """Wait until a token is free, then take it (fair enough for one event loop)."""
         while (wait := self.take()) > 0:
-            await asyncio.sleep(wait)
+            await asyncio.sleep(wait)  # noqa: ASYNC110 (a timed wait, not a polled condition)

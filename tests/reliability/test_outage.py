@@ -1,4 +1,4 @@
-"""An outboundIQ outage: nothing lost, nothing doubled, and the backlog moves at once on recovery."""
+"""An outboundIQ outage: nothing lost, nothing doubled, and the backlog moves on recovery."""
 
 from __future__ import annotations
 
