@@ -32,38 +32,18 @@ def _settings() -> Settings:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    import uvicorn
-
     from relay.app import create_app
+    from relay.server import build_server
 
     settings = _settings()
     if args.sources_file:
         settings.sources_file = Path(args.sources_file)
     configure_logging(settings.log_level)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 1,
-        server_header=False,
-        proxy_headers=False,
-    )
-    runtime = app.state.runtime
-
-    class RelayServer(uvicorn.Server):
-        def handle_exit(self, sig: int, frame: object) -> None:
-            runtime.stopping = True  # /readyz answers 503 from the first signal on
-            super().handle_exit(sig, frame)  # type: ignore[arg-type]
-
     # uvicorn re-raises the signal it stopped on once it is done; a finished graceful
     # shutdown on SIGTERM is a success (exit 0), so let that re-raise land on a no-op.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
-    RelayServer(config).run()
+    build_server(app, settings).run()
     return 0
 
 

@@ -33,7 +33,15 @@ class TokenBucket:
             return 0.0
         return (1 - self._tokens) / self.rate
 
+    def reserve(self) -> float:
+        """Take a token now, going into debt if need be; the seconds to wait before using it."""
+        now = self.clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate) - 1
+        self._stamp = now
+        return max(0.0, -self._tokens / self.rate)
+
     async def acquire(self) -> None:
-        """Wait until a token is free, then take it (fair enough for one event loop)."""
-        while (wait := self.take()) > 0:
-            await asyncio.sleep(wait)  # noqa: ASYNC110 (a timed wait, not a polled condition)
+        """Wait for a token (callers are served in arrival order)."""
+        wait = self.reserve()
+        if wait > 0:
+            await asyncio.sleep(wait)

@@ -133,3 +133,15 @@ def test_400_dead_letters_with_body(
     assert item.dial_id == "call-0001"
     time.sleep(0.3)
     assert len(fake.requests) == 1
+
+
+def test_token_bucket_reserve_spaces_callers() -> None:
+    """Reserved tokens past the burst wait 1/rate apart, in arrival order."""
+    from relay.ratelimit import TokenBucket
+
+    now = [0.0]
+    bucket = TokenBucket(10.0, burst=2, clock=lambda: now[0])
+    waits = [bucket.reserve() for _ in range(5)]
+    assert waits == pytest.approx([0.0, 0.0, 0.1, 0.2, 0.3])
+    now[0] = 10.0
+    assert bucket.take() == 0.0

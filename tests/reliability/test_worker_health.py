@@ -81,3 +81,19 @@ def test_crashing_worker_is_restarted(
     assert httpx.post(f"{relay.url}/hooks/crm", json=dial_body(), headers=CRM).status_code == 202
     assert len(fake.wait_accepted(1, timeout=10)) == 1
     assert "relay_worker_restarts_total 1.0" in httpx.get(f"{relay.url}/metrics").text
+
+
+def test_stop_signal_turns_readiness_false_first(start_relay: Callable[..., RelayThread]) -> None:
+    """The first SIGTERM marks the relay stopping, and /readyz answers 503 from then on."""
+    import signal
+
+    from relay.server import build_server
+
+    relay = start_relay()
+    server = build_server(relay.app, relay.settings)
+    assert httpx.get(f"{relay.url}/readyz").status_code == 200
+    server.handle_exit(signal.SIGTERM, None)
+    assert server.should_exit
+    r = httpx.get(f"{relay.url}/readyz")
+    assert r.status_code == 503
+    assert r.json()["checks"]["worker"] == "shutting down"
