@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -223,6 +224,51 @@ def queue_stats(_args: argparse.Namespace) -> int:
     return asyncio.run(_with_queue(run))
 
 
+def backfill(args: argparse.Namespace) -> int:
+    from relay.backfill import READERS, BackfillOptions, run_backfill
+    from relay.normalize import normalize_datetime
+
+    sources = _load_sources()
+    source = sources.get(args.source)
+    if source is None:
+        print(f"unknown source {args.source!r}", file=sys.stderr)
+        return 2
+    if args.format and args.format not in READERS:
+        print(
+            f"unknown format {args.format!r}; one of {', '.join(sorted(READERS))}", file=sys.stderr
+        )
+        return 2
+    window = {}
+    for name in ("since", "until"):
+        value = getattr(args, name)
+        if value:
+            try:
+                window[name] = normalize_datetime(value, source.tz)
+            except ValueError as exc:
+                print(f"--{name}: {exc}", file=sys.stderr)
+                return 2
+    files = [Path(f) for f in args.files]
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(f"no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    options = BackfillOptions(
+        fmt=args.format,
+        dry_run=args.dry_run,
+        since=window.get("since"),
+        until=window.get("until"),
+        dedupe_seconds=args.dedupe_days * 86400,
+        show_rejects=args.show_rejects,
+    )
+
+    async def run(queue: DialQueue) -> int:
+        report = await run_backfill(queue, source, files, options)
+        print(report.summary(args.dry_run))
+        return 0
+
+    return asyncio.run(_with_queue(run))
+
+
 def register(sub: Any) -> None:
     """Add ``dlq``, ``rejected`` and ``queue`` to the ``relay`` parser."""
     p_dlq = sub.add_parser("dlq", help="dead letters: list | show | replay | purge")
@@ -253,6 +299,24 @@ def register(sub: Any) -> None:
     rr.add_argument("--all", action="store_true")
     rr.add_argument("--limit", type=int, default=100000)
     p_rej.set_defaults(func=rejected)
+
+    p_bf = sub.add_parser(
+        "backfill", help="queue a dialer's exported call history through a source's mapping"
+    )
+    p_bf.add_argument("source")
+    p_bf.add_argument("files", nargs="+")
+    p_bf.add_argument("--format", help="jsonl, csv, or a vendor format (default: by file name)")
+    p_bf.add_argument("--dry-run", action="store_true", help="map and count; queue nothing")
+    p_bf.add_argument("--since", help="only calls at or after (source time zone unless given)")
+    p_bf.add_argument("--until", help="only calls before")
+    p_bf.add_argument(
+        "--dedupe-days",
+        type=float,
+        default=400.0,
+        help="how long backfilled dial_ids are remembered (default 400)",
+    )
+    p_bf.add_argument("--show-rejects", type=int, default=10)
+    p_bf.set_defaults(func=backfill)
 
     p_q = sub.add_parser("queue", help="queue statistics")
     qsub = p_q.add_subparsers(dest="action", required=True)

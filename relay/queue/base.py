@@ -105,7 +105,15 @@ class DialQueue(Protocol):
 
     # --- the delivery path -------------------------------------------------------------
     async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
-        """Store ``dial`` durably; False (nothing stored) when its id was seen in the window."""
+        """Store ``dial`` durably; False (nothing stored) when its id is already known.
+
+        The id is remembered for ``dedupe_seconds`` from now (each entry has its own expiry:
+        live intake uses the dedupe window, backfill a much longer one).
+        """
+        ...
+
+    async def seen(self, source: str, dial_id: str, *, now: float) -> bool:
+        """True when ``(source, dial_id)`` was accepted and its dedupe entry has not expired."""
         ...
 
     async def lease(

@@ -49,10 +49,10 @@ CREATE INDEX IF NOT EXISTS dials_source ON dials (source, due_at);
 CREATE TABLE IF NOT EXISTS seen (
     source TEXT NOT NULL,
     dial_id TEXT NOT NULL,
-    seen_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
     PRIMARY KEY (source, dial_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS seen_at ON seen (seen_at);
+CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_at);
 CREATE TABLE IF NOT EXISTS dead (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,
@@ -222,10 +222,10 @@ class SqliteQueue:
         def op(c: sqlite3.Connection) -> bool:
             now = dial.received_at
             cur = c.execute(
-                "INSERT INTO seen (source, dial_id, seen_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (source, dial_id) DO UPDATE SET seen_at = excluded.seen_at "
-                "WHERE seen.seen_at < ?",
-                (dial.source, dial.dial_id, now, now - dedupe_seconds),
+                "INSERT INTO seen (source, dial_id, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (source, dial_id) DO UPDATE SET expires_at = excluded.expires_at "
+                "WHERE seen.expires_at <= ?",
+                (dial.source, dial.dial_id, now + dedupe_seconds, now),
             )
             if cur.rowcount == 0:
                 return False
@@ -243,10 +243,19 @@ class SqliteQueue:
                 ),
             )
             if sweep:
-                c.execute("DELETE FROM seen WHERE seen_at < ?", (now - dedupe_seconds,))
+                c.execute("DELETE FROM seen WHERE expires_at <= ?", (now,))
             return True
 
         return await self._call(op)
+
+    async def seen(self, source: str, dial_id: str, *, now: float) -> bool:
+        row = await self._call(
+            lambda c: c.execute(
+                "SELECT 1 FROM seen WHERE source = ? AND dial_id = ? AND expires_at > ?",
+                (source, dial_id, now),
+            ).fetchone()
+        )
+        return row is not None
 
     async def lease(
         self,

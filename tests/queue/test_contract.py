@@ -41,6 +41,15 @@ async def test_dedupe_within_window(queue: DialQueue) -> None:
     assert not await queue.enqueue(new("a", at=T0 + 30), 60)
     assert await queue.enqueue(new("a", source="other", at=T0 + 30), 60)
     assert await queue.enqueue(new("a", at=T0 + 61), 60)
+    assert await queue.seen("crm", "a", now=T0 + 62)
+    assert not await queue.seen("crm", "a", now=T0 + 200)
+    assert not await queue.seen("crm", "zzz", now=T0)
+
+
+async def test_dedupe_expiry_is_per_entry(queue: DialQueue) -> None:
+    """A long-lived entry (backfill) outlives a short window used by later intake."""
+    assert await queue.enqueue(new("b"), 10_000)
+    assert not await queue.enqueue(new("b", at=T0 + 500), 60)
 
 
 async def test_visibility_timeout_returns_dial(queue: DialQueue) -> None:

@@ -1,0 +1,262 @@
+"""Backfill: load a dialer's call history into outboundIQ through the source's mapping.
+
+Records stream from export files in constant memory (a reader yields one ``BackfillRecord``
+at a time), go through the same mapping and normalizers as live webhooks, and are queued on
+the backfill lane, which drains only when the live lane is empty, under the same per-key rate
+limit. Dedupe uses the live rules (same ``dial_id``), remembered for ``--dedupe-days``, so
+re-running a file queues nothing twice. Rejects go to the rejected store with file and row.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+import sys
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import orjson
+
+from relay.exceptions import ConfigError, MappingError, Problem
+from relay.mapping import InboundRequest
+from relay.pipeline import map_request, reject, store_dial
+from relay.queue.base import DialQueue
+from relay.sources import Source
+
+__all__ = [
+    "BACKFILL_LANE",
+    "READERS",
+    "BackfillOptions",
+    "BackfillRecord",
+    "BackfillReport",
+    "run_backfill",
+]
+
+BACKFILL_LANE = 1
+_BATCH = 256
+
+
+@dataclass(frozen=True)
+class BackfillRecord:
+    """One record of an export: where it came from and what the mapping reads."""
+
+    file: str
+    row: int
+    data: dict[str, Any]
+    raw: bytes  # kept verbatim in the rejected store
+
+    def request(self) -> InboundRequest:
+        return InboundRequest(
+            method="BACKFILL",
+            content_type="application/json",
+            query={"backfill_file": self.file, "backfill_row": str(self.row)},
+            body=self.raw,
+            data=self.data,
+        )
+
+
+class _Counted(io.RawIOBase):
+    """A binary file wrapper that counts bytes read (for progress and ETA)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self.raw.readinto(buffer)  # type: ignore[attr-defined]
+        self.position += n or 0
+        return int(n or 0)
+
+
+Reader = Callable[[Path, _Counted], Iterator[BackfillRecord]]
+
+
+def read_jsonl(path: Path, stream: _Counted) -> Iterator[BackfillRecord]:
+    """JSON Lines: one JSON object per line (blank lines skipped)."""
+    text = io.TextIOWrapper(io.BufferedReader(stream), encoding="utf-8", errors="replace")
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        raw = line.strip().encode()
+        try:
+            data = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            data = {"__invalid_json__": line.strip()}
+        if not isinstance(data, dict):
+            data = {"__not_an_object__": data}
+        yield BackfillRecord(path.name, number, data, raw)
+
+
+def read_csv(path: Path, stream: _Counted) -> Iterator[BackfillRecord]:
+    """CSV with a header row; each row becomes an object keyed by the header."""
+    text = io.TextIOWrapper(io.BufferedReader(stream), encoding="utf-8-sig", newline="")
+    reader = csv.DictReader(text)
+    for row in reader:
+        data = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        yield BackfillRecord(path.name, reader.line_num, data, orjson.dumps(data))
+
+
+#: Formats by name; vendor mappings register their own (e.g. Five9 Call Log, Genesys details).
+READERS: dict[str, Reader] = {"jsonl": read_jsonl, "csv": read_csv}
+
+
+def guess_format(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix == ".csv":
+        return "csv"
+    raise ConfigError(f"{path}: cannot tell the format from the name; pass --format")
+
+
+@dataclass
+class BackfillOptions:
+    fmt: str | None = None
+    dry_run: bool = False
+    since: str | None = None  # UTC "YYYY-MM-DD[ HH:MM:SS]", inclusive
+    until: str | None = None  # exclusive
+    dedupe_seconds: float = 400 * 86400
+    show_rejects: int = 10
+    progress: IO[str] = field(default_factory=lambda: sys.stderr)
+    progress_every: float = 5.0
+
+
+@dataclass
+class BackfillReport:
+    counts: Counter[str] = field(default_factory=Counter)
+    rejects: list[tuple[str, int, list[Problem]]] = field(default_factory=list)
+    records: int = 0
+    seconds: float = 0.0
+    dry_run_ids: set[str] = field(default_factory=set)  # ids a dry run would have queued
+
+    def summary(self, dry_run: bool) -> str:
+        verb = "would queue" if dry_run else "queued"
+        lines = [
+            f"records   {self.records}  ({self.records / max(self.seconds, 1e-9):.0f}/s)",
+            f"{verb:<9} {self.counts['queued']}",
+            f"duplicate {self.counts['duplicate']}  (already sent or queued)",
+            f"outside   {self.counts['outside_window']}  (--since/--until)",
+            f"rejected  {self.counts['rejected']}",
+        ]
+        for file, row, problems in self.rejects:
+            reasons = "; ".join(f"{p.field}: {p.problem}" for p in problems)
+            lines.append(f"  {file}:{row}: {reasons}")
+        return "\n".join(lines)
+
+
+class _Progress:
+    """A live line on a terminal; plain periodic lines otherwise."""
+
+    def __init__(self, out: IO[str], total_bytes: int, every: float) -> None:
+        self.out = out
+        self.total = max(total_bytes, 1)
+        self.every = every
+        self.tty = bool(getattr(out, "isatty", lambda: False)())
+        self.started = time.monotonic()
+        self.last = 0.0
+
+    def update(self, records: int, position: int, final: bool = False) -> None:
+        now = time.monotonic()
+        interval = 0.2 if self.tty else self.every
+        if not final and now - self.last < interval:
+            return
+        self.last = now
+        elapsed = max(now - self.started, 1e-9)
+        rate = records / elapsed
+        done = min(position / self.total, 1.0)
+        eta = elapsed * (1 - done) / done if done > 0 else 0.0
+        line = f"backfill: {records} records, {rate:.0f}/s, {done:.0%}, ETA {eta:.0f}s"
+        if self.tty:
+            self.out.write("\r" + line + ("\n" if final else ""))
+        else:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+
+def _in_window(when: str, since: str | None, until: str | None) -> bool:
+    return (since is None or when >= since) and (until is None or when < until)
+
+
+async def run_backfill(
+    queue: DialQueue, source: Source, files: list[Path], options: BackfillOptions
+) -> BackfillReport:
+    """Map, filter and queue every record of ``files`` for ``source``."""
+    report = BackfillReport()
+    started = time.monotonic()
+    total = sum(p.stat().st_size for p in files)
+    progress = _Progress(options.progress, total, options.progress_every)
+    done_bytes = 0
+    for path in files:
+        reader = READERS[options.fmt or guess_format(path)]
+        with path.open("rb") as handle:
+            stream = _Counted(handle)
+            pending: list[BackfillRecord] = []
+            for record in reader(path, stream):
+                pending.append(record)
+                if len(pending) >= _BATCH:
+                    await _process(queue, source, pending, options, report)
+                    pending = []
+                    progress.update(report.records, done_bytes + stream.position)
+            await _process(queue, source, pending, options, report)
+        done_bytes += path.stat().st_size
+    report.seconds = time.monotonic() - started
+    progress.update(report.records, done_bytes, final=True)
+    return report
+
+
+async def _process(
+    queue: DialQueue,
+    source: Source,
+    batch: list[BackfillRecord],
+    options: BackfillOptions,
+    report: BackfillReport,
+) -> None:
+    report.records += len(batch)
+    now = time.time()
+    stores: list[Awaitable[object]] = []
+    for record in batch:
+        try:
+            mapped = map_request(source, record.request())
+        except MappingError as exc:
+            report.counts["rejected"] += 1
+            if len(report.rejects) < options.show_rejects:
+                report.rejects.append((record.file, record.row, exc.problems))
+            if not options.dry_run:
+                stores.append(reject(queue, source.name, record.request(), exc.problems))
+            continue
+        dial = mapped.dial
+        if not _in_window(dial.datetime, options.since, options.until):
+            report.counts["outside_window"] += 1
+            continue
+        if options.dry_run:
+            seen = dial.dial_id in report.dry_run_ids or await queue.seen(
+                source.name, dial.dial_id, now=now
+            )
+            report.dry_run_ids.add(dial.dial_id)
+            report.counts["duplicate" if seen else "queued"] += 1
+            continue
+        stores.append(_store(queue, source, dial, options, report, now))
+    if stores:
+        await asyncio.gather(*stores)
+
+
+async def _store(
+    queue: DialQueue,
+    source: Source,
+    dial: Any,
+    options: BackfillOptions,
+    report: BackfillReport,
+    now: float,
+) -> None:
+    queued = await store_dial(
+        queue, source, dial, dedupe_seconds=options.dedupe_seconds, now=now, lane=BACKFILL_LANE
+    )
+    report.counts["queued" if queued else "duplicate"] += 1
