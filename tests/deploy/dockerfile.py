@@ -160,12 +160,17 @@ def replay_stage(
                     target.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(origin, target / origin.name)
         elif ins.keyword == "RUN":
-            command = re.sub(r"--mount=\S+\s*", "", ins.args)
+            command = fs.map(re.sub(r"--mount=\S+\s*", "", ins.args))
+            for path in re.findall(r"(?<![\w.:-])/[\w./*-]+", command):
+                assert path.startswith(str(fs.root)), (
+                    f"RUN touches {path}, a container path the replay does not map: "
+                    "add its directory to CONTAINER_DIRS"
+                )
             run_env = {**env, **{k: fs.map(v) for k, v in image_env.items() if k != "PATH"}}
             if adjust_env:
                 adjust_env(run_env)
             subprocess.run(
-                ["sh", "-c", fs.map(command)],
+                ["sh", "-c", command],
                 cwd=cwd,
                 env=run_env,
                 check=True,
