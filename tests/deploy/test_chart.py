@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -341,3 +342,24 @@ def test_rendered_config_passes_relay_check(
     for source in ci_values(values_file)["sources"]:
         assert f"ok  {source}: POST /hooks/{source}" in out
     assert "NO KEY" not in out
+
+
+def test_every_value_is_commented() -> None:
+    """Each key in values.yaml has a comment above it, or sits inside a commented block."""
+    lines = (chart.CHART / "values.yaml").read_text().splitlines()
+    stack: list[tuple[int, bool]] = []  # (indent, documented) of the enclosing keys
+    missing = []
+    for n, line in enumerate(lines):
+        match = re.match(r"^(\s*)([A-Za-z_][\w.-]*):(.*)$", line)
+        if not match:
+            continue
+        indent = len(match.group(1))
+        while stack and stack[-1][0] >= indent:
+            stack.pop()
+        before = next((p for p in reversed(lines[:n]) if p.strip()), "")
+        commented = before.strip().startswith("#") and before.index("#") == indent
+        inherited = bool(stack) and stack[-1][1]
+        if not (commented or inherited or match.group(3).strip() == ""):
+            missing.append(f"line {n + 1}: {match.group(2)}")
+        stack.append((indent, commented or inherited))
+    assert missing == []
