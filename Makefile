@@ -11,7 +11,7 @@ export RELAY_SOURCES_FILE ?= examples/sources.yaml
 export RELAY_QUEUE_URL ?= sqlite:///var/relay-queue.db
 export DEMO_HOOK_TOKEN ?= demo-token
 
-.PHONY: run test lint typecheck unit bench lock clean
+.PHONY: run test lint hadolint typecheck unit bench lock clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -38,13 +38,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check relay mappings tests bench
 	$(BIN)/ruff format --check relay mappings tests bench
 
+hadolint: $(STAMP)
+	$(BIN)/hadolint Dockerfile
+
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test: lint typecheck unit
+test: lint hadolint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

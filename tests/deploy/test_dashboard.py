@@ -1,0 +1,121 @@
+"""The Grafana dashboard shipped in the chart queries only metrics a running relay exports."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.deploy.chart import CHART
+from tests.support.relay_server import RelayThread
+
+DASHBOARD = CHART / "dashboards" / "outboundiq-relay.json"
+#: Series names a Prometheus metric family of each type exposes.
+SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+    "summary": ("", "_sum", "_count", "_created"),
+}
+_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
+_KEYWORDS |= {"and", "or", "unless", "inf", "nan"}
+
+
+def promql_metrics(expr: str) -> set[str]:
+    """Metric names in a PromQL expression: identifiers that are not functions, labels or keywords.
+
+    Label matchers ``{...}``, ranges ``[...]``, grouping label lists ``by (...)`` and strings are
+    removed first; what is left and not followed by ``(`` names a series.
+    """
+    text = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'', "", expr)
+    text = re.sub(r"\{[^}]*\}|\[[^\]]*\]", " ", text)
+    text = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", text)
+    text = re.sub(r"\$\{?\w+\}?", " ", text)  # Grafana variables
+    names = set()
+    for match in re.finditer(r"(?<![\w.])([A-Za-z_:][\w:]*)(\s*\()?", text):
+        name, call = match.group(1), match.group(2)
+        if not call and name.lower() not in _KEYWORDS:
+            names.add(name)
+    return names
+
+
+def _targets(node: Any) -> Iterator[str]:
+    """Every PromQL string in the dashboard: panel targets and templating queries."""
+    if isinstance(node, dict):
+        if isinstance(node.get("expr"), str):
+            yield node["expr"]
+        definition = node.get("definition")
+        if isinstance(definition, str) and definition.startswith("label_values("):
+            yield definition.removeprefix("label_values(").split(",")[0]
+        for value in node.values():
+            yield from _targets(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _targets(item)
+
+
+@pytest.fixture(scope="module")
+def dashboard() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(DASHBOARD.read_text())
+    return loaded
+
+
+def test_promql_metrics_extracts_names_only() -> None:
+    """The extractor keeps series names and drops functions, labels, keywords and variables."""
+    expr = (
+        'histogram_quantile(0.95, sum by (le, source) (rate(a_bucket{state=~"x|y"}[5m])))'
+        " / on (pod) group_left max(b_total offset 1h) + sum(c) without (d) > bool 1"
+        " and ignoring(e) f{x='y'}[$__rate_interval]"
+    )
+    assert promql_metrics(expr) == {"a_bucket", "b_total", "c", "f"}
+
+
+def test_dashboard_is_grafana_json(dashboard: dict[str, Any]) -> None:
+    """Valid JSON with a uid, panels with unique ids, and a Prometheus data source variable."""
+    assert dashboard["uid"] == "outboundiq-relay" and dashboard["title"]
+    panels = dashboard["panels"]
+    ids = [p["id"] for p in panels]
+    assert len(ids) == len(set(ids)) >= 10
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["datasource"]["query"] == "prometheus"
+    for panel in panels:
+        if panel["type"] != "row":
+            assert panel["targets"] and panel["datasource"]["uid"] == "${datasource}"
+
+
+def test_every_query_names_an_exported_metric(
+    dashboard: dict[str, Any], start_relay: Callable[..., RelayThread]
+) -> None:
+    """Each PromQL expression names only series found in a live relay's /metrics scrape."""
+    relay = start_relay()
+    scrape = httpx.get(f"{relay.url}/metrics").text
+    exported = {
+        family.name + suffix
+        for family in text_string_to_metric_families(scrape)
+        for suffix in SUFFIXES[family.type]
+    }
+    exprs = list(_targets(dashboard))
+    assert len(exprs) >= 15
+    used: set[str] = set()
+    for expr in exprs:
+        names = promql_metrics(expr)
+        assert names, f"no metric in {expr!r}"
+        assert names <= exported, f"{expr!r} names {sorted(names - exported)}, not exported"
+        used |= names
+    # What operators asked to see: webhooks, deliveries, retries, backlog size and age,
+    # dead letters, held keys, forward latency.
+    assert {
+        "relay_webhooks_total",
+        "relay_dials_delivered_total",
+        "relay_dials_retried_total",
+        "relay_queue_depth",
+        "relay_queue_oldest_age_seconds",
+        "relay_dials_dead_lettered_total",
+        "relay_held_keys",
+        "relay_forward_latency_seconds_bucket",
+    } <= used
