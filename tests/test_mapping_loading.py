@@ -14,6 +14,7 @@ from relay.app import create_app
 from relay.cli import main
 from relay.exceptions import ConfigError
 from relay.mapping import available_mappings, create_mapping
+from relay.settings import Settings
 from relay.sources import parse_sources
 from tests.conftest import DEFAULT_KEY
 from tests.support.fake_outboundiq import FakeOutboundIQ
@@ -126,14 +127,14 @@ def test_broken_entry_point_names_itself(tmp_path: Path, monkeypatch: pytest.Mon
 
 
 def test_missing_mapping_is_a_startup_error(
-    make_settings: Callable[..., object], tmp_path: Path
+    make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     """A source naming a mapping nobody installed stops start-up and lists what is installed."""
     path = tmp_path / "sources.yaml"
     path.write_text(sources("five8"))
-    settings = make_settings(sources_file=path)  # type: ignore[operator]
+    settings = make_settings(sources_file=path)
     with pytest.raises(ConfigError, match=r"no mapping named 'five8'.*installed: .*five9"):
-        create_app(settings)  # type: ignore[arg-type]
+        create_app(settings)
 
 
 def test_check_reports_missing_mapping(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
