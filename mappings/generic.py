@@ -9,9 +9,18 @@ or to a spec::
         ani: {path: call.from, default: "5125550100"}
         disposition_name: {path: result, transform: title}
         lead_source: {const: crm}
+        ani: {path: campaign, lookup: {SALES1: "5125550100"}}   # a value table
+      names: {phone_number: PhoneNumber}     # read the key PhoneNumber as phone_number
+      unsubstituted: ['--A--\\w+--B--']       # placeholders the sender left unfilled
 
 A Dials field not named in ``fields`` is taken from the body's key of the same name, so a body
 that already is a Dials payload needs no ``fields`` at all.
+
+``lookup`` replaces the value by the table's entry (keys compared case-insensitively); a value
+not in the table counts as empty, so ``default`` (then the source's ``defaults``) applies.
+``names`` renames top-level keys of the body before anything else, so a preset written for one
+set of names serves a sender whose names differ. A value matching an ``unsubstituted`` pattern
+in full is treated as empty, with a warning naming the key.
 """
 
 from __future__ import annotations
@@ -28,7 +37,7 @@ from relay.dial import DIAL_FIELDS
 from relay.exceptions import MappingError, Problem
 from relay.mapping import InboundRequest, MappingContext, MappingResult
 
-__all__ = ["FieldSpec", "GenericMapping", "GenericOptions"]
+__all__ = ["FieldSpec", "GenericMapping", "GenericOptions", "blank_placeholders"]
 
 Transform = Literal["strip", "lower", "upper", "title", "digits", "str"]
 
@@ -50,6 +59,7 @@ class FieldSpec(BaseModel):
     path: str | None = None
     const: str | int | None = None
     default: str | int | None = None
+    lookup: dict[str, str | int] | None = None
     transform: Transform | list[Transform] = Field(default_factory=list)
 
     @field_validator("path")
@@ -70,6 +80,18 @@ class GenericOptions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     fields: dict[str, str | FieldSpec] = Field(default_factory=dict)
+    names: dict[str, str] = Field(default_factory=dict)
+    unsubstituted: list[str] = Field(default_factory=list)
+
+    @field_validator("unsubstituted")
+    @classmethod
+    def _patterns_compile(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        return value
 
     @field_validator("fields")
     @classmethod
@@ -80,20 +102,60 @@ class GenericOptions(BaseModel):
         return {k: FieldSpec(path=v) if isinstance(v, str) else v for k, v in value.items()}
 
 
+def blank_placeholders(
+    data: object, patterns: list[re.Pattern[str]], where: str = ""
+) -> tuple[object, list[str]]:
+    """``data`` with every string matching a pattern in full replaced by ``""``, and warnings.
+
+    Walks nested objects and lists; a warning names the key path and the placeholder.
+    """
+    warnings: list[str] = []
+
+    def walk(node: object, path: str) -> object:
+        if isinstance(node, str):
+            text = node.strip()
+            if text and any(p.fullmatch(text) for p in patterns):
+                warnings.append(f"{path or 'value'}: {text} did not substitute (treated as empty)")
+                return ""
+            return node
+        if isinstance(node, dict):
+            return {k: walk(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, f"{path}[{i}]") for i, v in enumerate(node)]
+        return node
+
+    return walk(data, where), warnings
+
+
 class GenericMapping:
     """Maps a JSON or form body onto Dials fields with JMESPath expressions."""
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = GenericOptions.model_validate(options or {})
         self._compiled: dict[str, tuple[FieldSpec, Any]] = {}
+        self._lookups: dict[str, dict[str, str | int]] = {}
         for name, spec in self.options.fields.items():
             assert isinstance(spec, FieldSpec)
             self._compiled[name] = (spec, jmespath.compile(spec.path) if spec.path else None)
+            if spec.lookup is not None:
+                self._lookups[name] = {str(k).casefold(): v for k, v in spec.lookup.items()}
+        self._placeholders = [re.compile(p) for p in self.options.unsubstituted]
+
+    def _prepare(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        prepared = dict(data)
+        for wanted, sent in self.options.names.items():
+            if sent in data:
+                prepared[wanted] = data[sent]
+        if not self._placeholders:
+            return prepared, []
+        blanked, warnings = blank_placeholders(prepared, self._placeholders)
+        assert isinstance(blanked, dict)
+        return blanked, warnings
 
     def map(self, request: InboundRequest, context: MappingContext) -> MappingResult:
-        data = request.data
-        if not isinstance(data, dict):
+        if not isinstance(request.data, dict):
             raise MappingError([Problem("body", "expected a JSON object or form fields")])
+        data, warnings = self._prepare(request.data)
         fields: dict[str, object] = {}
         for name in DIAL_FIELDS:
             compiled = self._compiled.get(name)
@@ -101,17 +163,27 @@ class GenericMapping:
                 if name in data:
                     fields[name] = data[name]
                 continue
-            spec, expression = compiled
-            value: object = spec.const if spec.const is not None else None
-            if expression is not None:
-                value = expression.search(data)
-            if value is None or value == "":
-                value = spec.default
-            if value is not None and spec.transforms():
-                text = value if isinstance(value, str) else str(value)
-                for transform in spec.transforms():
-                    text = _TRANSFORMS[transform](text)
-                value = text
+            value = self._value(name, *compiled, data)
             if value is not None:
                 fields[name] = value
-        return MappingResult(fields=fields)
+        return MappingResult(fields=fields, warnings=warnings)
+
+    def _value(self, name: str, spec: FieldSpec, expression: Any, data: object) -> object:
+        value: object = spec.const if spec.const is not None else None
+        if expression is not None:
+            value = expression.search(data)
+        table = self._lookups.get(name)
+        if table is not None and not _empty(value):
+            value = table.get(str(value).strip().casefold())
+        if _empty(value):
+            value = spec.default
+        if value is not None and spec.transforms():
+            text = value if isinstance(value, str) else str(value)
+            for transform in spec.transforms():
+                text = _TRANSFORMS[transform](text)
+            value = text
+        return value
+
+
+def _empty(value: object) -> bool:
+    return value is None or value == ""

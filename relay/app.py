@@ -20,6 +20,7 @@ from relay.exceptions import ConfigError, QueueError
 from relay.forwarder import Forwarder, create_client
 from relay.intake import hook
 from relay.metrics import RelayMetrics
+from relay.preview import preview
 from relay.queue import create_queue
 from relay.queue.base import DialQueue
 from relay.runtime import RelayRuntime
@@ -143,6 +144,7 @@ def create_app(
 
     routes = [
         Route("/hooks/{source}", hook, methods=["GET", "POST"]),
+        Route("/preview/{source}", preview, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),

@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     from relay import operator_cli
 
     operator_cli.register(sub)
+    from relay import preview
+
+    preview.register(sub)
     return parser
 
 

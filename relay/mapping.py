@@ -1,10 +1,12 @@
 """The mapping plug-in seam: how a vendor's request becomes Dials fields.
 
-A mapping is found by name in the ``outboundiq_relay.mappings`` entry-point group (built-in and
-third-party alike) or in the settings' ``mappings_dir``. The entry point is a factory called
-with the source's ``options`` dict; it returns an object satisfying ``Mapping`` (a Protocol: a
+A mapping is found by name in the settings' ``mappings_dir`` (``RELAY_MAPPINGS_DIR``: a
+module ``<name>.py`` or a preset ``<name>.yaml``), then in the ``outboundiq_relay.mappings``
+entry-point group (built-in and third-party alike). The entry point is a factory called with
+the source's ``options`` dict; it returns an object satisfying ``Mapping`` (a Protocol: a
 mapping author needs nothing from us but this shape). A factory raises ``ValueError`` (or a
-pydantic ``ValidationError``) for bad options.
+pydantic ``ValidationError``) for bad options. Every load error is a ``ConfigError`` naming the
+mapping and the reason; docs/mappings.md is the author's guide.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ from __future__ import annotations
 import importlib.util
 import sys
 from collections.abc import Callable
+from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass, field
 from datetime import tzinfo
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from pydantic import ValidationError
+
 from relay.exceptions import ConfigError
+from relay.preset import read_preset
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -26,7 +32,10 @@ __all__ = [
     "Mapping",
     "MappingContext",
     "MappingResult",
+    "available_mappings",
+    "create_mapping",
     "load_mapping_factory",
+    "preset_factory",
 ]
 
 ENTRY_POINT_GROUP = "outboundiq_relay.mappings"
@@ -56,6 +65,8 @@ class MappingContext:
     source: str
     tz: tzinfo
     timezone_name: str
+    #: The source's ``call_directions`` overrides (vendor value → outboundIQ direction).
+    directions: AbcMapping[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -79,24 +90,25 @@ class Mapping(Protocol):
 
 MappingFactory = Callable[[dict[str, Any]], Mapping]
 
+_PRESET_SUFFIXES = (".yaml", ".yml")
+_MAX_PRESET_DEPTH = 8
+
 
 def _from_entry_points(name: str) -> MappingFactory | None:
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name == name:
-            try:
-                loaded: MappingFactory = ep.load()
-            except Exception as exc:
-                raise ConfigError(
-                    f"mapping {name!r} (entry point {ep.value}) failed to load: {exc}"
-                ) from exc
-            return loaded
+    for ep in entry_points(group=ENTRY_POINT_GROUP, name=name):
+        try:
+            loaded: MappingFactory = ep.load()
+        except Exception as exc:
+            raise ConfigError(
+                f"mapping {name!r} (entry point {ep.value}) failed to load: {exc!r}"
+            ) from exc
+        if not callable(loaded):
+            raise ConfigError(f"mapping {name!r} (entry point {ep.value}) is not callable")
+        return loaded
     return None
 
 
-def _from_directory(name: str, directory: Path) -> MappingFactory | None:
-    module_file = directory / f"{name}.py"
-    if not module_file.is_file():
-        return None
+def _load_module(name: str, module_file: Path) -> MappingFactory:
     module_name = f"relay_user_mappings.{name}"
     spec = importlib.util.spec_from_file_location(module_name, module_file)
     if spec is None or spec.loader is None:
@@ -106,7 +118,8 @@ def _from_directory(name: str, directory: Path) -> MappingFactory | None:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise ConfigError(f"mapping {name!r} ({module_file}) failed to load: {exc}") from exc
+        sys.modules.pop(module_name, None)
+        raise ConfigError(f"mapping {name!r} ({module_file}) failed to load: {exc!r}") from exc
     factory = getattr(module, "mapping", None) or getattr(module, "create_mapping", None)
     if not callable(factory):
         raise ConfigError(
@@ -116,12 +129,58 @@ def _from_directory(name: str, directory: Path) -> MappingFactory | None:
     return loaded
 
 
-def load_mapping_factory(name: str, mappings_dir: Path | None = None) -> MappingFactory:
-    """The factory for mapping ``name``: from ``mappings_dir`` first, then entry points."""
-    factory = _from_directory(name, mappings_dir) if mappings_dir else None
+def _from_directory(name: str, directory: Path, depth: int) -> MappingFactory | None:
+    module_file = directory / f"{name}.py"
+    presets = [directory / f"{name}{suffix}" for suffix in _PRESET_SUFFIXES]
+    found = [p for p in [module_file, *presets] if p.is_file()]
+    if len(found) > 1:
+        files = ", ".join(p.name for p in found)
+        raise ConfigError(f"mapping {name!r} is defined twice in {directory} ({files})")
+    if not found:
+        return None
+    if found[0] == module_file:
+        return _load_module(name, module_file)
+    return preset_factory(name, found[0], directory, depth)
+
+
+def preset_factory(
+    name: str, path: Path, mappings_dir: Path | None = None, depth: int = 0
+) -> MappingFactory:
+    """The factory of the preset file ``path``: its base mapping with the preset's options."""
+    preset = read_preset(path, name)
+    if depth >= _MAX_PRESET_DEPTH:
+        raise ConfigError(f"mapping {name!r} ({path}): presets nest too deep (a cycle?)")
+    try:
+        base = load_mapping_factory(preset.mapping, mappings_dir, _depth=depth + 1)
+    except ConfigError as exc:
+        raise ConfigError(f"mapping {name!r} ({path}): base mapping: {exc}") from None
+    factory: MappingFactory = preset.factory(name, base)
+    return factory
+
+
+def available_mappings(mappings_dir: Path | None = None) -> list[str]:
+    """Names of every installed mapping: entry points and the mappings directory."""
+    names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if mappings_dir is not None and mappings_dir.is_dir():
+        for path in mappings_dir.iterdir():
+            if path.suffix in (".py", *_PRESET_SUFFIXES) and not path.name.startswith(("_", ".")):
+                names.add(path.stem)
+    return sorted(names)
+
+
+def load_mapping_factory(
+    name: str, mappings_dir: Path | None = None, *, _depth: int = 0
+) -> MappingFactory:
+    """The factory for mapping ``name``: from ``mappings_dir`` first, then entry points.
+
+    A module ``<name>.py`` in the directory provides a ``mapping`` (or ``create_mapping``)
+    factory; a ``<name>.yaml`` file is a preset (see ``relay.preset``).
+    """
+    factory = _from_directory(name, mappings_dir, _depth) if mappings_dir else None
     factory = factory or _from_entry_points(name)
     if factory is None:
-        raise ConfigError(f"no mapping named {name!r} is installed")
+        known = ", ".join(available_mappings(mappings_dir)) or "none"
+        raise ConfigError(f"no mapping named {name!r} is installed (installed: {known})")
     return factory
 
 
@@ -133,7 +192,17 @@ def create_mapping(name: str, options: dict[str, Any], mappings_dir: Path | None
     except ConfigError:
         raise
     except Exception as exc:
-        raise ConfigError(f"mapping {name!r} rejected its options: {exc}") from exc
+        raise ConfigError(f"mapping {name!r} rejected its options: {_reason(exc)}") from exc
     if not isinstance(mapping, Mapping):
         raise ConfigError(f"mapping {name!r} does not provide map(request, context)")
     return mapping
+
+
+def _reason(exc: Exception) -> str:
+    """A one-line reason; pydantic errors become ``loc: message`` pairs."""
+    if isinstance(exc, ValidationError):
+        return "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}"
+            for e in exc.errors(include_input=False, include_url=False)
+        )
+    return str(exc) or repr(exc)

@@ -8,22 +8,27 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
+import structlog
 
 from relay.dial import Dial, build_dial
 from relay.exceptions import MappingError, Problem
-from relay.mapping import InboundRequest
+from relay.mapping import InboundRequest, MappingResult
 from relay.queue.base import DialQueue, NewDial, RejectedRecord
 from relay.sources import Source
 
 __all__ = [
     "Mapped",
     "UnsupportedMediaType",
+    "build_mapped",
     "map_request",
     "media_type",
     "parse_request",
     "reject",
+    "run_mapping",
     "store_dial",
 ]
+
+log = structlog.get_logger("relay.pipeline")
 
 JSON_TYPES = ("application/json",)
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -81,16 +86,20 @@ class Mapped:
     warnings: list[str] = field(default_factory=list)
 
 
-def map_request(source: Source, request: InboundRequest) -> Mapped:
-    """Run the source's mapping and build the Dial; ``MappingError`` lists every problem."""
+def run_mapping(source: Source, request: InboundRequest) -> MappingResult:
+    """The source's mapping on ``request``; a mapping bug becomes a ``MappingError``."""
     try:
-        result = source.mapping.map(request, source.context)
+        return source.mapping.map(request, source.context)
     except MappingError:
         raise
     except Exception as exc:  # a mapping bug must not become a 500 or lose the request
         raise MappingError(
             [Problem("mapping", f"mapping {source.config.mapping!r} failed: {exc!r}")]
         ) from exc
+
+
+def build_mapped(source: Source, result: MappingResult) -> Mapped:
+    """Normalize a mapping's result into the Dial; warnings add every empty field."""
     dial = build_dial(
         result.fields,
         source=source.name,
@@ -103,6 +112,17 @@ def map_request(source: Source, request: InboundRequest) -> Mapped:
         if value == "" and name not in source.config.defaults:
             warnings.append(f"{name} is empty")
     return Mapped(dial=dial, warnings=warnings)
+
+
+def map_request(source: Source, request: InboundRequest) -> Mapped:
+    """Run the source's mapping and build the Dial; ``MappingError`` lists every problem.
+
+    The mapping's own warnings (e.g. unsubstituted variables) are logged.
+    """
+    result = run_mapping(source, request)
+    if result.warnings:
+        log.warning("mapping_warnings", source=source.name, warnings=result.warnings)
+    return build_mapped(source, result)
 
 
 async def store_dial(

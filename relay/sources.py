@@ -86,7 +86,12 @@ class Source:
 
     @property
     def context(self) -> MappingContext:
-        return MappingContext(source=self.name, tz=self.tz, timezone_name=self.config.timezone)
+        return MappingContext(
+            source=self.name,
+            tz=self.tz,
+            timezone_name=self.config.timezone,
+            directions=self.config.call_directions,
+        )
 
     @property
     def secret_query_param(self) -> str | None:

@@ -1,0 +1,234 @@
+"""Preview: what a request maps to, without queueing anything.
+
+``POST /preview/<source>`` takes exactly what the dialer would send to ``/hooks/<source>``
+(same auth, query, body; GET works too) and answers with the Dials payload and warnings (empty
+fields, unsubstituted variables, a guessed time zone), or the problems that would make the hook
+answer 422. ``relay preview <source> FILE`` does the same from a file: a raw body, or a request
+file (the golden-fixture format)::
+
+    {"request": {"method": "POST", "content_type": "application/x-www-form-urlencoded",
+                 "query": "token=...&campaign_name=Spring", "body": "call_id=300000010270763&..."}}
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import dataclass, field
+from datetime import UTC, timedelta, timezone
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relay.exceptions import ConfigError, MappingError
+from relay.intake import authenticate, inbound
+from relay.mapping import InboundRequest
+from relay.normalize import parse_timestamp
+from relay.pipeline import (
+    FORM_TYPE,
+    UnsupportedMediaType,
+    build_mapped,
+    parse_request,
+    run_mapping,
+)
+from relay.runtime import RelayRuntime
+from relay.sources import Source
+
+__all__ = ["Preview", "RawRequest", "preview", "preview_request", "read_request", "register"]
+
+log = structlog.get_logger("relay.preview")
+
+_PROBE_TZ = timezone(timedelta(hours=5, minutes=30))
+
+
+@dataclass
+class Preview:
+    """A preview's outcome: the Dials payload, or the problems; warnings either way."""
+
+    dial: dict[str, Any] | None
+    warnings: list[str] = field(default_factory=list)
+    errors: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        if self.dial is None:
+            return {
+                "status": "rejected",
+                "queued": False,
+                "errors": self.errors,
+                "warnings": self.warnings,
+            }
+        return {"status": "ok", "queued": False, "dial": self.dial, "warnings": self.warnings}
+
+
+def timezone_warnings(source: Source, fields: dict[str, object]) -> list[str]:
+    """A warning when the call time has no offset and the source never set its time zone."""
+    value = fields.get("datetime")
+    if value is None or value == "" or "timezone" in source.config.model_fields_set:
+        return []
+    try:
+        naive = parse_timestamp(value, UTC) != parse_timestamp(value, _PROBE_TZ)
+    except ValueError:
+        return []
+    if not naive:
+        return []
+    return [
+        "datetime has no UTC offset and the source sets no timezone: read as UTC (a guess); "
+        "set the source's `timezone` to the dialer's zone if that is wrong"
+    ]
+
+
+def preview_request(source: Source, request: InboundRequest) -> Preview:
+    """Map a parsed request as intake would, collecting every warning; nothing is stored."""
+    try:
+        result = run_mapping(source, request)
+    except MappingError as exc:
+        return Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
+    guessed = timezone_warnings(source, result.fields)
+    try:
+        mapped = build_mapped(source, result)
+    except MappingError as exc:
+        return Preview(
+            dial=None,
+            warnings=[*result.warnings, *guessed],
+            errors=[p.as_dict() for p in exc.problems],
+        )
+    return Preview(dial=mapped.dial.model_dump(), warnings=[*mapped.warnings, *guessed])
+
+
+async def preview(request: Request) -> Response:
+    """``POST|GET /preview/<source>``: authenticate like the hook, map, answer; never queue."""
+    runtime: RelayRuntime = request.state.relay
+    structlog.contextvars.clear_contextvars()
+    source, body, failure = await authenticate(request, runtime, "preview")
+    if failure is not None:
+        return failure
+    assert source is not None
+    try:
+        outcome = preview_request(source, inbound(request, source, body))
+    except UnsupportedMediaType as exc:
+        return JSONResponse(
+            {"status": "error", "error": f"unsupported content type {exc}; send JSON or a form"},
+            status_code=415,
+        )
+    except MappingError as exc:
+        outcome = Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
+    log.info(
+        "preview_mapped",
+        source=source.name,
+        ok=outcome.dial is not None,
+        warnings=len(outcome.warnings),
+    )
+    return JSONResponse(outcome.as_dict(), status_code=200 if outcome.dial is not None else 422)
+
+
+# --- request files (``relay preview`` and the golden fixtures) ----------------------------
+
+
+@dataclass(frozen=True)
+class RawRequest:
+    """A request as a dialer sends it."""
+
+    method: str
+    content_type: str
+    query: dict[str, str]
+    body: bytes
+
+
+def _query(value: object) -> dict[str, str]:
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        return dict(parse_qsl(value.lstrip("?"), keep_blank_values=True))
+    if isinstance(value, dict):
+        return {str(k): "" if v is None else str(v) for k, v in value.items()}
+    raise ValueError("request.query must be a query string or an object")
+
+
+def read_request(
+    data: bytes, *, content_type: str | None = None, method: str = "POST", query: str = ""
+) -> RawRequest:
+    """A request from a file's bytes: a request file (``{"request": {...}}``) or a raw body.
+
+    A raw body is JSON when it parses as JSON, else a URL-encoded form, unless
+    ``content_type`` says otherwise. Raises ``ValueError`` for a malformed request file.
+    """
+    try:
+        parsed: Any = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        parsed = None
+    if isinstance(parsed, dict) and isinstance(parsed.get("request"), dict):
+        spec: dict[str, Any] = parsed["request"]
+        body = spec.get("body", "")
+        if isinstance(body, str):
+            raw = body.encode("utf-8")
+            default_type = FORM_TYPE
+        else:
+            raw = orjson.dumps(body)
+            default_type = "application/json"
+        return RawRequest(
+            method=str(spec.get("method") or "POST").upper(),
+            content_type=str(spec.get("content_type") or content_type or default_type),
+            query={**_query(query), **_query(spec.get("query"))},
+            body=raw,
+        )
+    guessed = "application/json" if parsed is not None else FORM_TYPE
+    return RawRequest(
+        method=method.upper(),
+        content_type=content_type or (guessed if data.strip() else ""),
+        query=_query(query),
+        body=data,
+    )
+
+
+def cmd_preview(args: argparse.Namespace) -> int:
+    from relay.cli import _settings
+    from relay.sources import load_sources
+
+    settings = _settings()
+    path = Path(args.sources_file) if args.sources_file else settings.sources_file
+    if path is None:
+        raise ConfigError("name a sources file (--sources-file, or RELAY_SOURCES_FILE)")
+    sources = load_sources(
+        path, default_api_key=settings.outboundiq_api_key, mappings_dir=settings.mappings_dir
+    )
+    source = sources.get(args.source)
+    if source is None:
+        known = ", ".join(sorted(sources)) or "none"
+        raise ConfigError(f"no source named {args.source!r} in {path} (sources: {known})")
+    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    try:
+        raw = read_request(
+            data, content_type=args.content_type, method=args.method, query=args.query
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{args.file}: {exc}") from None
+    query = {k: v for k, v in raw.query.items() if k != source.secret_query_param}
+    try:
+        outcome = preview_request(
+            source, parse_request(raw.method, raw.content_type, query, raw.body)
+        )
+    except UnsupportedMediaType as exc:
+        raise ConfigError(f"unsupported content type {exc}; use --content-type") from None
+    except MappingError as exc:
+        outcome = Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
+    sys.stdout.write(orjson.dumps(outcome.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
+    return 0 if outcome.dial is not None else 1
+
+
+def register(sub: Any) -> None:
+    """Add ``relay preview`` to the CLI."""
+    p = sub.add_parser(
+        "preview", help="map a request file through a source's mapping (nothing is queued)"
+    )
+    p.add_argument("source", help="the source name, as in /hooks/<source>")
+    p.add_argument("file", help="a raw body or a request file ({'request': {...}}); - for stdin")
+    p.add_argument("--sources-file", help="default: RELAY_SOURCES_FILE")
+    p.add_argument("--content-type", help="for a raw body: default JSON if it parses, else form")
+    p.add_argument("--method", default="POST", help="for a raw body (default POST)")
+    p.add_argument("--query", default="", help="query string sent with a raw body: 'a=1&b=2'")
+    p.set_defaults(func=cmd_preview)

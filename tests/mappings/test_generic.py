@@ -1,0 +1,97 @@
+"""The generic mapping's preset helpers: renamed keys, placeholders and value tables."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from mappings.generic import GenericMapping, blank_placeholders
+from relay.exceptions import ConfigError
+from relay.mapping import InboundRequest, MappingContext, MappingResult
+from relay.sources import parse_sources
+
+CTX = MappingContext(source="g", tz=UTC, timezone_name="UTC")
+VICI = re.compile(r"--A--[A-Za-z0-9_]+--B--")
+
+
+def run(data: Any, **options: Any) -> MappingResult:
+    request = InboundRequest(method="GET", content_type="", query={}, body=b"", data=data)
+    return GenericMapping(options).map(request, CTX)
+
+
+def test_names_read_a_renamed_key() -> None:
+    """`names` makes a key the sender renamed count under the name the fields expect."""
+    result = run(
+        {"PhoneNumber": "5125550187", "phone_number": "ignored"},
+        names={"phone_number": "PhoneNumber"},
+        fields={"prospect_phone": "phone_number"},
+    )
+    assert result.fields["prospect_phone"] == "5125550187"
+
+
+def test_lookup_table_then_default() -> None:
+    """A value in the lookup table is replaced (any case); a value not in it falls to default."""
+    spec = {"path": "campaign", "lookup": {"SALES1": "5125550100"}, "default": "5125550199"}
+    assert run({"campaign": "sales1"}, fields={"ani": spec}).fields["ani"] == "5125550100"
+    assert run({"campaign": "OTHER"}, fields={"ani": spec}).fields["ani"] == "5125550199"
+    no_default = {"path": "campaign", "lookup": {}}
+    assert "ani" not in run({"campaign": "SALES1"}, fields={"ani": no_default}).fields
+
+
+def test_placeholders_are_empty_before_fallbacks() -> None:
+    """An unfilled token counts as empty, so `a || b` falls through to b, with a warning."""
+    result = run(
+        {"dialed_number": "--A--dialed_number--B--", "phone_number": "5125550187"},
+        unsubstituted=[VICI.pattern],
+        fields={"prospect_phone": "dialed_number || phone_number"},
+    )
+    assert result.fields["prospect_phone"] == "5125550187"
+    assert result.warnings == [
+        "dialed_number: --A--dialed_number--B-- did not substitute (treated as empty)"
+    ]
+
+
+def test_invalid_pattern_names_the_mapping() -> None:
+    """A bad regular expression in `unsubstituted` fails start-up naming the mapping."""
+    text = "sources:\n  g:\n    auth: {type: none}\n    options: {unsubstituted: ['(']}\n"
+    with pytest.raises(ConfigError, match=r"mapping 'generic'.*unsubstituted.*invalid regular"):
+        parse_sources(text, env={})
+
+
+token = st.from_regex(r"--A--[A-Za-z0-9_]{1,12}--B--", fullmatch=True)
+plain = st.text(max_size=12).filter(lambda s: not VICI.fullmatch(s.strip()))
+keys = st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1, max_size=6)
+values = st.recursive(
+    st.one_of(token, plain, st.integers(), st.none()),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(keys, children, max_size=3),
+    max_leaves=12,
+)
+
+
+def _strings(node: object) -> list[str]:
+    if isinstance(node, str):
+        return [node]
+    if isinstance(node, dict):
+        return [s for v in node.values() for s in _strings(v)]
+    if isinstance(node, list):
+        return [s for v in node for s in _strings(v)]
+    return []
+
+
+@given(values)
+def test_blank_placeholders_property(data: object) -> None:
+    """Every placeholder becomes "", each with one warning; everything else is kept as is."""
+    blanked, warnings = blank_placeholders(data, [VICI])
+    before, after = _strings(data), _strings(blanked)
+    assert len(before) == len(after)
+    placeholders = [s for s in before if VICI.fullmatch(s.strip())]
+    assert len(warnings) == len(placeholders)
+    for old, new in zip(before, after, strict=True):
+        assert new == ("" if VICI.fullmatch(old.strip()) else old)
+    if not placeholders:
+        assert blanked == data
