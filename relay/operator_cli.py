@@ -163,7 +163,7 @@ def rejected(args: argparse.Namespace) -> int:
 
 async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
     from relay.cli import _settings
-    from relay.pipeline import map_request, parse_request, store_dial
+    from relay.pipeline import map_request, parse_request, store_mapped
 
     settings = _settings()
     sources = _load_sources()
@@ -175,7 +175,7 @@ async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
     else:
         print("name ids, or --source, or --all", file=sys.stderr)
         return 2
-    queued = duplicates = still = 0
+    queued = duplicates = still = ignored = 0
     for rec in records:
         source = sources.get(rec.source)
         if source is None:
@@ -193,15 +193,20 @@ async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
             print(f"{rec.id}: still rejected: {exc}")
             still += 1
             continue
-        ok = await store_dial(
-            queue, source, mapped.dial, dedupe_seconds=settings.dedupe_window_seconds
+        if mapped.ignored is not None:  # nothing to store: the request needs no dial
+            await queue.delete_rejected([rec.id])
+            ignored += 1
+            continue
+        ok, _key = await store_mapped(
+            queue, source, mapped, dedupe_seconds=settings.dedupe_window_seconds
         )
         await queue.delete_rejected([rec.id])
         if ok:
             queued += 1
         else:
             duplicates += 1
-    print(f"queued {queued}, duplicate {duplicates}, still rejected {still}")
+    extra = f", ignored {ignored}" if ignored else ""
+    print(f"queued {queued}, duplicate {duplicates}, still rejected {still}{extra}")
     return 0 if still == 0 else 1
 
 

@@ -11,7 +11,7 @@ import orjson
 
 from relay.dial import Dial, build_dial
 from relay.exceptions import MappingError, Problem
-from relay.mapping import InboundRequest
+from relay.mapping import DeferredJob, InboundRequest
 from relay.queue.base import DialQueue, NewDial, RejectedRecord
 from relay.sources import Source
 
@@ -23,6 +23,7 @@ __all__ = [
     "parse_request",
     "reject",
     "store_dial",
+    "store_mapped",
 ]
 
 JSON_TYPES = ("application/json",)
@@ -77,8 +78,12 @@ def parse_request(
 
 @dataclass
 class Mapped:
-    dial: Dial
+    """A mapped request: a ``dial``, or a ``job`` to resolve later, or ``ignored`` (why)."""
+
+    dial: Dial | None
     warnings: list[str] = field(default_factory=list)
+    job: DeferredJob | None = None
+    ignored: str | None = None
 
 
 def map_request(source: Source, request: InboundRequest) -> Mapped:
@@ -91,6 +96,10 @@ def map_request(source: Source, request: InboundRequest) -> Mapped:
         raise MappingError(
             [Problem("mapping", f"mapping {source.config.mapping!r} failed: {exc!r}")]
         ) from exc
+    if result.ignored is not None or result.job is not None:
+        if result.job is not None and (result.job.kind == "dial" or not result.job.key):
+            raise MappingError([Problem("mapping", "a deferred job needs a kind and a key")])
+        return Mapped(None, list(result.warnings), job=result.job, ignored=result.ignored)
     dial = build_dial(
         result.fields,
         source=source.name,
@@ -128,6 +137,37 @@ async def store_dial(
         ),
         dedupe_seconds,
     )
+
+
+async def store_mapped(
+    queue: DialQueue,
+    source: Source,
+    mapped: Mapped,
+    *,
+    dedupe_seconds: float,
+    due_at: float | None = None,
+) -> tuple[bool, str]:
+    """Store a mapped dial, or its deferred job: (stored, key); False when a duplicate."""
+    if mapped.dial is not None:
+        stored = await store_dial(
+            queue, source, mapped.dial, dedupe_seconds=dedupe_seconds, due_at=due_at
+        )
+        return stored, mapped.dial.dial_id
+    job = mapped.job
+    assert job is not None, "an ignored request is not stored"
+    now = time.time()
+    stored = await queue.enqueue(
+        NewDial(
+            source=source.name,
+            dial_id=job.key,
+            payload=job.payload,
+            received_at=now,
+            due_at=max(now + job.delay, due_at or 0.0),
+            kind=job.kind,
+        ),
+        dedupe_seconds,
+    )
+    return stored, job.key
 
 
 async def reject(
