@@ -171,8 +171,13 @@ class GenesysMapping:
             facts.dnis or str(event.get("dnis") or ""),
             str((campaign or {}).get("callerAddress") or ""),
         )
-        if facts.user_id and user is None:
-            warnings.append(f"user {facts.user_id} not found; using the participant name")
+        for kind, wanted, found in (
+            ("user", facts.user_id, user),
+            ("queue", facts.queue_id, queue),
+            ("campaign", facts.campaign_id, campaign),
+        ):
+            if wanted and found is None:
+                warnings.append(f"{kind} {wanted} not found in Genesys")
         fields: dict[str, object] = {
             "dial_id": facts.conversation_id,
             "campaign_id": facts.campaign_id,
