@@ -39,10 +39,21 @@ def _age_seconds(text: str) -> float:
 
 def _masked_payload(payload: bytes) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(payload)
-    for key in ("ani", "prospect_phone"):
-        if isinstance(data.get(key), str):
-            data[key] = mask_phone(data[key])
+    _mask_phones(data)
     return data
+
+
+def _mask_phones(node: Any) -> None:
+    """Mask phone numbers at any depth (a mapping job's payload nests the vendor's event)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("ani", "prospect_phone", "dnis") and isinstance(value, str):
+                node[key] = mask_phone(value)
+            else:
+                _mask_phones(value)
+    elif isinstance(node, list):
+        for value in node:
+            _mask_phones(value)
 
 
 async def _with_queue(fn: Callable[[DialQueue], Awaitable[int]]) -> int:

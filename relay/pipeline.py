@@ -22,6 +22,7 @@ __all__ = [
     "media_type",
     "parse_request",
     "reject",
+    "source_dial",
     "store_dial",
     "store_mapped",
 ]
@@ -86,6 +87,17 @@ class Mapped:
     ignored: str | None = None
 
 
+def source_dial(source: Source, fields: dict[str, object]) -> Dial:
+    """Build the Dial of mapped ``fields`` with the source's zone, defaults and directions."""
+    return build_dial(
+        fields,
+        source=source.name,
+        tz=source.tz,
+        defaults=source.config.defaults,
+        directions=source.config.call_directions,
+    )
+
+
 def map_request(source: Source, request: InboundRequest) -> Mapped:
     """Run the source's mapping and build the Dial; ``MappingError`` lists every problem."""
     try:
@@ -100,13 +112,7 @@ def map_request(source: Source, request: InboundRequest) -> Mapped:
         if result.job is not None and (result.job.kind == "dial" or not result.job.key):
             raise MappingError([Problem("mapping", "a deferred job needs a kind and a key")])
         return Mapped(None, list(result.warnings), job=result.job, ignored=result.ignored)
-    dial = build_dial(
-        result.fields,
-        source=source.name,
-        tz=source.tz,
-        defaults=source.config.defaults,
-        directions=source.config.call_directions,
-    )
+    dial = source_dial(source, result.fields)
     warnings = list(result.warnings)
     for name, value in dial.model_dump().items():
         if value == "" and name not in source.config.defaults:

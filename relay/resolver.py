@@ -28,9 +28,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from relay.delivery import backoff_delay
-from relay.dial import build_dial
 from relay.exceptions import MappingError, ResolveAuthError, ResolveError
 from relay.mapping import PendingJob, ResolvingMapping
+from relay.pipeline import source_dial
 from relay.queue.base import LeasedDial
 
 if TYPE_CHECKING:
@@ -61,13 +61,7 @@ async def resolve_job(fw: Forwarder, item: LeasedDial) -> LeasedDial | None:
     fields = {"source": item.source, "dial_id": item.dial_id, "kind": item.kind}
     try:
         result = await mapping.resolve(job, source.context)
-        dial = build_dial(
-            result.fields,
-            source=source.name,
-            tz=source.tz,
-            defaults=source.config.defaults,
-            directions=source.config.call_directions,
-        )
+        dial = source_dial(source, result.fields)
     except ResolveAuthError as exc:
         await _hold(fw, item, str(exc))
         return None

@@ -232,25 +232,22 @@ class GenesysApi:
             )
         return body
 
+    async def _named(
+        self, cache: TtlCache[dict[str, Any] | None], path: str, entity_id: str
+    ) -> dict[str, Any] | None:
+        return await cache.get(entity_id, lambda: self.get_json(path + _seg(entity_id)))
+
     async def user(self, user_id: str) -> dict[str, Any] | None:
-        return await self.users.get(
-            user_id, lambda: self.get_json(f"/api/v2/users/{_seg(user_id)}")
-        )
+        return await self._named(self.users, "/api/v2/users/", user_id)
 
     async def queue(self, queue_id: str) -> dict[str, Any] | None:
-        return await self.queues.get(
-            queue_id, lambda: self.get_json(f"/api/v2/routing/queues/{_seg(queue_id)}")
-        )
+        return await self._named(self.queues, "/api/v2/routing/queues/", queue_id)
 
     async def wrapup_code(self, code_id: str) -> dict[str, Any] | None:
-        return await self.wrapup_codes.get(
-            code_id, lambda: self.get_json(f"/api/v2/routing/wrapupcodes/{_seg(code_id)}")
-        )
+        return await self._named(self.wrapup_codes, "/api/v2/routing/wrapupcodes/", code_id)
 
     async def campaign(self, campaign_id: str) -> dict[str, Any] | None:
-        return await self.campaigns.get(
-            campaign_id, lambda: self.get_json(f"/api/v2/outbound/campaigns/{_seg(campaign_id)}")
-        )
+        return await self._named(self.campaigns, "/api/v2/outbound/campaigns/", campaign_id)
 
     async def contact(self, list_id: str, contact_id: str) -> dict[str, Any] | None:
         """A dialer contact; not cached (its attempts change with every call)."""

@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from tests.support.fake_outboundiq import Reply, free_port
+from tests.support.fake_outboundiq import Reply, free_port, send_reply
 
 CLIENT_ID = "relay-oauth-client"
 CLIENT_SECRET = "relay-oauth-secret-0001"
@@ -198,14 +198,7 @@ class FakeGenesys:
                     fake.requests.append((self.command, path, reply.status, at))
                 if reply.delay:
                     time.sleep(reply.delay)
-                payload = reply.payload()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(payload)
+                send_reply(self, reply)
 
             do_GET = _handle
             do_POST = _handle
