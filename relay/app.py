@@ -23,6 +23,7 @@ from relay.metrics import RelayMetrics
 from relay.preview import preview
 from relay.queue import create_queue
 from relay.queue.base import DialQueue
+from relay.resolver import close_mappings
 from relay.runtime import RelayRuntime
 from relay.settings import Settings
 from relay.sources import Source, load_sources
@@ -139,6 +140,7 @@ def create_app(
                 await runtime.worker
             if client is None:
                 await http.aclose()
+            await close_mappings(runtime.sources.values())
             await runtime.queue.close()
             log.info("relay_stopped", delivered=forwarder.state.delivered)
 

@@ -24,7 +24,7 @@ import orjson
 
 from relay.exceptions import ConfigError, MappingError, Problem
 from relay.mapping import InboundRequest
-from relay.pipeline import map_request, reject, store_dial
+from relay.pipeline import Mapped, map_request, reject, store_mapped
 from relay.queue.base import DialQueue
 from relay.sources import Source
 
@@ -49,6 +49,7 @@ class BackfillRecord:
     row: int
     data: dict[str, Any]
     raw: bytes  # kept verbatim in the rejected store
+    when: str | None = None  # UTC call time, for --since/--until on records resolved later
 
     def request(self) -> InboundRequest:
         return InboundRequest(
@@ -145,6 +146,7 @@ class BackfillReport:
             f"duplicate {self.counts['duplicate']}  (already sent or queued)",
             f"outside   {self.counts['outside_window']}  (--since/--until)",
             f"rejected  {self.counts['rejected']}",
+            f"ignored   {self.counts['ignored']}  (not calls, per the mapping)",
         ]
         for file, row, problems in self.rejects:
             reasons = "; ".join(f"{p.field}: {p.problem}" for p in problems)
@@ -233,17 +235,20 @@ async def _process(
                 stores.append(reject(queue, source.name, record.request(), exc.problems))
             continue
         dial = mapped.dial
-        if not _in_window(dial.datetime, options.since, options.until):
+        if dial is None and mapped.job is None:
+            report.counts["ignored"] += 1
+            continue
+        when = dial.datetime if dial is not None else record.when
+        if when is not None and not _in_window(when, options.since, options.until):
             report.counts["outside_window"] += 1
             continue
+        key = dial.dial_id if dial is not None else mapped.job.key  # type: ignore[union-attr]
         if options.dry_run:
-            seen = dial.dial_id in report.dry_run_ids or await queue.seen(
-                source.name, dial.dial_id, now=now
-            )
-            report.dry_run_ids.add(dial.dial_id)
+            seen = key in report.dry_run_ids or await queue.seen(source.name, key, now=now)
+            report.dry_run_ids.add(key)
             report.counts["duplicate" if seen else "queued"] += 1
             continue
-        stores.append(_store(queue, source, dial, options, report, now))
+        stores.append(_store(queue, source, mapped, options, report, now))
     if stores:
         await asyncio.gather(*stores)
 
@@ -251,12 +256,12 @@ async def _process(
 async def _store(
     queue: DialQueue,
     source: Source,
-    dial: Any,
+    mapped: Mapped,
     options: BackfillOptions,
     report: BackfillReport,
     now: float,
 ) -> None:
-    queued = await store_dial(
-        queue, source, dial, dedupe_seconds=options.dedupe_seconds, now=now, lane=BACKFILL_LANE
+    queued, _key = await store_mapped(
+        queue, source, mapped, dedupe_seconds=options.dedupe_seconds, now=now, lane=BACKFILL_LANE
     )
     report.counts["queued" if queued else "duplicate"] += 1

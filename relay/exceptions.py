@@ -6,7 +6,9 @@ RelayError
 ├── AuthError              a webhook failed its source's authentication
 ├── QueueError             the durable queue could not do what was asked
 │   └── QueueUnavailable   the queue cannot store right now (intake answers 503)
-└── DeliveryError          outboundIQ could not be reached or refused a dial
+├── DeliveryError          outboundIQ could not be reached or refused a dial
+└── ResolveError           a mapping job cannot be resolved yet (vendor API trouble)
+    └── ResolveAuthError   the vendor refused the relay's credentials (the source is held)
 """
 
 from __future__ import annotations
@@ -55,3 +57,20 @@ class QueueUnavailable(QueueError):
 
 class DeliveryError(RelayError):
     """A dial could not be delivered to outboundIQ."""
+
+
+class ResolveError(RelayError):
+    """A deferred mapping job cannot be resolved right now; try again later.
+
+    ``reason`` is a short code for metrics and logs (``http_429``, ``network``,
+    ``not_ready``); ``retry_after`` is the vendor's hint in seconds, if any.
+    """
+
+    def __init__(self, message: str, *, reason: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class ResolveAuthError(ResolveError):
+    """The vendor refused the relay's credentials (401/403): hold the source, probe later."""

@@ -36,6 +36,7 @@ from relay.delivery import (
 from relay.exceptions import QueueError
 from relay.queue.base import DialQueue, LeasedDial
 from relay.ratelimit import TokenBucket
+from relay.resolver import resolve_job
 
 if TYPE_CHECKING:
     from relay.metrics import RelayMetrics
@@ -297,6 +298,11 @@ class Forwarder:
         if now - dial.received_at > self.settings.max_age_seconds:
             await self._dead(dial, reason="max_age_exceeded", status=None, body="")
             return
+        if dial.kind != "dial":  # a mapping job (e.g. a Genesys conversation): resolve it first
+            resolved = await resolve_job(self, dial)
+            if resolved is None:
+                return
+            dial = resolved
         if key is None and not self.settings.dry_run:
             reason = "unknown_source" if source is None else "no_api_key"
             log.error(

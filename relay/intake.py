@@ -1,6 +1,7 @@
 """Intake: ``POST|GET /hooks/<source>``. Authenticate, map, store durably, then answer.
 
-Answers: 202 queued (only after the queue commit is durable), 200 duplicate, 404 unknown
+Answers: 202 queued (only after the queue commit is durable), 200 duplicate, 200 ignored (an
+event the source's mapping acknowledges without storing, e.g. a Genesys call start), 404 unknown
 source, 401 failed auth, 413 body too large, 415 other content types, 422 mapping problems
 (the raw request is kept in the rejected store), 503 when the queue cannot store.
 """
@@ -17,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from relay.auth import verify
 from relay.exceptions import AuthError, MappingError, QueueError
 from relay.mapping import InboundRequest
-from relay.pipeline import UnsupportedMediaType, map_request, parse_request, reject, store_dial
+from relay.pipeline import UnsupportedMediaType, map_request, parse_request, reject, store_mapped
 from relay.runtime import RelayRuntime
 from relay.sources import Source
 
@@ -138,13 +139,14 @@ async def _handle(request: Request, runtime: RelayRuntime) -> tuple[Response, st
         mapped = map_request(source, parsed)
     except MappingError as exc:
         return await _rejected(runtime, source, parsed, exc), "rejected", None
-    dial = mapped.dial
+    if mapped.ignored is not None:
+        return _json(200, status="ignored", reason=mapped.ignored), "ignored", None
     forwarder = runtime.forwarder
     try:
-        queued = await store_dial(
+        queued, key = await store_mapped(
             runtime.queue,
             source,
-            dial,
+            mapped,
             dedupe_seconds=runtime.settings.dedupe_window_seconds,
             due_at=forwarder.hold_until(source.name) if forwarder else None,
         )
@@ -156,10 +158,10 @@ async def _handle(request: Request, runtime: RelayRuntime) -> tuple[Response, st
             None,
         )
     if not queued:
-        return _json(200, status="duplicate", dial_id=dial.dial_id), "duplicate", dial.dial_id
+        return _json(200, status="duplicate", dial_id=key), "duplicate", key
     if forwarder is not None:
         forwarder.wake()
-    return _json(202, status="queued", dial_id=dial.dial_id), "queued", dial.dial_id
+    return _json(202, status="queued", dial_id=key), "queued", key
 
 
 async def _rejected(

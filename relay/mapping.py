@@ -7,6 +7,11 @@ the source's ``options`` dict; it returns an object satisfying ``Mapping`` (a Pr
 mapping author needs nothing from us but this shape). A factory raises ``ValueError`` (or a
 pydantic ``ValidationError``) for bad options. Every load error is a ``ConfigError`` naming the
 mapping and the reason; docs/mappings.md is the author's guide.
+
+A mapping that cannot build the dial within the webhook's answer (Genesys: the call's facts
+live behind the vendor's API) returns a ``DeferredJob`` instead of fields. Intake stores the
+job as a queue item of the job's ``kind``; when the forwarder leases it, it calls the mapping's
+``resolve`` (``ResolvingMapping``), then builds and sends the dial as usual.
 """
 
 from __future__ import annotations
@@ -28,10 +33,13 @@ from relay.preset import read_preset
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "DeferredJob",
     "InboundRequest",
     "Mapping",
     "MappingContext",
     "MappingResult",
+    "PendingJob",
+    "ResolvingMapping",
     "available_mappings",
     "create_mapping",
     "load_mapping_factory",
@@ -69,12 +77,44 @@ class MappingContext:
     directions: AbcMapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DeferredJob:
+    """Work to finish after answering the webhook: stored durably, resolved by the forwarder.
+
+    ``key`` is the dedupe key (it becomes the queue item's ``dial_id``, so a second job with
+    the same key is a duplicate); ``payload`` is what ``resolve`` reads back; the first
+    attempt waits ``delay`` seconds. ``kind`` names the job (never ``"dial"``).
+    """
+
+    kind: str
+    key: str
+    payload: bytes
+    delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class PendingJob:
+    """A stored job handed back to its mapping's ``resolve``."""
+
+    kind: str
+    key: str
+    payload: bytes
+    received_at: float
+    attempts: int
+
+
 @dataclass
 class MappingResult:
-    """Dials fields (raw values; the relay normalizes them) and warnings for the operator."""
+    """Dials fields (raw values; the relay normalizes them) and warnings for the operator.
+
+    Instead of fields, a mapping may return a ``job`` to resolve later, or ``ignored`` (why
+    the request is acknowledged but not stored: an event that does not end a call).
+    """
 
     fields: dict[str, object]
     warnings: list[str] = field(default_factory=list)
+    job: DeferredJob | None = None
+    ignored: str | None = None
 
 
 @runtime_checkable
@@ -86,6 +126,24 @@ class Mapping(Protocol):
     """
 
     def map(self, request: InboundRequest, context: MappingContext) -> MappingResult: ...
+
+
+@runtime_checkable
+class ResolvingMapping(Mapping, Protocol):
+    """A mapping whose jobs are resolved later, off the request path (e.g. through an API).
+
+    ``resolve`` returns the Dials fields of one job. It raises ``ResolveError`` to try again
+    later (``retry_after`` honoured), ``ResolveAuthError`` when the vendor refuses the relay's
+    credentials (the source is held and probed), and ``MappingError`` when the job can never
+    become a dial (dead-lettered). A job still failing ``resolve_timeout`` seconds after it
+    was received is dead-lettered with the last error. ``aclose`` releases clients.
+    """
+
+    resolve_timeout: float
+
+    async def resolve(self, job: PendingJob, context: MappingContext) -> MappingResult: ...
+
+    async def aclose(self) -> None: ...
 
 
 MappingFactory = Callable[[dict[str, Any]], Mapping]

@@ -19,7 +19,7 @@ class RelayMetrics:
         self.webhooks = Counter(
             "relay_webhooks_total",
             "Webhooks received, by source and outcome "
-            "(queued, duplicate, rejected, unauthorized, too_large, unsupported_media, "
+            "(queued, duplicate, ignored, rejected, unauthorized, too_large, unsupported_media, "
             "rate_limited, unavailable, forbidden_ip).",
             ["source", "outcome"],
             registry=r,

@@ -40,10 +40,21 @@ def _age_seconds(text: str) -> float:
 
 def _masked_payload(payload: bytes) -> dict[str, Any]:
     data: dict[str, Any] = orjson.loads(payload)
-    for key in ("ani", "prospect_phone"):
-        if isinstance(data.get(key), str):
-            data[key] = mask_phone(data[key])
+    _mask_phones(data)
     return data
+
+
+def _mask_phones(node: Any) -> None:
+    """Mask phone numbers at any depth (a mapping job's payload nests the vendor's event)."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("ani", "prospect_phone", "dnis") and isinstance(value, str):
+                node[key] = mask_phone(value)
+            else:
+                _mask_phones(value)
+    elif isinstance(node, list):
+        for value in node:
+            _mask_phones(value)
 
 
 async def _with_queue(fn: Callable[[DialQueue], Awaitable[int]]) -> int:
@@ -164,7 +175,7 @@ def rejected(args: argparse.Namespace) -> int:
 
 async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
     from relay.cli import _settings
-    from relay.pipeline import map_request, parse_request, store_dial
+    from relay.pipeline import map_request, parse_request, store_mapped
 
     settings = _settings()
     sources = _load_sources()
@@ -176,7 +187,7 @@ async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
     else:
         print("name ids, or --source, or --all", file=sys.stderr)
         return 2
-    queued = duplicates = still = 0
+    queued = duplicates = still = ignored = 0
     for rec in records:
         source = sources.get(rec.source)
         if source is None:
@@ -194,15 +205,20 @@ async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
             print(f"{rec.id}: still rejected: {exc}")
             still += 1
             continue
-        ok = await store_dial(
-            queue, source, mapped.dial, dedupe_seconds=settings.dedupe_window_seconds
+        if mapped.ignored is not None:  # nothing to store: the request needs no dial
+            await queue.delete_rejected([rec.id])
+            ignored += 1
+            continue
+        ok, _key = await store_mapped(
+            queue, source, mapped, dedupe_seconds=settings.dedupe_window_seconds
         )
         await queue.delete_rejected([rec.id])
         if ok:
             queued += 1
         else:
             duplicates += 1
-    print(f"queued {queued}, duplicate {duplicates}, still rejected {still}")
+    extra = f", ignored {ignored}" if ignored else ""
+    print(f"queued {queued}, duplicate {duplicates}, still rejected {still}{extra}")
     return 0 if still == 0 else 1
 
 

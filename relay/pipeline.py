@@ -12,7 +12,7 @@ import structlog
 
 from relay.dial import Dial, build_dial
 from relay.exceptions import MappingError, Problem
-from relay.mapping import InboundRequest, MappingResult
+from relay.mapping import DeferredJob, InboundRequest, MappingResult
 from relay.queue.base import DialQueue, NewDial, RejectedRecord
 from relay.sources import Source
 
@@ -25,7 +25,9 @@ __all__ = [
     "parse_request",
     "reject",
     "run_mapping",
+    "source_dial",
     "store_dial",
+    "store_mapped",
 ]
 
 log = structlog.get_logger("relay.pipeline")
@@ -82,8 +84,12 @@ def parse_request(
 
 @dataclass
 class Mapped:
-    dial: Dial
+    """A mapped request: a ``dial``, or a ``job`` to resolve later, or ``ignored`` (why)."""
+
+    dial: Dial | None
     warnings: list[str] = field(default_factory=list)
+    job: DeferredJob | None = None
+    ignored: str | None = None
 
 
 def run_mapping(source: Source, request: InboundRequest) -> MappingResult:
@@ -98,15 +104,25 @@ def run_mapping(source: Source, request: InboundRequest) -> MappingResult:
         ) from exc
 
 
-def build_mapped(source: Source, result: MappingResult) -> Mapped:
-    """Normalize a mapping's result into the Dial; warnings add every empty field."""
-    dial = build_dial(
-        result.fields,
+def source_dial(source: Source, fields: dict[str, object]) -> Dial:
+    """Build the Dial of mapped ``fields`` with the source's zone, defaults and directions."""
+    return build_dial(
+        fields,
         source=source.name,
         tz=source.tz,
         defaults=source.config.defaults,
         directions=source.config.call_directions,
     )
+
+
+def build_mapped(source: Source, result: MappingResult) -> Mapped:
+    """Normalize a mapping's result into the Dial (or pass its job / ignore on); warnings
+    add every empty field."""
+    if result.ignored is not None or result.job is not None:
+        if result.job is not None and (result.job.kind == "dial" or not result.job.key):
+            raise MappingError([Problem("mapping", "a deferred job needs a kind and a key")])
+        return Mapped(None, list(result.warnings), job=result.job, ignored=result.ignored)
+    dial = source_dial(source, result.fields)
     warnings = list(result.warnings)
     for name, value in dial.model_dump().items():
         if value == "" and name not in source.config.defaults:
@@ -148,6 +164,46 @@ async def store_dial(
         ),
         dedupe_seconds,
     )
+
+
+async def store_mapped(
+    queue: DialQueue,
+    source: Source,
+    mapped: Mapped,
+    *,
+    dedupe_seconds: float,
+    due_at: float | None = None,
+    now: float | None = None,
+    lane: int = 0,
+) -> tuple[bool, str]:
+    """Store a mapped dial, or its deferred job: (stored, key); False when a duplicate."""
+    if mapped.dial is not None:
+        stored = await store_dial(
+            queue,
+            source,
+            mapped.dial,
+            dedupe_seconds=dedupe_seconds,
+            due_at=due_at,
+            now=now,
+            lane=lane,
+        )
+        return stored, mapped.dial.dial_id
+    job = mapped.job
+    assert job is not None, "an ignored request is not stored"
+    received = time.time() if now is None else now
+    stored = await queue.enqueue(
+        NewDial(
+            source=source.name,
+            dial_id=job.key,
+            payload=job.payload,
+            received_at=received,
+            due_at=max(received + job.delay, due_at or 0.0),
+            kind=job.kind,
+            lane=lane,
+        ),
+        dedupe_seconds,
+    )
+    return stored, job.key
 
 
 async def reject(

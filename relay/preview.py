@@ -53,8 +53,21 @@ class Preview:
     dial: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
+    later: str | None = None  # a deferred job or an ignored event: what intake would do
+
+    @property
+    def ok(self) -> bool:
+        return self.dial is not None or self.later is not None
 
     def as_dict(self) -> dict[str, Any]:
+        if self.later is not None:
+            status = "ignored" if self.later.startswith("ignored") else "deferred"
+            return {
+                "status": status,
+                "queued": False,
+                "detail": self.later,
+                "warnings": self.warnings,
+            }
         if self.dial is None:
             return {
                 "status": "rejected",
@@ -97,6 +110,15 @@ def preview_request(source: Source, request: InboundRequest) -> Preview:
             warnings=[*result.warnings, *guessed],
             errors=[p.as_dict() for p in exc.problems],
         )
+    if mapped.dial is None:
+        job = mapped.job
+        later = (
+            f"resolved later: {job.kind} job {job.key} due in {job.delay:g} s; the dial is "
+            "built from the vendor's API then"
+            if job is not None
+            else f"ignored: {mapped.ignored}"
+        )
+        return Preview(dial=None, warnings=[*mapped.warnings, *guessed], later=later)
     return Preview(dial=mapped.dial.model_dump(), warnings=[*mapped.warnings, *guessed])
 
 
@@ -120,10 +142,10 @@ async def preview(request: Request) -> Response:
     log.info(
         "preview_mapped",
         source=source.name,
-        ok=outcome.dial is not None,
+        ok=outcome.ok,
         warnings=len(outcome.warnings),
     )
-    return JSONResponse(outcome.as_dict(), status_code=200 if outcome.dial is not None else 422)
+    return JSONResponse(outcome.as_dict(), status_code=200 if outcome.ok else 422)
 
 
 # --- request files (``relay preview`` and the golden fixtures) ----------------------------
@@ -217,7 +239,7 @@ def cmd_preview(args: argparse.Namespace) -> int:
     except MappingError as exc:
         outcome = Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
     sys.stdout.write(orjson.dumps(outcome.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    return 0 if outcome.dial is not None else 1
+    return 0 if outcome.ok else 1
 
 
 def register(sub: Any) -> None:

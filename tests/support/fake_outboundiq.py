@@ -50,6 +50,18 @@ class Received:
         return self.headers.get("authorization", "").removeprefix("Bearer ")
 
 
+def send_reply(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+    """Write ``reply`` as a JSON response (the fakes share it)."""
+    payload = reply.payload()
+    handler.send_response(reply.status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(payload)))
+    for k, v in reply.headers.items():
+        handler.send_header(k, v)
+    handler.end_headers()
+    handler.wfile.write(payload)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -161,14 +173,7 @@ class FakeOutboundIQ:
                     self.close_connection = True
                     self.connection.shutdown(socket.SHUT_RDWR)
                     return
-                payload = reply.payload()
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                for k, v in reply.headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(payload)
+                send_reply(self, reply)
 
             do_POST = _handle
             do_GET = _handle
