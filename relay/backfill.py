@@ -17,6 +17,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import IO, Any
 
@@ -30,10 +31,10 @@ from relay.sources import Source
 
 __all__ = [
     "BACKFILL_LANE",
-    "READERS",
     "BackfillOptions",
     "BackfillRecord",
     "BackfillReport",
+    "readers",
     "run_backfill",
 ]
 
@@ -77,10 +78,11 @@ class _Counted(io.RawIOBase):
         return int(n or 0)
 
 
-Reader = Callable[[Path, _Counted], Iterator[BackfillRecord]]
+Reader = Callable[[Path, _Counted, Source], Iterator[BackfillRecord]]
+READER_ENTRY_POINTS = "outboundiq_relay.backfill_readers"
 
 
-def read_jsonl(path: Path, stream: _Counted) -> Iterator[BackfillRecord]:
+def read_jsonl(path: Path, stream: _Counted, _source: Source) -> Iterator[BackfillRecord]:
     """JSON Lines: one JSON object per line (blank lines skipped)."""
     text = io.TextIOWrapper(io.BufferedReader(stream), encoding="utf-8", errors="replace")
     for number, line in enumerate(text, start=1):
@@ -96,17 +98,32 @@ def read_jsonl(path: Path, stream: _Counted) -> Iterator[BackfillRecord]:
         yield BackfillRecord(path.name, number, data, raw)
 
 
-def read_csv(path: Path, stream: _Counted) -> Iterator[BackfillRecord]:
-    """CSV with a header row; each row becomes an object keyed by the header."""
+def csv_rows(stream: _Counted) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row keyed by the stripped header) of a CSV file with a header row."""
     text = io.TextIOWrapper(io.BufferedReader(stream), encoding="utf-8-sig", newline="")
     reader = csv.DictReader(text)
     for row in reader:
-        data = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
-        yield BackfillRecord(path.name, reader.line_num, data, orjson.dumps(data))
+        yield (
+            reader.line_num,
+            {k.strip(): (v or "").strip() for k, v in row.items() if isinstance(k, str)},
+        )
 
 
-#: Formats by name; vendor mappings register their own (e.g. Five9 Call Log, Genesys details).
-READERS: dict[str, Reader] = {"jsonl": read_jsonl, "csv": read_csv}
+def read_csv(path: Path, stream: _Counted, _source: Source) -> Iterator[BackfillRecord]:
+    """CSV with a header row; each row becomes an object keyed by the header."""
+    for line, data in csv_rows(stream):
+        yield BackfillRecord(path.name, line, data, orjson.dumps(data))
+
+
+def readers() -> dict[str, Reader]:
+    """Formats by name: the built-in ones and those mappings register as entry points."""
+    found: dict[str, Reader] = {"jsonl": read_jsonl, "csv": read_csv}
+    for ep in entry_points(group=READER_ENTRY_POINTS):
+        try:
+            found[ep.name] = ep.load()
+        except Exception as exc:
+            raise ConfigError(f"backfill format {ep.name!r} failed to load: {exc}") from exc
+    return found
 
 
 def guess_format(path: Path) -> str:
@@ -192,16 +209,17 @@ async def run_backfill(
 ) -> BackfillReport:
     """Map, filter and queue every record of ``files`` for ``source``."""
     report = BackfillReport()
+    formats = readers()
     started = time.monotonic()
     total = sum(p.stat().st_size for p in files)
     progress = _Progress(options.progress, total, options.progress_every)
     done_bytes = 0
     for path in files:
-        reader = READERS[options.fmt or guess_format(path)]
+        reader = formats[options.fmt or guess_format(path)]
         with path.open("rb") as handle:
             stream = _Counted(handle)
             pending: list[BackfillRecord] = []
-            for record in reader(path, stream):
+            for record in reader(path, stream, source):
                 pending.append(record)
                 if len(pending) >= _BATCH:
                     await _process(queue, source, pending, options, report)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -241,17 +242,26 @@ def queue_stats(_args: argparse.Namespace) -> int:
 
 
 def backfill(args: argparse.Namespace) -> int:
-    from relay.backfill import READERS, BackfillOptions, run_backfill
-    from relay.normalize import normalize_datetime
+    from relay.backfill import BackfillOptions, readers, run_backfill
+    from relay.normalize import normalize_datetime, zone
 
     sources = _load_sources()
     source = sources.get(args.source)
     if source is None:
         print(f"unknown source {args.source!r}", file=sys.stderr)
         return 2
-    if args.format and args.format not in READERS:
+    if args.timezone:
+        try:
+            tz = zone(args.timezone)
+        except ValueError as exc:
+            print(f"--timezone: {exc}", file=sys.stderr)
+            return 2
+        config = source.config.model_copy(update={"timezone": args.timezone})
+        source = dataclasses.replace(source, tz=tz, config=config)
+    formats = readers()
+    if args.format and args.format not in formats:
         print(
-            f"unknown format {args.format!r}; one of {', '.join(sorted(READERS))}", file=sys.stderr
+            f"unknown format {args.format!r}; one of {', '.join(sorted(formats))}", file=sys.stderr
         )
         return 2
     window = {}
@@ -332,6 +342,9 @@ def register(sub: Any) -> None:
         help="how long backfilled dial_ids are remembered (default 400)",
     )
     p_bf.add_argument("--show-rejects", type=int, default=10)
+    p_bf.add_argument(
+        "--timezone", help="IANA zone of the export's times (default: the source's timezone)"
+    )
     p_bf.set_defaults(func=backfill)
 
     p_q = sub.add_parser("queue", help="queue statistics")

@@ -129,6 +129,9 @@ class GenesysMapping:
 
     # --- on the request path: no API calls ----------------------------------------------
     def map(self, request: InboundRequest, context: MappingContext) -> MappingResult:
+        data = request.data
+        if isinstance(data, dict) and "participants" in data and "conversationId" in data:
+            return self._from_details(data)
         conversation_id, event, body = _event(request.data)
         media = str(body.get("mediaType") or "").strip()
         if media and media.upper() != "VOICE":
@@ -139,13 +142,30 @@ class GenesysMapping:
         job = DeferredJob(JOB_KIND, conversation_id, payload, self.options.settle_seconds)
         return MappingResult({}, job=job)
 
+    def _from_details(self, details: dict[str, Any]) -> MappingResult:
+        """An analytics conversation record (backfill: a details query or job result).
+
+        It already holds the call, so the job carries it and resolution only names the ids.
+        """
+        conversation_id = str(details["conversationId"]).strip()
+        if not conversation_id:
+            raise MappingError([Problem("conversationId", "missing or empty")])
+        if not details.get("conversationEnd"):
+            return MappingResult({}, ignored="the conversation has not ended")
+        payload = orjson.dumps(
+            {"conversationId": conversation_id, "event": "details", "body": {}, "details": details}
+        )
+        return MappingResult({}, job=DeferredJob(JOB_KIND, conversation_id, payload, 0.0))
+
     # --- in the forwarder ------------------------------------------------------------------
     async def resolve(self, job: PendingJob, context: MappingContext) -> MappingResult:
         stored = orjson.loads(job.payload)
         event: dict[str, Any] = stored.get("body") or {}
-        facts = read_details(await self.api.conversation(stored["conversationId"]))
+        details = stored.get("details") or await self.api.conversation(stored["conversationId"])
+        facts = read_details(details)
         waited = self.clock() - job.received_at
-        if facts.wrapup_pending and waited < self.options.wrapup_wait_seconds:
+        historical = "details" in stored  # a backfilled record: nobody is wrapping up now
+        if facts.wrapup_pending and not historical and waited < self.options.wrapup_wait_seconds:
             raise ResolveError(
                 f"conversation {job.key}: the agent has not wrapped up yet",
                 reason="wrapup_pending",
