@@ -33,7 +33,7 @@ import jmespath
 import jmespath.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from relay.dial import DIAL_FIELDS
+from relay.dial import DIAL_FIELDS, only_dial_fields
 from relay.exceptions import MappingError, Problem
 from relay.mapping import InboundRequest, MappingContext, MappingResult
 
@@ -96,9 +96,7 @@ class GenericOptions(BaseModel):
     @field_validator("fields")
     @classmethod
     def _known_fields(cls, value: dict[str, str | FieldSpec]) -> dict[str, str | FieldSpec]:
-        unknown = sorted(set(value) - set(DIAL_FIELDS))
-        if unknown:
-            raise ValueError(f"not Dials fields: {', '.join(unknown)}")
+        only_dial_fields(value)
         return {k: FieldSpec(path=v) if isinstance(v, str) else v for k, v in value.items()}
 
 

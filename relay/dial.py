@@ -7,7 +7,7 @@ outboundIQ's field names is one edit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import tzinfo
 from typing import Any
 
@@ -25,7 +25,14 @@ from relay.normalize import (
     normalize_zip,
 )
 
-__all__ = ["DIAL_FIELDS", "REQUIRED_FIELDS", "Dial", "build_dial", "synthetic_dial_id"]
+__all__ = [
+    "DIAL_FIELDS",
+    "REQUIRED_FIELDS",
+    "Dial",
+    "build_dial",
+    "only_dial_fields",
+    "synthetic_dial_id",
+]
 
 #: Namespace of the deterministic dial ids the relay makes when a vendor gives none.
 DIAL_ID_NAMESPACE = uuid.UUID("6f0d7a59-1c54-4c36-9d0e-6a4be2f1b0a1")
@@ -63,6 +70,13 @@ class Dial(BaseModel):
 DIAL_FIELDS: tuple[str, ...] = tuple(Dial.model_fields)
 REQUIRED_FIELDS: tuple[str, ...] = ("ani", "prospect_phone", "datetime", "disposition_name")
 _PHONE_FIELDS = ("ani", "prospect_phone")
+
+
+def only_dial_fields(names: Iterable[str], allowed: Iterable[str] = DIAL_FIELDS) -> None:
+    """Raise ``ValueError`` naming every key that is not a Dials field (option validators)."""
+    unknown = sorted(set(names) - set(allowed))
+    if unknown:
+        raise ValueError(f"not Dials fields: {', '.join(unknown)}")
 
 
 def _is_empty(value: object) -> bool:

@@ -56,6 +56,14 @@ def normalize_phone(value: object) -> str:
     nanp = _nanp_fast_path(digits, plus)
     if nanp is not None:
         return nanp
+    number = _via_phonenumbers(digits, plus)
+    if number is not None:
+        return number
+    raise ValueError("not a valid phone number")
+
+
+def _via_phonenumbers(digits: str, plus: bool) -> str | None:
+    """The full parse: a possible number as NANP 10 digits or E.164 digits, else None."""
     candidates = [f"+{digits}"] if plus else [digits, f"+{digits}"]
     for candidate in candidates:
         try:
@@ -70,7 +78,7 @@ def normalize_phone(value: object) -> str:
                 return national
             continue
         return f"{parsed.country_code}{national}"
-    raise ValueError("not a valid phone number")
+    return None
 
 
 def _nanp_fast_path(digits: str, plus: bool) -> str | None:

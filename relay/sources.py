@@ -19,7 +19,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from relay.auth import AuthConfig, QueryAuth
-from relay.dial import DIAL_FIELDS
+from relay.dial import only_dial_fields
 from relay.exceptions import ConfigError
 from relay.mapping import Mapping, MappingContext, create_mapping
 from relay.normalize import zone
@@ -52,9 +52,7 @@ class SourceConfig(BaseModel):
     @field_validator("defaults")
     @classmethod
     def _dials_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(DIAL_FIELDS))
-        if unknown:
-            raise ValueError(f"not Dials fields: {', '.join(unknown)}")
+        only_dial_fields(value)
         return value
 
 

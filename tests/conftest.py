@@ -117,3 +117,21 @@ def start_relay(
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture
+def configure_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings]
+) -> Callable[..., Settings]:
+    """Point the `relay` CLI (env settings) at a sources file and this test's queue."""
+
+    def factory(sources_yaml: str = BASIC_SOURCES, **overrides: Any) -> Settings:
+        sources = tmp_path / "sources.yaml"
+        sources.write_text(sources_yaml)
+        settings = make_settings(sources_file=sources, **overrides)
+        monkeypatch.setenv("RELAY_QUEUE_URL", settings.queue_url)
+        monkeypatch.setenv("RELAY_SOURCES_FILE", str(sources))
+        monkeypatch.setenv("RELAY_OUTBOUNDIQ_API_KEY", DEFAULT_KEY)
+        return settings
+
+    return factory

@@ -32,7 +32,7 @@ from mappings.genesys.rules import (
     parse_topic,
     party_numbers,
 )
-from relay.dial import DIAL_FIELDS
+from relay.dial import DIAL_FIELDS, only_dial_fields
 from relay.exceptions import MappingError, Problem, ResolveError
 from relay.mapping import (
     DeferredJob,
@@ -75,9 +75,7 @@ class GenesysOptions(BaseModel):
     @field_validator("contact_columns")
     @classmethod
     def _columns(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - _CONTACT_FIELDS)
-        if unknown:
-            raise ValueError(f"not Dials fields: {', '.join(unknown)}")
+        only_dial_fields(value, _CONTACT_FIELDS)
         return value
 
     @field_validator("contact_list_columns")

@@ -28,16 +28,8 @@ sources:
 
 
 @pytest.fixture
-def five9_cli(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_settings: Callable[..., Settings]
-) -> Settings:
-    sources = tmp_path / "sources.yaml"
-    sources.write_text(FIVE9_SOURCES)
-    settings = make_settings(sources_file=sources)
-    monkeypatch.setenv("RELAY_QUEUE_URL", settings.queue_url)
-    monkeypatch.setenv("RELAY_SOURCES_FILE", str(sources))
-    monkeypatch.setenv("RELAY_OUTBOUNDIQ_API_KEY", "oiq-default-key-0001")
-    return settings
+def five9_cli(configure_cli: Callable[..., Settings]) -> Settings:
+    return configure_cli(FIVE9_SOURCES)
 
 
 def test_five9_call_log_golden(

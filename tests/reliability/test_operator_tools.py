@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
@@ -19,13 +18,8 @@ CRM = {"X-Relay-Token": "crm-hook-secret"}
 
 
 @pytest.fixture
-def cli_env(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, make_settings: Callable[..., Settings]
-) -> Settings:
-    settings = make_settings()
-    monkeypatch.setenv("RELAY_QUEUE_URL", settings.queue_url)
-    monkeypatch.setenv("RELAY_OUTBOUNDIQ_API_KEY", "oiq-default-key-0001")
-    return settings
+def cli_env(configure_cli: Callable[..., Settings]) -> Settings:
+    return configure_cli()
 
 
 def test_400_dead_letter_then_replay(
@@ -80,24 +74,19 @@ def test_dlq_purge(
 
 def test_rejected_replay_after_mapping_fix(
     fake: FakeOutboundIQ,
-    make_settings: Callable[..., Settings],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: Path,
+    configure_cli: Callable[..., Settings],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """A request the mapping could not read is kept, and replays once the mapping is fixed."""
-    sources = tmp_path / "sources.yaml"
     broken = """
 sources:
   crm:
     auth: {type: header, header: X-Relay-Token, secret: crm-hook-secret}
     options: {fields: {prospect_phone: customer.phone}}
 """
-    sources.write_text(broken)
-    settings = make_settings(sources_file=sources)
-    monkeypatch.setenv("RELAY_QUEUE_URL", settings.queue_url)
-    monkeypatch.setenv("RELAY_SOURCES_FILE", str(sources))
-    monkeypatch.setenv("RELAY_OUTBOUNDIQ_API_KEY", "oiq-default-key-0001")
+    settings = configure_cli(broken)
+    sources = settings.sources_file
+    assert sources is not None
     relay = RelayThread(settings).start()
     try:
         body = dial_body(dial_id="rj-1")
