@@ -34,25 +34,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from relay.app import create_app
+    from relay.server import server_config
 
     settings = _settings()
     if args.sources_file:
         settings.sources_file = Path(args.sources_file)
     configure_logging(settings.log_level)
     app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) + 1,
-        server_header=False,
-        proxy_headers=False,
-    )
-    uvicorn.Server(config).run()
+    uvicorn.Server(server_config(app, settings, metrics=app.state.runtime.metrics)).run()
     return 0
 
 

@@ -17,6 +17,7 @@ import uvicorn
 
 from relay.app import create_app
 from relay.runtime import RelayRuntime
+from relay.server import server_config
 from relay.settings import Settings
 from tests.support.fake_outboundiq import free_port
 
@@ -42,14 +43,7 @@ class RelayThread:
         self.app = create_app(self.settings, **app_kwargs)
         self.runtime: RelayRuntime = self.app.state.runtime
         self.server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                host="127.0.0.1",
-                port=self.settings.port,
-                log_config=None,
-                access_log=False,
-                lifespan="on",
-            )
+            server_config(self.app, self.settings, metrics=self.runtime.metrics, host="127.0.0.1")
         )
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, daemon=True)
