@@ -63,6 +63,10 @@ async def read_body(request: Request, limit: int, within: float | None = None) -
     return b"".join(chunks)
 
 
+#: For answers given before the body was read: the rest of it is not worth waiting for.
+_CLOSE = {"Connection": "close"}
+
+
 def _json(code: int, /, headers: dict[str, str] | None = None, **content: Any) -> JSONResponse:
     return JSONResponse(content, status_code=code, headers=headers)
 
@@ -97,10 +101,10 @@ async def authenticate(
         return (
             source,
             b"",
-            _json(413, status="error", error=f"body over {settings.max_body_bytes} bytes"),
+            _json(413, _CLOSE, status="error", error=f"body over {settings.max_body_bytes} bytes"),
         )
     except BodyTimeout:
-        return source, b"", _json(408, status="error", error="request body not received in time")
+        return source, b"", _json(408, _CLOSE, status="error", error="body not received in time")
     except ClientDisconnect:
         return source, b"", _json(400, status="error", error="client disconnected")
     try:

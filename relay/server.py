@@ -25,6 +25,9 @@ __all__ = ["RelayServerConfig", "server_config"]
 
 #: Room for the request line (method, path and query string) on top of the header bytes.
 REQUEST_LINE_BYTES = 16 * 1024
+#: After a refusal, input is read and dropped this long so the client can read the answer
+#: (closing with unread input would reset the connection and lose it).
+LINGER_SECONDS = 1.0
 
 if TYPE_CHECKING:
     _Base = H11Protocol
@@ -65,6 +68,7 @@ class _HeadGuard(_Base):
     _head_timer: asyncio.TimerHandle | None = None
     _head_cycle: object = None
     _head_bytes = 0
+    _refused = False
 
     def _limits(self) -> RelayServerConfig:
         config = self.config
@@ -87,11 +91,14 @@ class _HeadGuard(_Base):
     def _waiting_for_head(self) -> bool:
         return self.cycle is self._head_cycle and not self.transport.is_closing()
 
-    def _refuse(self, reason: str, response: bytes | None) -> None:
+    def _refuse(self, reason: str, response: bytes) -> None:
+        """Answer, stop parsing, drain what the client still sends for a moment, close."""
         self._disarm()
-        if response is not None:
-            self.transport.write(response)
-        self.transport.close()
+        self._refused = True
+        self.transport.write(response)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
         self._limits().on_refused(reason)
 
     def _head_timed_out(self) -> None:
@@ -113,6 +120,8 @@ class _HeadGuard(_Base):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._refused:
+            return  # draining after a refusal
         super().data_received(data)
         if self._head_timer is None:
             return
