@@ -61,7 +61,10 @@ class LogGuard:
         out = []
         for where, text in [*lines, *(extra or [])]:
             for problem in self.problems(text):
-                out.append(f"{where}: {problem} in {text.strip()[:300]!r}")
+                shown = text.strip()[:300]
+                for secret in self.secrets:  # the report must not leak it either
+                    shown = shown.replace(secret, "<secret>")
+                out.append(f"{where}: {problem} in {shown!r}")
         return out
 
 
