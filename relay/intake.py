@@ -71,6 +71,27 @@ def _json(code: int, /, headers: dict[str, str] | None = None, **content: Any) -
     return JSONResponse(content, status_code=code, headers=headers)
 
 
+def _admit(
+    request: Request, runtime: RelayRuntime, source: Source, kind: str
+) -> tuple[str, Response | None]:
+    """The client's address (for logs), and the refusal when its address or rate is not ok."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    client = client_address(peer, forwarded, runtime.settings.trusted_proxies)
+    shown = str(client or "unknown")
+    structlog.contextvars.bind_contextvars(client=shown)
+    allowed = source.config.allow_ips
+    if allowed is not None and not in_networks(client, allowed):
+        log.warning("webhook_forbidden_ip", source=source.name, client=shown, kind=kind)
+        return shown, _json(403, status="error", error="client address not allowed")
+    if source.config.rate_limit is not None:
+        wait = runtime.limiter.acquire(source.name, source.config.rate_limit)
+        if wait is not None:
+            retry = {"Retry-After": retry_after_header(wait)}
+            return shown, _json(429, retry, status="error", error="rate limit exceeded")
+    return shown, None
+
+
 async def authenticate(
     request: Request, runtime: RelayRuntime, kind: str
 ) -> tuple[Source | None, bytes, Response | None]:
@@ -80,21 +101,9 @@ async def authenticate(
     if source is None:
         return None, b"", _json(404, status="error", error=f"unknown source {name!r}")
     settings = runtime.settings
-    peer = request.client.host if request.client else None
-    client = client_address(
-        peer, request.headers.getlist("x-forwarded-for"), settings.trusted_proxies
-    )
-    shown = str(client or "unknown")
-    structlog.contextvars.bind_contextvars(client=shown)
-    allowed = source.config.allow_ips
-    if allowed is not None and not in_networks(client, allowed):
-        log.warning("webhook_forbidden_ip", source=name, client=shown, kind=kind)
-        return source, b"", _json(403, status="error", error="client address not allowed")
-    if source.config.rate_limit is not None:
-        wait = runtime.limiter.acquire(name, source.config.rate_limit)
-        if wait is not None:
-            retry = {"Retry-After": retry_after_header(wait)}
-            return source, b"", _json(429, retry, status="error", error="rate limit exceeded")
+    shown, refused = _admit(request, runtime, source, kind)
+    if refused is not None:
+        return source, b"", refused
     try:
         body = await read_body(request, settings.max_body_bytes, settings.body_timeout_seconds)
     except BodyTooLarge:

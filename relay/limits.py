@@ -212,7 +212,7 @@ async def json_http_error(_request: Request, exc: Exception) -> Response:
     """Starlette's own refusals (404 no route, 405 wrong method) as JSON, like ours."""
     assert isinstance(exc, HTTPException)
     return JSONResponse(
-        {"status": "error", "error": exc.detail.lower()},
+        {"status": "error", "error": exc.detail},
         status_code=exc.status_code,
         headers=exc.headers,
     )

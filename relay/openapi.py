@@ -135,6 +135,11 @@ def _schemas() -> dict[str, Any]:
                 "errors": {"type": "array", "items": _ref("Problem")},
             },
         },
+        "Problems": {
+            "type": "object",
+            "required": ["errors"],
+            "properties": {"errors": {"type": "array", "items": _ref("Problem")}},
+        },
         "Preview": {
             "type": "object",
             "required": ["dial", "warnings"],
@@ -202,7 +207,7 @@ def openapi_document() -> dict[str, Any]:
         "responses": {
             "200": _json("What the webhook maps to, and warnings.", "Preview"),
             **_refusals(),
-            "422": _json("Cannot be mapped (nothing is stored).", "Rejected"),
+            "422": _json("Cannot be mapped (nothing is stored).", "Problems"),
         },
     }
     return {

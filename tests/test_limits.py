@@ -258,9 +258,9 @@ def test_routing_refusals_are_json_and_counted(start_relay: Callable[..., RelayT
     relay = start_relay(SOURCES)
     put = httpx.put(f"{relay.url}/hooks/crm", headers=CRM)
     assert put.status_code == 405
-    assert put.json() == {"status": "error", "error": "method not allowed"}
+    assert put.json() == {"status": "error", "error": "Method Not Allowed"}
     nested = httpx.post(f"{relay.url}/hooks/crm/extra", json={})
     assert nested.status_code == 404
-    assert nested.json() == {"status": "error", "error": "not found"}
+    assert nested.json() == {"status": "error", "error": "Not Found"}
     assert webhooks(relay, source="crm", outcome="method_not_allowed") == 1
     assert webhooks(relay, source="_unknown", outcome="unknown_source") == 1
