@@ -6,13 +6,19 @@ import base64
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import httpx
+import orjson
 import pytest
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from relay.auth import AuthConfig, verify
 from relay.exceptions import AuthError
+from tests.conftest import dial_body
+from tests.support import scrape
+from tests.support.relay_server import RelayThread
 
 NOW = 1_775_000_000.0
 BODY = b'{"dial_id": "call-0001", "ani": "5125550100"}'
@@ -299,3 +305,39 @@ def test_wall_clock_is_used_by_default() -> None:
     headers = {"x-sig": "sha256=" + hmac_hex(GOOD, f"{ts}.".encode() + BODY), "x-ts": ts}
     auth = _auth.validate_python(config_for("hmac", GOOD))
     verify(auth, headers=headers, query={}, body=BODY)
+
+
+HTTP_SOURCES = f"""
+sources:
+  header: {{auth: {{type: header, secrets: [{GOOD}, {OTHER}]}}}}
+  bearer: {{auth: {{type: bearer, secrets: [{GOOD}, {OTHER}]}}}}
+  query: {{auth: {{type: query, param: key, secrets: [{GOOD}, {OTHER}]}}}}
+  basic: {{auth: {{type: basic, username: genesys, passwords: [{GOOD}, {OTHER}]}}}}
+  hmac:
+    auth: {{type: hmac, header: X-Sig, prefix: "sha256=", timestamp_header: X-Ts,
+           secrets: [{GOOD}, {OTHER}]}}
+"""
+
+
+def test_each_scheme_over_http(start_relay: Callable[..., RelayThread]) -> None:
+    """Over a real server each scheme takes both rotated secrets and answers 401, counted, else."""
+    relay = start_relay(HTTP_SOURCES)
+    for scheme, (_, make) in SCHEMES.items():
+        for secret, status in [(GOOD, 202), (OTHER, 202), (WRONG, 401)]:
+            body = orjson.dumps(dial_body(dial_id=f"{scheme}-{secret}"))
+            req = make(secret)
+            if scheme == "hmac":  # signed now, by the relay's clock, over this body
+                ts = str(int(time.time()))
+                sig = "sha256=" + hmac_hex(secret, f"{ts}.".encode() + body)
+                req = Req(headers={"X-Sig": sig, "X-Ts": ts})
+            r = httpx.post(
+                f"{relay.url}/hooks/{scheme}",
+                content=body,
+                headers={**req.headers, "Content-Type": "application/json"},
+                params=req.query,
+            )
+            assert r.status_code == status, (scheme, secret, r.text)
+        assert r.json() == {"status": "error", "error": "unauthorized"}
+        assert WRONG not in r.text
+        failures = scrape.value(relay.url, "relay_auth_failures_total", source=scheme)
+        assert failures == 1, scheme

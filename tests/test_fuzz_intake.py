@@ -149,7 +149,7 @@ def _request(draw: Any) -> dict[str, Any]:
 requests = st.composite(_request)()
 
 
-@settings(max_examples=1000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
 @given(
     content_type=content_types,
     body=bodies,
