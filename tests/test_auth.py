@@ -323,8 +323,8 @@ def test_each_scheme_over_http(start_relay: Callable[..., RelayThread]) -> None:
     """Over a real server each scheme takes both rotated secrets and answers 401, counted, else."""
     relay = start_relay(HTTP_SOURCES)
     for scheme, (_, make) in SCHEMES.items():
-        for secret, status in [(GOOD, 202), (OTHER, 202), (WRONG, 401)]:
-            body = orjson.dumps(dial_body(dial_id=f"{scheme}-{secret}"))
+        for i, (secret, status) in enumerate([(GOOD, 202), (OTHER, 202), (WRONG, 401)]):
+            body = orjson.dumps(dial_body(dial_id=f"{scheme}-{i}"))
             req = make(secret)
             if scheme == "hmac":  # signed now, by the relay's clock, over this body
                 ts = str(int(time.time()))
