@@ -12,6 +12,8 @@ from typing import TypedDict
 import httpx
 import structlog
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -19,7 +21,9 @@ from starlette.routing import Route
 from relay.exceptions import ConfigError, QueueError
 from relay.forwarder import Forwarder, create_client
 from relay.intake import hook
+from relay.limits import RequestGuard, json_http_error
 from relay.metrics import RelayMetrics
+from relay.openapi import openapi_endpoint
 from relay.preview import preview
 from relay.queue import create_queue
 from relay.queue.base import DialQueue
@@ -150,8 +154,21 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
+        Route("/openapi.json", openapi_endpoint, methods=["GET"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    guard = Middleware(
+        RequestGuard,
+        metrics=runtime.metrics,
+        sources=lambda: runtime.sources,
+        max_header_count=settings.max_header_count,
+        max_header_bytes=settings.max_header_bytes,
+    )
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[guard],
+        exception_handlers={HTTPException: json_http_error},
+    )
     app.state.runtime = runtime
     return app
 

@@ -1,21 +1,31 @@
 """Logging: one structlog configuration, JSON off a terminal, phones masked, secrets never.
 
 Event names are snake_case facts (``webhook_received``, ``dial_forwarded``). Every event goes
-through ``_mask_phones``, which masks any value under a phone-ish key to its last 4 digits.
+through ``_mask_phones``, which masks any value under a phone-ish key to its last 4 digits,
+and ``_scrub_text``, which masks phone numbers inside free text (errors, outboundIQ's answers,
+tracebacks). Tracebacks are plain: never rendered with local variables, which may hold
+secrets.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO
 
 import structlog
 
 __all__ = ["configure_logging", "get_logger", "mask_phone"]
 
 _PHONE_KEYS = frozenset({"ani", "prospect_phone", "phone", "dnis", "number", "phone_number"})
+_TEXT_KEYS = frozenset(
+    {"event", "error", "exception", "response", "response_body", "body", "detail", "reason"}
+)
+# 10 to 15 digits, optionally with +, spaces, dots, dashes, slashes or parentheses between.
+_PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().\-/]{0,2}\d){9,14}(?![\w.])")
+_DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 
 def mask_phone(value: str) -> str:
@@ -24,6 +34,26 @@ def mask_phone(value: str) -> str:
     if len(digits) <= 4:
         return "*" * len(digits)
     return "*" * (len(digits) - 4) + "".join(digits[-4:])
+
+
+def mask_phones_in_text(text: str) -> str:
+    """Every phone-looking run of 10-15 digits in ``text`` masked (dates are left alone)."""
+
+    def mask(match: re.Match[str]) -> str:
+        found = match.group(0)
+        return found if _DATE_PREFIX.match(found) else mask_phone(found)
+
+    return _PHONE_IN_TEXT.sub(mask, text)
+
+
+def _scrub_text(
+    _logger: object, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in _TEXT_KEYS.intersection(event):
+        value = event[key]
+        if isinstance(value, str):
+            event[key] = mask_phones_in_text(value)
+    return event
 
 
 def _mask_phones(
@@ -35,10 +65,16 @@ def _mask_phones(
     return event
 
 
-def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
-    """Configure structlog and the stdlib (uvicorn) loggers with one processor chain."""
+def configure_logging(
+    level: str = "INFO", *, json: bool | None = None, stream: TextIO | None = None
+) -> None:
+    """Configure structlog and the stdlib (uvicorn) loggers with one processor chain.
+
+    Lines go to ``stream`` (default: standard error).
+    """
+    out = sys.stderr if stream is None else stream
     if json is None:
-        json = not sys.stderr.isatty()
+        json = not out.isatty()
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
@@ -49,23 +85,33 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         _mask_phones,
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(
+            colors=False, exception_formatter=structlog.dev.plain_traceback
+        )
     )
     structlog.configure(
         processors=[
             *shared,
             structlog.processors.format_exc_info,
+            _scrub_text,
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            _scrub_text,
+            renderer,
+        ],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = logging.StreamHandler(out)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

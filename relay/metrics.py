@@ -20,7 +20,8 @@ class RelayMetrics:
             "relay_webhooks_total",
             "Webhooks received, by source and outcome "
             "(queued, duplicate, ignored, rejected, unauthorized, too_large, unsupported_media, "
-            "rate_limited, unavailable, forbidden_ip).",
+            "rate_limited, unavailable, forbidden_ip, timeout, headers_too_large, "
+            "method_not_allowed, bad_request).",
             ["source", "outcome"],
             registry=r,
         )
@@ -86,6 +87,13 @@ class RelayMetrics:
             "relay_auth_failures_total",
             "Webhooks rejected by source authentication.",
             ["source"],
+            registry=r,
+        )
+        self.connections_refused = Counter(
+            "relay_connections_refused_total",
+            "Connections closed before a request was read, by reason "
+            "(header_timeout, head_too_large).",
+            ["reason"],
             registry=r,
         )
 

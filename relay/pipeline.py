@@ -12,6 +12,7 @@ import structlog
 
 from relay.dial import Dial, build_dial
 from relay.exceptions import MappingError, Problem
+from relay.limits import json_too_deep
 from relay.mapping import DeferredJob, InboundRequest, MappingResult
 from relay.queue.base import DialQueue, NewDial, RejectedRecord
 from relay.sources import Source
@@ -49,12 +50,17 @@ def _is_json(media: str) -> bool:
 
 
 def parse_request(
-    method: str, content_type: str, query: dict[str, str], body: bytes
+    method: str,
+    content_type: str,
+    query: dict[str, str],
+    body: bytes,
+    *,
+    max_depth: int | None = None,
 ) -> InboundRequest:
     """Parse a raw request the way intake does (also used to replay a rejected one).
 
     Raises ``UnsupportedMediaType`` for other bodies and ``MappingError`` for a body that
-    does not parse.
+    does not parse, or whose JSON nests deeper than ``max_depth``.
     """
     media = media_type(content_type)
     form: dict[str, str] = {}
@@ -66,6 +72,8 @@ def parse_request(
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise MappingError([Problem("body", f"invalid JSON: {exc}")]) from None
+        if max_depth is not None and json_too_deep(data, max_depth):
+            raise MappingError([Problem("body", f"JSON nested deeper than {max_depth} levels")])
         if isinstance(data, dict):
             data = {**query, **data}
     elif media == FORM_TYPE:

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from relay.forwarder import Forwarder
+from relay.limits import RateLimiter
 from relay.metrics import RelayMetrics
 from relay.queue.base import DialQueue
 from relay.settings import Settings
@@ -25,6 +26,7 @@ class RelayRuntime:
     worker: asyncio.Task[None] | None = None
     stopping: bool = False
     started_at: float = field(default_factory=time.time)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         """Whether to take traffic, and why not: queue usable, config loaded, worker alive."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from relay.network import IPNetwork, parse_networks
 
 
 class Settings(BaseSettings):
@@ -26,6 +29,16 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     dedupe_window_seconds: float = Field(default=24 * 3600, ge=0)
 
+    # Intake protection (docs/security.md)
+    trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
+    max_header_count: int = Field(default=100, gt=0)
+    max_header_bytes: int = Field(default=32 * 1024, gt=0)
+    max_json_depth: int = Field(default=32, gt=0)
+    header_timeout_seconds: float = Field(default=10.0, gt=0)
+    body_timeout_seconds: float = Field(default=15.0, gt=0)
+    keep_alive_seconds: int = Field(default=5, gt=0)
+    max_connections: int = Field(default=1000, gt=0)
+
     # Forwarder
     forward_concurrency: int = Field(default=64, ge=1)
     forward_timeout_seconds: float = Field(default=10.0, gt=0)
@@ -43,6 +56,11 @@ class Settings(BaseSettings):
 
     # Mappings
     mappings_dir: Path | None = None
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> list[IPNetwork]:
+        return parse_networks(value)
 
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to print or log (secrets stay ``SecretStr``)."""

@@ -21,7 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from relay.auth import AuthConfig, QueryAuth
 from relay.dial import only_dial_fields
 from relay.exceptions import ConfigError
+from relay.limits import RateLimit
 from relay.mapping import Mapping, MappingContext, create_mapping
+from relay.network import IPNetwork, parse_networks
 from relay.normalize import zone
 
 __all__ = ["Source", "SourceConfig", "SourcesFile", "load_sources", "parse_sources"]
@@ -42,6 +44,13 @@ class SourceConfig(BaseModel):
     defaults: dict[str, str] = Field(default_factory=dict)
     call_directions: dict[str, str] = Field(default_factory=dict)
     options: dict[str, Any] = Field(default_factory=dict)
+    allow_ips: list[IPNetwork] | None = None  # CIDRs; None: any address may call
+    rate_limit: RateLimit | None = None
+
+    @field_validator("allow_ips", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> list[IPNetwork] | None:
+        return None if value is None else parse_networks(value)
 
     @field_validator("timezone")
     @classmethod
@@ -119,6 +128,14 @@ def _interpolate(node: Any, env: AbcMapping[str, str], where: str) -> Any:
     return node
 
 
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or "cannot parse"
+    if mark is None:
+        return str(problem)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+
+
 def _format_errors(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
@@ -138,8 +155,8 @@ def parse_sources(
     """Validate a sources document and build every source (mapping included)."""
     try:
         raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
+    except yaml.YAMLError as exc:  # its str() quotes the line, which may hold a secret
+        raise ConfigError(f"{origin}: not valid YAML: {_yaml_problem(exc)}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with a `sources` key")
     raw = _interpolate(raw, os.environ if env is None else env, "")

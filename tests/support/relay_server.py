@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 
 from relay.app import create_app
 from relay.runtime import RelayRuntime
+from relay.server import build_server
 from relay.settings import Settings
 from tests.support.fake_outboundiq import free_port
 
@@ -41,16 +41,7 @@ class RelayThread:
         self.settings = settings.model_copy(update={"port": settings.port or free_port()})
         self.app = create_app(self.settings, **app_kwargs)
         self.runtime: RelayRuntime = self.app.state.runtime
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                self.app,
-                host="127.0.0.1",
-                port=self.settings.port,
-                log_config=None,
-                access_log=False,
-                lifespan="on",
-            )
-        )
+        self.server = build_server(self.app, self.settings, host="127.0.0.1")
         self.server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None

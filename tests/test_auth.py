@@ -1,0 +1,343 @@
+"""Source authentication: every scheme accepts its secrets and nothing else."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+import orjson
+import pytest
+from pydantic import SecretStr, TypeAdapter, ValidationError
+
+from relay.auth import AuthConfig, verify
+from relay.exceptions import AuthError
+from tests.conftest import dial_body
+from tests.support import scrape
+from tests.support.relay_server import RelayThread
+
+NOW = 1_775_000_000.0
+BODY = b'{"dial_id": "call-0001", "ani": "5125550100"}'
+GOOD = "s3cret-Token-0001"
+OTHER = "s3cret-Token-0002"
+WRONG = "wrong-Token-0001"
+
+_auth = TypeAdapter(AuthConfig)
+
+
+@dataclass
+class Req:
+    headers: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    body: bytes = BODY
+    now: float = NOW
+
+
+def passes(config: dict[str, object], req: Req) -> bool:
+    auth = _auth.validate_python(config)
+    headers = {k.lower(): v for k, v in req.headers.items()}
+    try:
+        verify(auth, headers=headers, query=req.query, body=req.body, now=req.now)
+    except AuthError as exc:
+        message = str(exc)
+    else:
+        return True
+    assert message == "authentication failed"  # one message, whatever failed
+    return False
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode()
+
+
+def hmac_hex(secret: str, content: bytes) -> str:
+    return hmac.new(secret.encode(), content, hashlib.sha256).hexdigest()
+
+
+def standard_signature(secret: str, msg_id: str, ts: int, body: bytes) -> str:
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    return "v1," + _b64(hmac.new(key, f"{msg_id}.{ts}.".encode() + body, hashlib.sha256).digest())
+
+
+# Each scheme: its config (with `secrets`), and how a sender presents a secret.
+def header_req(secret: str) -> Req:
+    return Req(headers={"X-Relay-Token": secret})
+
+
+def bearer_req(secret: str) -> Req:
+    return Req(headers={"Authorization": f"Bearer {secret}"})
+
+
+def query_req(secret: str) -> Req:
+    return Req(query={"key": secret})
+
+
+def basic_req(secret: str) -> Req:
+    return Req(headers={"Authorization": "Basic " + _b64(f"genesys:{secret}".encode())})
+
+
+def hmac_req(secret: str) -> Req:
+    ts = str(int(NOW))
+    return Req(
+        headers={"X-Sig": "sha256=" + hmac_hex(secret, f"{ts}.".encode() + BODY), "X-Ts": ts}
+    )
+
+
+SCHEMES = {
+    "header": ({"type": "header"}, header_req),
+    "bearer": ({"type": "bearer"}, bearer_req),
+    "query": ({"type": "query", "param": "key"}, query_req),
+    "basic": ({"type": "basic", "username": "genesys"}, basic_req),
+    "hmac": (
+        {"type": "hmac", "header": "X-Sig", "prefix": "sha256=", "timestamp_header": "X-Ts"},
+        hmac_req,
+    ),
+}
+
+
+def config_for(scheme: str, *secrets: str) -> dict[str, object]:
+    base, _ = SCHEMES[scheme]
+    key = "passwords" if scheme == "basic" else "secrets"
+    return {**base, key: list(secrets)}
+
+
+def _truncate(req: Req) -> Req:
+    """The same request with its credential one character short."""
+    headers = {k: (v[:-1] if k != "X-Ts" else v) for k, v in req.headers.items()}
+    return Req(headers=headers, query={k: v[:-1] for k, v in req.query.items()})
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_good_secret_accepted(scheme: str) -> None:
+    """Each scheme accepts a request carrying its secret."""
+    _, make = SCHEMES[scheme]
+    assert passes(config_for(scheme, GOOD), make(GOOD))
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_wrong_secret_rejected(scheme: str) -> None:
+    """Each scheme rejects a different secret of the same shape."""
+    _, make = SCHEMES[scheme]
+    assert not passes(config_for(scheme, GOOD), make(WRONG))
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_missing_credential_rejected(scheme: str) -> None:
+    """Each scheme rejects a request that carries no credential at all."""
+    assert not passes(config_for(scheme, GOOD), Req())
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_truncated_credential_rejected(scheme: str) -> None:
+    """Each scheme rejects its credential cut one character short."""
+    _, make = SCHEMES[scheme]
+    assert not passes(config_for(scheme, GOOD), _truncate(make(GOOD)))
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_differently_cased_secret_rejected(scheme: str) -> None:
+    """Secrets are case-sensitive in every scheme (hmac: a signature made with the swapped case)."""
+    _, make = SCHEMES[scheme]
+    assert not passes(config_for(scheme, GOOD), make(GOOD.swapcase()))
+    assert not passes(config_for(scheme, GOOD), make(GOOD.upper()))
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_rotation_with_two_secrets(scheme: str) -> None:
+    """With two active secrets both are accepted; once the old one is removed it is refused."""
+    _, make = SCHEMES[scheme]
+    both = config_for(scheme, GOOD, OTHER)
+    assert passes(both, make(GOOD))
+    assert passes(both, make(OTHER))
+    assert not passes(both, make(WRONG))
+    assert not passes(config_for(scheme, OTHER), make(GOOD))
+
+
+def test_single_secret_key_still_works() -> None:
+    """`secret:` (one) and `secrets:` (a list) can be combined during a rotation."""
+    config = {"type": "header", "secret": GOOD, "secrets": [OTHER]}
+    assert passes(config, header_req(GOOD))
+    assert passes(config, header_req(OTHER))
+
+
+def test_bearer_needs_the_bearer_scheme() -> None:
+    """A bare token or another scheme in Authorization is not a bearer token."""
+    config = config_for("bearer", GOOD)
+    assert not passes(config, Req(headers={"Authorization": GOOD}))
+    assert not passes(config, Req(headers={"Authorization": f"Token {GOOD}"}))
+    assert passes(config, Req(headers={"Authorization": f"bearer {GOOD}"}))
+
+
+def test_basic_checks_the_username() -> None:
+    """Basic needs the configured username, a colon, and valid base64."""
+    config = config_for("basic", GOOD)
+    for raw in (f"other:{GOOD}", GOOD, f"genesys{GOOD}"):
+        assert not passes(config, Req(headers={"Authorization": "Basic " + _b64(raw.encode())}))
+    assert not passes(config, Req(headers={"Authorization": "Basic !!not-base64!!"}))
+
+
+@pytest.mark.parametrize("age", [301, -301, 86_400])
+def test_hmac_replayed_or_future_timestamp_rejected(age: int) -> None:
+    """A correctly signed request whose timestamp is outside the tolerance is refused."""
+    ts = str(int(NOW) - age)
+    req = Req(headers={"X-Sig": "sha256=" + hmac_hex(GOOD, f"{ts}.".encode() + BODY), "X-Ts": ts})
+    assert not passes(config_for("hmac", GOOD), req)
+    assert passes({**config_for("hmac", GOOD), "tolerance_seconds": 90_000}, req)
+
+
+@pytest.mark.parametrize("stamp", ["nan", "inf", "1e9", f" {int(NOW)}", f"{int(NOW)}.0", ""])
+def test_hmac_timestamp_must_be_integer_seconds(stamp: str) -> None:
+    """Only integer seconds are timestamps: NaN, floats or padded values never pass."""
+    req = Req(headers={"X-Sig": "sha256=" + hmac_hex(GOOD, f"{stamp}.".encode() + BODY)})
+    req.headers["X-Ts"] = stamp
+    assert not passes(config_for("hmac", GOOD), req)
+
+
+def test_hmac_signs_the_raw_body() -> None:
+    """A valid signature over another body (a tampered payload) is refused."""
+    req = hmac_req(GOOD)
+    req.body = BODY.replace(b"0100", b"0199")
+    assert not passes(config_for("hmac", GOOD), req)
+
+
+def test_hmac_without_timestamp_and_base64() -> None:
+    """Body-only signatures work in base64 too; a case-flipped base64 signature is refused."""
+    config = {"type": "hmac", "encoding": "base64", "secrets": [GOOD]}
+    sig = _b64(hmac.new(GOOD.encode(), BODY, hashlib.sha256).digest())
+    assert passes(config, Req(headers={"X-Signature": sig}))
+    assert not passes(config, Req(headers={"X-Signature": sig.swapcase()}))
+    assert not passes(config, Req(headers={"X-Signature": sig[:-2]}))
+
+
+def test_hmac_hex_digits_in_either_case_are_one_signature() -> None:
+    """Hex is compared as the MAC's bytes, so upper-case hex digits are the same signature."""
+    config = {"type": "hmac", "secrets": [GOOD]}
+    sig = hmac_hex(GOOD, BODY)
+    assert passes(config, Req(headers={"X-Signature": sig.upper()}))
+    assert not passes(config, Req(headers={"X-Signature": sig[:-1] + "g"}))
+
+
+def test_standard_webhooks_published_vector() -> None:
+    """The Standard Webhooks test vector (whsec_ key, id.timestamp.body) verifies."""
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    body = b'{"test": 2432232314}'
+    headers = {
+        "webhook-id": "msg_p5jXN8AQM9LWM0D4loKWxJek",
+        "webhook-timestamp": "1614265330",
+        "webhook-signature": "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=",
+    }
+    config = {"type": "hmac", "preset": "standard-webhooks", "secret": secret}
+    assert passes(config, Req(headers=headers, body=body, now=1614265330))
+    assert not passes(config, Req(headers=headers, body=body, now=1614265330 + 301))
+    changed = {**headers, "webhook-id": "msg_other"}
+    assert not passes(config, Req(headers=changed, body=body, now=1614265330))
+
+
+def test_standard_webhooks_rotation_and_other_versions() -> None:
+    """Several space-separated signatures: one valid v1 is enough; v1a or junk are skipped."""
+    old, new = "whsec_" + _b64(b"o" * 24), "whsec_" + _b64(b"n" * 24)
+    ts = int(NOW)
+    old_sig = standard_signature(old, "msg_1", ts, BODY)
+    new_sig = standard_signature(new, "msg_1", ts, BODY)
+    config = {"type": "hmac", "preset": "standard-webhooks", "secret": new}
+
+    def req(signatures: str) -> Req:
+        headers = {"webhook-id": "msg_1", "webhook-timestamp": str(ts)}
+        return Req(headers={**headers, "webhook-signature": signatures})
+
+    assert passes(config, req(f"v1a,AAAA v1,garbage {old_sig} {new_sig}"))
+    assert not passes(config, req(f"v1a,AAAA v1,garbage {old_sig}"))
+
+
+def test_standard_webhooks_id_with_a_dot_rejected() -> None:
+    """A message id containing '.' could shift the signed fields, so it is refused."""
+    secret = "whsec_" + _b64(b"k" * 24)
+    ts = int(NOW)
+    headers = {
+        "webhook-id": "msg.1",
+        "webhook-timestamp": str(ts),
+        "webhook-signature": standard_signature(secret, "msg.1", ts, BODY),
+    }
+    assert not passes(
+        {"type": "hmac", "preset": "standard-webhooks", "secret": secret}, Req(headers)
+    )
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {"type": "header"},
+        {"type": "header", "secret": ""},
+        {"type": "header", "secret": "tab\there"},
+        {"type": "header", "header": "Bad Header", "secret": GOOD},
+        {"type": "basic", "username": "", "password": GOOD},
+        {"type": "basic", "username": "a:b", "password": GOOD},
+        {"type": "basic", "username": "u", "password": ""},
+        {"type": "hmac", "secret": "whsec_***"},
+        {"type": "hmac", "secret": GOOD, "id_header": "webhook-id"},
+        {"type": "hmac", "secret": GOOD, "tolerance_seconds": 0},
+    ],
+)
+def test_invalid_auth_configs_refused(config: dict[str, object]) -> None:
+    """Configurations that could never authenticate anyone are start-up errors."""
+    with pytest.raises(ValidationError):
+        _auth.validate_python(config)
+
+
+def test_auth_config_repr_hides_secrets() -> None:
+    """repr() and model dumps of every scheme keep secrets masked."""
+    for scheme in SCHEMES:
+        auth = _auth.validate_python(config_for(scheme, GOOD, OTHER))
+        assert GOOD not in repr(auth) and OTHER not in repr(auth)
+        assert GOOD not in str(auth.model_dump()) and GOOD not in auth.model_dump_json()
+        assert isinstance(
+            (auth.model_dump().get("secrets") or auth.model_dump().get("passwords"))[0], SecretStr
+        )
+
+
+def test_wall_clock_is_used_by_default() -> None:
+    """Without `now`, the tolerance is checked against the current time."""
+    ts = str(int(time.time()))
+    headers = {"x-sig": "sha256=" + hmac_hex(GOOD, f"{ts}.".encode() + BODY), "x-ts": ts}
+    auth = _auth.validate_python(config_for("hmac", GOOD))
+    verify(auth, headers=headers, query={}, body=BODY)
+
+
+HTTP_SOURCES = f"""
+sources:
+  header: {{auth: {{type: header, secrets: [{GOOD}, {OTHER}]}}}}
+  bearer: {{auth: {{type: bearer, secrets: [{GOOD}, {OTHER}]}}}}
+  query: {{auth: {{type: query, param: key, secrets: [{GOOD}, {OTHER}]}}}}
+  basic: {{auth: {{type: basic, username: genesys, passwords: [{GOOD}, {OTHER}]}}}}
+  hmac:
+    auth: {{type: hmac, header: X-Sig, prefix: "sha256=", timestamp_header: X-Ts,
+           secrets: [{GOOD}, {OTHER}]}}
+"""
+
+
+def test_each_scheme_over_http(start_relay: Callable[..., RelayThread]) -> None:
+    """Over a real server each scheme takes both rotated secrets and answers 401, counted, else."""
+    relay = start_relay(HTTP_SOURCES)
+    for scheme, (_, make) in SCHEMES.items():
+        for i, (secret, status) in enumerate([(GOOD, 202), (OTHER, 202), (WRONG, 401)]):
+            body = orjson.dumps(dial_body(dial_id=f"{scheme}-{i}"))
+            req = make(secret)
+            if scheme == "hmac":  # signed now, by the relay's clock, over this body
+                ts = str(int(time.time()))
+                sig = "sha256=" + hmac_hex(secret, f"{ts}.".encode() + body)
+                req = Req(headers={"X-Sig": sig, "X-Ts": ts})
+            r = httpx.post(
+                f"{relay.url}/hooks/{scheme}",
+                content=body,
+                headers={**req.headers, "Content-Type": "application/json"},
+                params=req.query,
+            )
+            assert r.status_code == status, (scheme, secret, r.text)
+        assert r.json() == {"status": "error", "error": "unauthorized"}
+        assert WRONG not in r.text
+        failures = scrape.value(relay.url, "relay_auth_failures_total", source=scheme)
+        assert failures == 1, scheme
