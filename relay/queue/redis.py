@@ -281,7 +281,7 @@ class RedisStreamQueue:
             want = limit - len(got)
             if want <= 0:
                 break
-            cursor, rows, poisoned = await self._script(
+            cursor, rows, poisoned, created = await self._script(
                 "claim",
                 stream,
                 self.consumer,
@@ -294,6 +294,8 @@ class RedisStreamQueue:
                 *sources,
             )
             self._cursors[stream] = cursor
+            if created:
+                log.warning("redis_group_recreated", streams=[stream], consumer=self.consumer)
             got += self._rows(rows, poisoned)
         if clock >= self._next_prune:
             self._next_prune = clock + _PRUNE_EVERY

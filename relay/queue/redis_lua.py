@@ -38,7 +38,10 @@ local function lane_stream(lane)
   if tonumber(lane) == 1 then return B .. ':stream:1' end
   return B .. ':stream:0'
 end
-local function ensure(s) redis.pcall('XGROUP', 'CREATE', s, G, '0', 'MKSTREAM') end
+local function ensure(s)
+  local r = redis.pcall('XGROUP', 'CREATE', s, G, '0', 'MKSTREAM')
+  return type(r) == 'table' and r.ok ~= nil
+end
 local function field(f, name)
   for i = 1, #f, 2 do if f[i] == name then return f[i + 1] end end
   return nil
@@ -200,14 +203,15 @@ return {#items / 2, nxt[2] or ''}
 """
 
 # ARGV: stream, consumer, min_idle_ms, cursor, count, maxd, now, mode, sources...
-# Takes over leases whose visibility ran out. Returns {next cursor, leased, poisoned}.
+# Takes over leases whose visibility ran out (and recreates a lost group).
+# Returns {next cursor, leased, poisoned, 1 if the group had to be created}.
 _CLAIM = """
 local s = ARGV[1]
-ensure(s)
+local created = ensure(s)
 local r = redis.call('XAUTOCLAIM', s, G, ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
 local res = mark(s, entries_of(r[2]), tonumber(ARGV[5]), ARGV[8], set_of(9),
   tonumber(ARGV[6]), ARGV[7])
-return {r[1], res[1], res[2]}
+return {r[1], res[1], res[2], created and 1 or 0}
 """
 
 # ARGV: stream, cap, maxd, now, mode, nsources, sources..., then eid, q, due per entry.

@@ -165,7 +165,8 @@ async def test_recovers_when_redis_loses_everything(make_queue: MakeQueue, prefi
     assert old.id != got[0].id  # ids are never reused after a flush
     await q.ack([old.id])  # a lease from before the flush acks nothing
     assert (await q.stats(now=time.time())).leased == 1
-    assert any(e["event"] == "redis_group_lost" for e in logs)
+    events = {e["event"] for e in logs}
+    assert {"redis_group_lost", "redis_group_recreated"} <= events
 
 
 async def test_unreachable_redis_is_unavailable(make_queue: MakeQueue) -> None:
@@ -247,3 +248,31 @@ async def test_open_checks_the_server(make_queue: MakeQueue) -> None:
     with capture_logs() as logs:
         await make_queue()
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == [e for e, _ in expected]
+
+
+def test_operator_cli_on_redis(
+    prefix: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`relay queue stats` and `relay dlq list|replay` work on the Redis queue."""
+    from relay.cli import main
+
+    monkeypatch.setenv("RELAY_QUEUE_URL", REDIS_URL)
+    monkeypatch.setenv("RELAY_REDIS_KEY_PREFIX", prefix)
+
+    async def seed() -> None:
+        q = RedisStreamQueue(REDIS_URL, prefix=prefix, block_seconds=0)
+        await q.open()
+        for dial_id in ("ok", "bad"):
+            await q.enqueue(new(dial_id), 60)
+        bad = [d for d in await q.lease(2, 30, now=time.time()) if d.dial_id == "bad"]
+        await q.dead_letter(bad[0].id, reason="http_422", status=422, response_body="{}", now=1.0)
+        await q.close()
+
+    asyncio.run(seed())
+    assert main(["queue", "stats"]) == 0
+    out = capsys.readouterr().out
+    assert "leased    1" in out and "dead      1" in out
+    assert main(["dlq", "list"]) == 0
+    assert "\tbad\t422\thttp_422\t" in capsys.readouterr().out
+    assert main(["dlq", "replay", "--all"]) == 0
+    assert "re-queued 1 dead letter(s)" in capsys.readouterr().out
