@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
@@ -129,7 +130,7 @@ class RedisStreamQueue:
                 socket_connect_timeout=3.0,
                 health_check_interval=30,
                 retry=Retry(NoBackoff(), 1),
-                client_name=f"relay:{self.consumer}",
+                client_name="relay:" + re.sub(r"[^\w.:-]", "_", self.consumer),
             )
         except (ValueError, TypeError) as exc:
             raise ConfigError(f"RELAY_QUEUE_URL: {exc}") from None
@@ -169,13 +170,11 @@ class RedisStreamQueue:
                     raise
         if created and self._set_up_once:
             log.warning("redis_group_recreated", streams=created, consumer=self.consumer)
-        if not self._server_checked:
-            await self._check_server(client)
-            self._server_checked = True
         self._needs_setup = False
         self._set_up_once = True
 
     async def _check_server(self, client: Redis) -> None:
+        """Warn about Redis settings that break the durability promise (docs/redis.md)."""
         try:
             memory = await client.info("memory")
             persistence = await client.info("persistence")
@@ -241,6 +240,9 @@ class RedisStreamQueue:
         if limit <= 0 or (only_sources is not None and not only_sources):
             return []
         self._visibility = visibility
+        if not self._server_checked:  # a replica's first lease; operator commands never lease
+            await self._op(self._check_server)
+            self._server_checked = True
         if only_sources is not None:
             until = now if horizon is None else max(now, horizon)
             rows = await self._op(lambda _c: self._take(limit, until, now, "o", only_sources))

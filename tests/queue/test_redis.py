@@ -239,14 +239,17 @@ def test_server_warnings() -> None:
     ]
 
 
-async def test_open_checks_the_server(make_queue: MakeQueue) -> None:
-    """open() logs exactly the warnings the live server's settings call for."""
+async def test_start_up_checks_the_server(make_queue: MakeQueue) -> None:
+    """A replica's first lease logs exactly the warnings the live server's settings call for."""
     with redis.Redis.from_url(REDIS_URL) as r:
         expected = server_warnings(
             r.info("memory"), r.info("persistence"), r.config_get("appendfsync")
         )
     with capture_logs() as logs:
-        await make_queue()
+        q = await make_queue(consumer="a pod name with spaces")
+        assert [e for e in logs if e["log_level"] == "warning"] == []  # operator tools stay quiet
+        await q.lease(1, 30, now=time.time())
+        await q.lease(1, 30, now=time.time())
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == [e for e, _ in expected]
 
 
