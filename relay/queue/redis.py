@@ -176,14 +176,13 @@ class RedisStreamQueue:
     async def _check_server(self, client: Redis) -> None:
         """Warn about Redis settings that break the durability promise (docs/redis.md)."""
         try:
-            memory = await client.info("memory")
-            persistence = await client.info("persistence")
+            info = await client.info()
         except rexc.ResponseError:  # INFO disabled (some managed services)
             return
         config: Mapping[Any, Any] = {}
         with contextlib.suppress(rexc.ResponseError):  # CONFIG is often off on managed Redis
             config = await client.config_get("appendfsync")
-        for event, fields in server_warnings(memory, persistence, config):
+        for event, fields in server_warnings(info, config):
             log.warning(event, **fields)
 
     def _require(self) -> Redis:
@@ -562,11 +561,16 @@ class RedisStreamQueue:
 
 
 def server_warnings(
-    memory: Mapping[str, Any], persistence: Mapping[str, Any], config: Mapping[Any, Any]
+    info: Mapping[str, Any], config: Mapping[Any, Any]
 ) -> list[tuple[str, dict[str, Any]]]:
-    """What in Redis's ``INFO memory``/``persistence`` and config breaks the durability promise."""
+    """What in Redis's ``INFO`` and config breaks the durability promise or the queue itself."""
     found: list[tuple[str, dict[str, Any]]] = []
-    policy = _text(memory.get("maxmemory_policy", ""))
+    version = tuple(int(p) for p in re.findall(r"\d+", _text(info.get("redis_version", "")))[:2])
+    if version and version < (6, 2):
+        found.append(
+            ("redis_version_unsupported", {"redis_version": info["redis_version"], "needs": "6.2"})
+        )
+    policy = _text(info.get("maxmemory_policy", ""))
     if policy and policy != "noeviction":
         found.append(
             (
@@ -574,7 +578,7 @@ def server_warnings(
                 {"maxmemory_policy": policy, "expected": "noeviction", "docs": "docs/redis.md"},
             )
         )
-    if str(persistence.get("aof_enabled", "1")) == "0":
+    if str(info.get("aof_enabled", "1")) == "0":
         found.append(
             (
                 "redis_aof_disabled",

@@ -224,15 +224,12 @@ async def test_password_setting_is_used_and_never_shown(tmp_path: Path) -> None:
 
 
 def test_server_warnings() -> None:
-    """An evicting policy, AOF off or appendfsync no each produce a warning; safe ones do not."""
-    safe = server_warnings(
-        {"maxmemory_policy": "noeviction"}, {"aof_enabled": 1}, {"appendfsync": "everysec"}
-    )
-    assert safe == []
-    unsafe = server_warnings(
-        {"maxmemory_policy": "allkeys-lru"}, {"aof_enabled": 0}, {b"appendfsync": b"no"}
-    )
-    assert [event for event, _ in unsafe] == [
+    """An old Redis, an evicting policy, AOF off or appendfsync no warn; safe settings do not."""
+    safe = {"redis_version": "7.0.15", "maxmemory_policy": "noeviction", "aof_enabled": 1}
+    assert server_warnings(safe, {"appendfsync": "everysec"}) == []
+    unsafe = {"redis_version": "6.0.9", "maxmemory_policy": "allkeys-lru", "aof_enabled": 0}
+    assert [event for event, _ in server_warnings(unsafe, {b"appendfsync": b"no"})] == [
+        "redis_version_unsupported",
         "redis_eviction_policy_unsafe",
         "redis_aof_disabled",
         "redis_appendfsync_unsafe",
@@ -242,9 +239,7 @@ def test_server_warnings() -> None:
 async def test_start_up_checks_the_server(make_queue: MakeQueue) -> None:
     """A replica's first lease logs exactly the warnings the live server's settings call for."""
     with redis.Redis.from_url(REDIS_URL) as r:
-        expected = server_warnings(
-            r.info("memory"), r.info("persistence"), r.config_get("appendfsync")
-        )
+        expected = server_warnings(r.info(), r.config_get("appendfsync"))
     with capture_logs() as logs:
         q = await make_queue(consumer="a pod name with spaces")
         assert [e for e in logs if e["log_level"] == "warning"] == []  # operator tools stay quiet
