@@ -21,51 +21,33 @@ raises ``QueueUnavailable`` (intake answers 503) and ``ping()`` is False (``/rea
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import re
-import socket
 import time
-from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
 
-import orjson
 import structlog
 from redis import exceptions as rexc
 from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
-from relay.exceptions import ConfigError, QueueError, QueueUnavailable
-from relay.queue.base import DeadDial, LeasedDial, NewDial, QueueStats, RejectedRecord
-from relay.queue.redis_lua import GROUP, SCRIPTS
+from relay.queue.base import LeasedDial, NewDial, QueueStats
+from relay.queue.redis_base import as_text, lost_group, redact_url, server_warnings
+from relay.queue.redis_lua import GROUP
+from relay.queue.redis_records import RedisRecords
 
 if TYPE_CHECKING:
-    from redis.commands.core import AsyncScript
-
     from relay.settings import Settings
 
 __all__ = ["RedisStreamQueue", "server_warnings"]
 
 log = structlog.get_logger("relay.queue.redis")
 
-T = TypeVar("T")
 _PROMOTE_BATCH = 1000
-_PAGE = 200
 _PRUNE_EVERY = 600.0  # seconds between sweeps of consumers that left
 _PRUNE_IDLE_MS = 3_600_000  # a consumer idle this long with nothing pending is removed
-_UNAVAILABLE = (
-    rexc.ConnectionError,
-    rexc.TimeoutError,
-    rexc.BusyLoadingError,
-    rexc.ReadOnlyError,
-    rexc.OutOfMemoryError,
-)
-_UNAVAILABLE_CODES = ("OOM", "MISCONF", "READONLY", "LOADING", "MASTERDOWN", "NOREPLICAS")
+_Row = tuple[tuple[int, float, int], LeasedDial]  # (lane, due, id) to sort by, and the dial
 
 
-class RedisStreamQueue:
+class RedisStreamQueue(RedisRecords):
     """``DialQueue`` on Redis Streams (see the module docstring for the design)."""
 
     def __init__(
@@ -78,20 +60,9 @@ class RedisStreamQueue:
         max_deliveries: int = 5,
         block_seconds: float = 0.5,
     ) -> None:
-        if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
-            raise ConfigError(f"RELAY_QUEUE_URL: expected redis://host:6379/0, got {_redact(url)}")
-        self.url = url
-        self._password = password
-        self.prefix = prefix
-        self.base = "{" + prefix + "}"
-        self.consumer = consumer or socket.gethostname()
+        super().__init__(url, password=password, prefix=prefix, consumer=consumer)
         self.max_deliveries = max_deliveries
         self.block_seconds = block_seconds
-        self.streams = tuple(f"{self.base}:stream:{name}" for name in ("0", "1", "direct"))
-        self._client: Redis | None = None
-        self._scripts: dict[str, AsyncScript] = {}
-        self._needs_setup = True
-        self._set_up_once = False
         self._server_checked = False
         self._cursors: dict[str, Any] = {}
         self._next_reclaim = 0.0
@@ -113,97 +84,9 @@ class RedisStreamQueue:
 
     def __repr__(self) -> str:
         return (
-            f"RedisStreamQueue({_redact(self.url)!r}, prefix={self.prefix!r}, "
+            f"RedisStreamQueue({redact_url(self.url)!r}, prefix={self.prefix!r}, "
             f"consumer={self.consumer!r})"
         )
-
-    # --- connection ----------------------------------------------------------------------
-    async def open(self) -> None:
-        if self._client is not None:
-            return
-        try:
-            client = Redis.from_url(
-                self.url,
-                password=self._password,
-                decode_responses=False,
-                socket_timeout=5.0,
-                socket_connect_timeout=3.0,
-                health_check_interval=30,
-                retry=Retry(NoBackoff(), 1),
-                client_name="relay:" + re.sub(r"[^\w.:-]", "_", self.consumer),
-            )
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"RELAY_QUEUE_URL: {exc}") from None
-        self._client = client
-        self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
-        try:
-            await self._op(lambda _c: _nothing())
-        except QueueUnavailable as exc:  # not ready until Redis answers; no restart needed
-            log.warning("redis_unavailable", queue=repr(self), error=str(exc))
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-    async def ping(self) -> bool:
-        if self._client is None:
-            return False
-        try:
-            await asyncio.wait_for(self._client.ping(), 3.0)
-            if self._needs_setup:
-                await self._setup()
-        except (rexc.RedisError, TimeoutError, OSError):
-            return False
-        return True
-
-    async def _setup(self) -> None:
-        """Create the consumer group on every stream (from the start: ``0``), then check Redis."""
-        client = self._require()
-        created = []
-        for stream in self.streams:
-            try:
-                await client.xgroup_create(stream, GROUP, id="0", mkstream=True)
-                created.append(stream)
-            except rexc.ResponseError as exc:
-                if "BUSYGROUP" not in str(exc):
-                    raise
-        if created and self._set_up_once:
-            log.warning("redis_group_recreated", streams=created, consumer=self.consumer)
-        self._needs_setup = False
-        self._set_up_once = True
-
-    async def _check_server(self, client: Redis) -> None:
-        """Warn about Redis settings that break the durability promise (docs/redis.md)."""
-        try:
-            info = await client.info()
-        except rexc.ResponseError:  # INFO disabled (some managed services)
-            return
-        config: Mapping[Any, Any] = {}
-        with contextlib.suppress(rexc.ResponseError):  # CONFIG is often off on managed Redis
-            config = await client.config_get("appendfsync")
-        for event, fields in server_warnings(info, config):
-            log.warning(event, **fields)
-
-    def _require(self) -> Redis:
-        if self._client is None:
-            raise QueueUnavailable("queue is not open")
-        return self._client
-
-    async def _op(self, fn: Callable[[Redis], Awaitable[T]]) -> T:
-        """Run ``fn`` with the client; Redis errors become ``QueueError``/``QueueUnavailable``."""
-        client = self._require()
-        try:
-            if self._needs_setup:
-                await self._setup()
-            return await fn(client)
-        except rexc.RedisError as exc:
-            if _lost_group(exc):
-                self._needs_setup = True
-            raise _translate(exc) from exc
-
-    async def _script(self, name: str, *args: Any) -> Any:
-        return await self._scripts[name](keys=[self.base], args=list(args))
 
     # --- delivery path -----------------------------------------------------------------
     async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
@@ -247,7 +130,7 @@ class RedisStreamQueue:
             rows = await self._op(lambda _c: self._take(limit, until, now, "o", only_sources))
             return [d for _, d in sorted(rows, key=lambda r: r[0])]
 
-        async def run(client: Redis) -> list[tuple[tuple[int, float, int], LeasedDial]]:
+        async def run(client: Redis) -> list[_Row]:
             mode = "x" if exclude_sources else ""
             next_delayed = await self._promote(now)
             got = await self._reclaim(limit, visibility, now, mode, exclude_sources)
@@ -271,13 +154,13 @@ class RedisStreamQueue:
 
     async def _reclaim(
         self, limit: int, visibility: float, now: float, mode: str, sources: Collection[str]
-    ) -> list[tuple[tuple[int, float, int], LeasedDial]]:
-        """Take over leases idle for ``visibility`` (their replica died), at most every 1 s."""
+    ) -> list[_Row]:
+        """Take over leases idle for ``visibility`` (their replica died); a sweep per second."""
         clock = time.monotonic()
         if clock < self._next_reclaim:
             return []
         self._next_reclaim = clock + min(1.0, visibility / 4)
-        got: list[tuple[tuple[int, float, int], LeasedDial]] = []
+        got: list[_Row] = []
         for stream in self.streams:
             want = limit - len(got)
             if want <= 0:
@@ -311,9 +194,9 @@ class RedisStreamQueue:
         mode: str,
         sources: Collection[str],
         block_ms: int,
-    ) -> list[tuple[tuple[int, float, int], LeasedDial]]:
+    ) -> list[_Row]:
         """New entries for this consumer, live lane first; blocks briefly when there are none."""
-        got: list[tuple[tuple[int, float, int], LeasedDial]] = []
+        got: list[_Row] = []
         lanes = self.streams[:2]
         try:
             for stream in lanes:
@@ -329,7 +212,7 @@ class RedisStreamQueue:
                 )
                 got += await self._mark(reply, want, now, mode, sources)
         except rexc.ResponseError as exc:
-            if not _lost_group(exc):
+            if not lost_group(exc):
                 raise
             log.warning("redis_group_lost", error=str(exc))
             await self._setup()
@@ -337,8 +220,8 @@ class RedisStreamQueue:
 
     async def _mark(
         self, reply: Any, cap: int, now: float, mode: str, sources: Collection[str]
-    ) -> list[tuple[tuple[int, float, int], LeasedDial]]:
-        got: list[tuple[tuple[int, float, int], LeasedDial]] = []
+    ) -> list[_Row]:
+        got: list[_Row] = []
         for stream, entries in reply or []:
             triples: list[Any] = []
             for eid, fields in entries:
@@ -361,7 +244,7 @@ class RedisStreamQueue:
 
     async def _take(
         self, limit: int, horizon: float, now: float, mode: str, sources: Collection[str]
-    ) -> list[tuple[tuple[int, float, int], LeasedDial]]:
+    ) -> list[_Row]:
         rows, poisoned = await self._script(
             "take",
             self.consumer,
@@ -374,7 +257,7 @@ class RedisStreamQueue:
         )
         return self._rows(rows, poisoned)
 
-    def _rows(self, rows: Any, poisoned: Any) -> list[tuple[tuple[int, float, int], LeasedDial]]:
+    def _rows(self, rows: Any, poisoned: Any) -> list[_Row]:
         for qid, source, dial_id, deliveries in poisoned:
             log.error(
                 "dial_poisoned",
@@ -401,7 +284,7 @@ class RedisStreamQueue:
         client = self._require()
         for stream in self.streams:
             for info in await client.xinfo_consumers(stream, GROUP):
-                name = _text(info.get("name", b""))
+                name = as_text(info.get("name", b""))
                 if (
                     name != self.consumer
                     and int(info.get("pending", 0)) == 0
@@ -465,186 +348,3 @@ class RedisStreamQueue:
                 if int(counts[i + 1]) > 0
             },
         )
-
-    # --- dead letters and rejected requests ----------------------------------------------
-    async def _records(
-        self, kind: str, limit: int, keep: Callable[[str, dict[bytes, bytes]], bool]
-    ) -> list[tuple[str, dict[bytes, bytes]]]:
-        """Records of ``kind`` in id order that ``keep`` accepts, paging through the index."""
-
-        async def run(client: Redis) -> list[tuple[str, dict[bytes, bytes]]]:
-            out: list[tuple[str, dict[bytes, bytes]]] = []
-            start = 0
-            while len(out) < limit:
-                ids = [
-                    _text(i)
-                    for i in await client.zrange(f"{self.base}:{kind}", start, start + _PAGE - 1)
-                ]
-                if not ids:
-                    break
-                start += _PAGE
-                pipe = client.pipeline(transaction=False)
-                for record_id in ids:
-                    pipe.hgetall(f"{self.base}:{kind}:{record_id}")
-                for record_id, fields in zip(ids, await pipe.execute(), strict=True):
-                    if fields and keep(record_id, fields):
-                        out.append((record_id, fields))
-            return out[:limit]
-
-        return await self._op(run)
-
-    async def _record(self, kind: str, record_id: str) -> dict[bytes, bytes] | None:
-        key = f"{self.base}:{kind}:{record_id}"
-        fields: dict[Any, Any] = await self._op(lambda c: c.hgetall(key))
-        return fields or None
-
-    async def list_dead(
-        self,
-        *,
-        source: str | None = None,
-        status: int | None = None,
-        before: float | None = None,
-        limit: int = 100,
-    ) -> list[DeadDial]:
-        def keep(record_id: str, f: dict[bytes, bytes]) -> bool:
-            dead = _dead(record_id, f)
-            return (
-                (not source or dead.source == source)
-                and (status is None or dead.status == status)
-                and (before is None or dead.dead_at < before)
-            )
-
-        return [_dead(i, f) for i, f in await self._records("dead", limit, keep)]
-
-    async def get_dead(self, queue_id: str) -> DeadDial | None:
-        fields = await self._record("dead", queue_id)
-        return _dead(queue_id, fields) if fields else None
-
-    async def replay_dead(self, ids: Sequence[str], *, now: float) -> int:
-        if not ids:
-            return 0
-        return int(await self._op(lambda _c: self._script("replay_dead", repr(now), *ids)))
-
-    async def purge_dead(self, ids: Sequence[str]) -> int:
-        if not ids:
-            return 0
-        return int(await self._op(lambda _c: self._script("purge", "dead", *ids)))
-
-    async def add_rejected(self, record: RejectedRecord) -> str:
-        args = (
-            record.source,
-            repr(record.received_at),
-            record.method,
-            record.content_type,
-            orjson.dumps(record.query),
-            record.body,
-            orjson.dumps(record.problems),
-        )
-        return _text(await self._op(lambda _c: self._script("add_rejected", *args)))
-
-    async def list_rejected(
-        self, *, source: str | None = None, limit: int = 100
-    ) -> list[RejectedRecord]:
-        def keep(_id: str, f: dict[bytes, bytes]) -> bool:
-            return not source or f.get(b"s", b"").decode() == source
-
-        return [_rejected(i, f) for i, f in await self._records("rejected", limit, keep)]
-
-    async def get_rejected(self, record_id: str) -> RejectedRecord | None:
-        fields = await self._record("rejected", record_id)
-        return _rejected(record_id, fields) if fields else None
-
-    async def delete_rejected(self, ids: Sequence[str]) -> int:
-        if not ids:
-            return 0
-        return int(await self._op(lambda _c: self._script("purge", "rejected", *ids)))
-
-
-def server_warnings(
-    info: Mapping[str, Any], config: Mapping[Any, Any]
-) -> list[tuple[str, dict[str, Any]]]:
-    """What in Redis's ``INFO`` and config breaks the durability promise or the queue itself."""
-    found: list[tuple[str, dict[str, Any]]] = []
-    version = tuple(int(p) for p in re.findall(r"\d+", _text(info.get("redis_version", "")))[:2])
-    if version and version < (6, 2):
-        found.append(
-            ("redis_version_unsupported", {"redis_version": info["redis_version"], "needs": "6.2"})
-        )
-    policy = _text(info.get("maxmemory_policy", ""))
-    if policy and policy != "noeviction":
-        found.append(
-            (
-                "redis_eviction_policy_unsafe",
-                {"maxmemory_policy": policy, "expected": "noeviction", "docs": "docs/redis.md"},
-            )
-        )
-    if str(info.get("aof_enabled", "1")) == "0":
-        found.append(
-            (
-                "redis_aof_disabled",
-                {"expected": "appendonly yes, appendfsync everysec", "docs": "docs/redis.md"},
-            )
-        )
-    fsync = _text(config.get("appendfsync", config.get(b"appendfsync", "")))
-    if fsync == "no":
-        found.append(
-            ("redis_appendfsync_unsafe", {"appendfsync": fsync, "expected": "everysec or always"})
-        )
-    return found
-
-
-async def _nothing() -> None:
-    return None
-
-
-def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _redact(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def _lost_group(exc: Exception) -> bool:
-    text = str(exc)
-    return "NOGROUP" in text or "UNBLOCKED" in text
-
-
-def _translate(exc: rexc.RedisError) -> QueueError:
-    if isinstance(exc, _UNAVAILABLE) or str(exc).startswith(_UNAVAILABLE_CODES):
-        return QueueUnavailable(f"redis unavailable: {exc}")
-    return QueueError(f"redis error: {exc}")
-
-
-def _dead(record_id: str, f: dict[bytes, bytes]) -> DeadDial:
-    status = f.get(b"st", b"")
-    return DeadDial(
-        id=record_id,
-        source=f[b"s"].decode(),
-        dial_id=f[b"i"].decode(),
-        payload=f[b"p"],
-        attempts=int(f.get(b"a", b"0")),
-        received_at=float(f[b"r"]),
-        dead_at=float(f[b"t"]),
-        reason=f[b"why"].decode(),
-        status=int(status) if status else None,
-        response_body=f.get(b"b", b"").decode(),
-    )
-
-
-def _rejected(record_id: str, f: dict[bytes, bytes]) -> RejectedRecord:
-    return RejectedRecord(
-        id=record_id,
-        source=f[b"s"].decode(),
-        received_at=float(f[b"r"]),
-        method=f[b"m"].decode(),
-        content_type=f[b"c"].decode(),
-        query=orjson.loads(f[b"q"]),
-        body=f[b"b"],
-        problems=orjson.loads(f[b"x"]),
-    )
