@@ -25,7 +25,7 @@ from relay.settings import Settings
 from relay.sources import Source
 from tests.conftest import BASIC_SOURCES, DEFAULT_KEY, dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
-from tests.support.redis import REDIS_URL, PrivateRedis, claimed_db, drop_prefix, prefix_for
+from tests.support.redis import REDIS_URL, PrivateRedis, claimed_db, unique_prefix
 from tests.support.relay_server import RelayProcess, RelayThread
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
@@ -81,9 +81,8 @@ def stop(replicas: list[RelayProcess]) -> None:
 
 @pytest.fixture
 def prefix(tmp_path: Path) -> Iterator[str]:
-    name = prefix_for(tmp_path)
-    yield name
-    drop_prefix(name)
+    with unique_prefix(tmp_path) as name:
+        yield name
 
 
 @pytest.fixture
@@ -171,7 +170,7 @@ def test_killed_replicas_dials_are_delivered_by_the_others(
 
 
 def test_same_webhook_on_two_replicas_is_accepted_once(
-    start_relay: Callable[..., RelayThread], fake: FakeOutboundIQ, prefix: str
+    prefix: str, start_relay: Callable[..., RelayThread], fake: FakeOutboundIQ
 ) -> None:
     """The same dial posted to two replicas at the same moment: one 202, one 200 duplicate."""
     a, b = (

@@ -24,8 +24,8 @@ from tests.support.redis import (
     REDIS_URL,
     PrivateRedis,
     drop_prefix,
-    prefix_for,
     self_signed_cert,
+    unique_prefix,
 )
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
@@ -44,9 +44,8 @@ def new(dial_id: str, source: str = "crm", at: float | None = None) -> NewDial:
 
 @pytest.fixture
 def prefix(tmp_path: Path) -> Iterator[str]:
-    name = prefix_for(tmp_path)
-    yield name
-    drop_prefix(name)
+    with unique_prefix(tmp_path) as name:
+        yield name
 
 
 @pytest.fixture

@@ -26,6 +26,16 @@ def prefix_for(tmp_path: Path) -> str:
     return "relaytest-" + hashlib.sha1(str(tmp_path).encode()).hexdigest()[:12]
 
 
+@contextmanager
+def unique_prefix(tmp_path: Path) -> Iterator[str]:
+    """A prefix for this test's keys; the keys are deleted afterwards."""
+    name = prefix_for(tmp_path)
+    try:
+        yield name
+    finally:
+        drop_prefix(name)
+
+
 def drop_prefix(prefix: str, url: str = REDIS_URL) -> None:
     """Delete every key a queue with ``prefix`` created."""
     with redis.Redis.from_url(url) as client:
