@@ -33,6 +33,11 @@ local G = 'relay'
 local DIRECT = B .. ':stream:direct'
 local SCAN_CAP = 10000
 
+-- A full Redis (maxmemory, noeviction) refuses a script's first write that may grow memory,
+-- but not the writes after another one. Scripts that drain the queue open with drain(), a
+-- write that never grows memory, so a full Redis still leases, acknowledges and dead-letters
+-- (and frees itself); enqueue and add_rejected do not, so intake is refused (503).
+local function drain() redis.call('DEL', B .. ':oom-gate') end
 local function dial_key(q) return B .. ':dial:' .. q end
 local function lane_stream(lane)
   if tonumber(lane) == 1 then return B .. ':stream:1' end
@@ -187,6 +192,7 @@ return q
 
 # ARGV: now, limit. Moves due delayed dials back into their lane. Returns {moved, next due}.
 _PROMOTE = """
+drain()
 local items = redis.call('ZRANGE', B .. ':delayed', '-inf', ARGV[1], 'BYSCORE',
   'LIMIT', 0, tonumber(ARGV[2]), 'WITHSCORES')
 for i = 1, #items, 2 do
@@ -206,6 +212,7 @@ return {#items / 2, nxt[2] or ''}
 # Takes over leases whose visibility ran out (and recreates a lost group).
 # Returns {next cursor, leased, poisoned, 1 if the group had to be created}.
 _CLAIM = """
+drain()
 local s = ARGV[1]
 local created = ensure(s)
 local r = redis.call('XAUTOCLAIM', s, G, ARGV[2], ARGV[3], ARGV[4], 'COUNT', ARGV[5])
@@ -216,6 +223,7 @@ return {r[1], res[1], res[2], created and 1 or 0}
 
 # ARGV: stream, cap, maxd, now, mode, nsources, sources..., then eid, q, due per entry.
 _MARK = """
+drain()
 local nsrc = tonumber(ARGV[6])
 local set = {}
 for i = 7, 6 + nsrc do set[ARGV[i]] = true end
@@ -229,6 +237,7 @@ return mark(ARGV[1], entries, tonumber(ARGV[2]), ARGV[5], set, tonumber(ARGV[3])
 # Leases the earliest dials due by the horizon (due or not yet) matching the filter, through
 # the direct stream so that they are pending like any lease. Returns {leased, poisoned}.
 _TAKE = """
+drain()
 local horizon, limit, mode = ARGV[2], tonumber(ARGV[3]), ARGV[6]
 local set = set_of(7)
 local cands = {}
@@ -280,6 +289,7 @@ return mark(DIRECT, entries_of(r[1][2]), limit, '', {}, tonumber(ARGV[4]), ARGV[
 
 # ARGV: queue ids. Removes delivered dials (XACK + XDEL of their entries).
 _ACK = """
+drain()
 local n = 0
 for _, q in ipairs(ARGV) do
   local h = dial_key(q)
@@ -291,6 +301,7 @@ return n
 
 # ARGV: queue id, due, error. A leased dial waits in the delayed set until due.
 _RETRY = """
+drain()
 local h = dial_key(ARGV[1])
 local src = redis.call('HGET', h, 's')
 if not src then return 0 end
@@ -303,6 +314,7 @@ return 1
 
 # ARGV: now, queue ids. Leased dials go back to their lane at once; the lease is not counted.
 _RELEASE = """
+drain()
 local n = 0
 for i = 2, #ARGV do
   local q = ARGV[i]
@@ -319,6 +331,7 @@ return n
 
 # ARGV: queue id, payload, kind.
 _REPLACE = """
+drain()
 local h = dial_key(ARGV[1])
 if redis.call('EXISTS', h) == 0 then return 0 end
 redis.call('HSET', h, 'p', ARGV[2], 'k', ARGV[3])
@@ -327,6 +340,7 @@ return 1
 
 # ARGV: due_at, sources... Every waiting (not leased) dial of the sources is due at ``due_at``.
 _DELAY_SOURCES = """
+drain()
 local due_at = ARGV[1]
 local set = set_of(2)
 local n = 0
@@ -350,6 +364,7 @@ return n
 
 # ARGV: now, all ('1' or '0'), sources... Delayed dials (of the sources) are due now.
 _RELEASE_DELAYED = """
+drain()
 local now = ARGV[1]
 local n = 0
 local function move(key)
@@ -415,6 +430,7 @@ return out
 
 # ARGV: queue id, reason, status ('' = none), response body, now.
 _DEAD_LETTER = """
+drain()
 local h = dial_key(ARGV[1])
 local src = redis.call('HGET', h, 's')
 if not src then return 0 end
@@ -423,6 +439,7 @@ return dead(ARGV[1], h, src, ARGV[2], ARGV[3], ARGV[4], ARGV[5])
 
 # ARGV: now, dead-letter ids. Each goes back to the live lane, due now, attempts reset.
 _REPLAY_DEAD = """
+drain()
 local n = 0
 for i = 2, #ARGV do
   local k = B .. ':dead:' .. ARGV[i]
@@ -440,6 +457,7 @@ return n
 
 # ARGV: kind ('dead' or 'rejected'), ids. Deletes records; returns how many existed.
 _PURGE = """
+drain()
 local n = 0
 for i = 2, #ARGV do
   n = n + redis.call('DEL', B .. ':' .. ARGV[1] .. ':' .. ARGV[i])
