@@ -131,32 +131,35 @@ def test_three_replicas_deliver_each_dial_once(
     assert sum("dial_forwarded" in r.logs() for r in replicas) >= 2  # the work was shared
 
 
+def leased_by(r: redis.Redis, prefix: str, consumer: str) -> set[str]:
+    """The dial_ids ``consumer`` holds leases on (pending entries of its in the group)."""
+    held = set()
+    for lane in ("0", "1", "direct"):
+        stream = "{" + prefix + "}:stream:" + lane
+        for entry in r.xpending_range(stream, "relay", "-", "+", 1000, consumer):
+            for _id, fields in r.xrange(stream, entry["message_id"], entry["message_id"]):
+                dial_id = r.hget("{" + prefix + "}:dial:" + fields[b"q"].decode(), "i")
+                if dial_id is not None:
+                    held.add(dial_id.decode())
+    return held
+
+
 def test_killed_replicas_dials_are_delivered_by_the_others(
     start_replicas: StartReplicas, fake: FakeOutboundIQ, prefix: str
 ) -> None:
     """After kill -9, the dials the dead replica had leased are delivered by the others."""
-    replicas = start_replicas(3, RELAY_VISIBILITY_TIMEOUT_SECONDS="1.5")
+    replicas = start_replicas(3, RELAY_VISIBILITY_TIMEOUT_SECONDS="2")
     victim = replicas[2]
-    fake.default = Reply(200, delay=0.5)  # deliveries stay in flight (leased) for a while
+    fake.default = Reply(200, delay=1.0)  # deliveries stay in flight (leased) for a while
     ids = [f"kill-{i}" for i in range(30)]
     assert post_all(replicas, ids) == [202] * len(ids)
-    held: set[str] = set()
     with redis.Redis.from_url(REDIS_URL) as r:
-        deadline = time.monotonic() + 10
-        while not held and time.monotonic() < deadline:
-            for lane in ("0", "1", "direct"):
-                pending = r.xpending_range(
-                    "{" + prefix + "}:stream:" + lane, "relay", "-", "+", 100, "replica-2"
-                )
-                for entry in pending:
-                    (qid,) = r.xrange("{" + prefix + "}:stream:" + lane, *[entry["message_id"]] * 2)
-                    dial = r.hget("{" + prefix + "}:dial:" + qid[1][b"q"].decode(), "i")
-                    if dial is not None:
-                        held.add(dial.decode())
-        assert held, "the victim never leased anything"
+        assert fake.wait_for(lambda: leased_by(r, prefix, "replica-2"), timeout=10)
         victim.kill()
         killed_at = time.time()
+        held = leased_by(r, prefix, "replica-2")  # what it died holding
         fake.default = Reply(200)
+        assert held
 
         def redelivered() -> bool:
             after = {x.json()["dial_id"] for x in fake.accepted() if x.at > killed_at}
@@ -164,7 +167,7 @@ def test_killed_replicas_dials_are_delivered_by_the_others(
 
         assert fake.wait_for(redelivered, timeout=30)
         wait_drained(REDIS_URL, prefix)
-        for lane in ("0", "1", "direct"):
+        for lane in ("0", "1", "direct"):  # the dead consumer holds nothing any more
             stream = "{" + prefix + "}:stream:" + lane
             assert r.xpending_range(stream, "relay", "-", "+", 10, "replica-2") == []
 
