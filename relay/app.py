@@ -107,7 +107,7 @@ def create_app(
     runtime = RelayRuntime(
         settings=settings,
         sources=sources,
-        queue=queue or create_queue(settings.queue_url),
+        queue=queue or create_queue(settings.queue_url, settings),
         metrics=RelayMetrics(),
     )
 

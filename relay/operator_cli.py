@@ -61,7 +61,8 @@ def _mask_phones(node: Any) -> None:
 async def _with_queue(fn: Callable[[DialQueue], Awaitable[int]]) -> int:
     from relay.cli import _settings
 
-    queue = create_queue(_settings().queue_url)
+    settings = _settings()
+    queue = create_queue(settings.queue_url, settings)
     await queue.open()
     try:
         return await fn(queue)

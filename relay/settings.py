@@ -57,6 +57,12 @@ class Settings(BaseSettings):
     # Mappings
     mappings_dir: Path | None = None
 
+    # Redis queue (RELAY_QUEUE_URL=redis://… or rediss://…; see docs/redis.md)
+    redis_password: SecretStr | None = None  # used when the URL carries none
+    redis_key_prefix: str = Field(default="relay", min_length=1)
+    redis_consumer: str | None = None  # default: the host (pod) name; unique per replica
+    redis_max_deliveries: int = Field(default=5, ge=1)  # more lease take-overs: dead letter
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> list[IPNetwork]:

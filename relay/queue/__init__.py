@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from relay.exceptions import ConfigError
 from relay.queue.base import DeadDial, DialQueue, LeasedDial, NewDial, QueueStats, RejectedRecord
+
+if TYPE_CHECKING:
+    from relay.settings import Settings
 
 __all__ = [
     "DeadDial",
@@ -18,18 +22,18 @@ __all__ = [
 ]
 
 
-def create_queue(url: str) -> DialQueue:
-    """The queue for ``RELAY_QUEUE_URL``: ``sqlite:///path.db`` or ``redis://host:port/db``."""
+def create_queue(url: str, settings: Settings | None = None) -> DialQueue:
+    """The queue for ``RELAY_QUEUE_URL``: ``sqlite:///path.db`` or ``redis://host:port/db``.
+
+    ``settings`` carries the backend's own options (``RELAY_REDIS_*``).
+    """
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
         from relay.queue.sqlite import SqliteQueue
 
         return SqliteQueue.from_url(url)
     if scheme in ("redis", "rediss", "unix"):
-        try:
-            from relay.queue.redis import RedisStreamQueue  # type: ignore[import-not-found,unused-ignore]
-        except ImportError as exc:  # pragma: no cover - until the Redis backend lands
-            raise ConfigError("the Redis queue backend is not available in this build") from exc
-        queue: DialQueue = RedisStreamQueue.from_url(url)
-        return queue
+        from relay.queue.redis import RedisStreamQueue
+
+        return RedisStreamQueue.from_url(url, settings)
     raise ConfigError(f"RELAY_QUEUE_URL: unsupported scheme {scheme!r} (use sqlite:// or redis://)")

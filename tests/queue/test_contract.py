@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
@@ -12,6 +13,7 @@ from relay.queue.base import DialQueue, NewDial, RejectedRecord
 pytestmark = pytest.mark.anyio
 
 T0 = 1_800_000_000.0
+VISIBILITY = 0.5  # seconds; the one test that waits for a lease to run out
 
 
 def new(dial_id: str, source: str = "crm", at: float = T0, lane: int = 0) -> NewDial:
@@ -54,10 +56,12 @@ async def test_dedupe_expiry_is_per_entry(queue: DialQueue) -> None:
 
 async def test_visibility_timeout_returns_dial(queue: DialQueue) -> None:
     """A leased dial that is never acked comes back after the visibility timeout."""
-    await queue.enqueue(new("a"), 60)
-    first = await queue.lease(1, 30, now=T0)
-    assert await queue.lease(1, 30, now=T0 + 29) == []
-    again = await queue.lease(1, 30, now=T0 + 31)
+    # Real time, not T0: a Redis lease expires by the server's clock (idle time of the entry).
+    await queue.enqueue(new("a", at=time.time()), 60)
+    first = await queue.lease(1, VISIBILITY, now=time.time())
+    assert await queue.lease(1, VISIBILITY, now=time.time()) == []
+    await asyncio.sleep(VISIBILITY * 1.2)
+    again = await queue.lease(1, VISIBILITY, now=time.time())
     assert [d.dial_id for d in again] == ["a"]
     assert again[0].attempts == first[0].attempts + 1
 

@@ -1,0 +1,360 @@
+"""The shared queue: Redis Streams and one consumer group, so N replicas share the work.
+
+Due dials are entries in a lane stream (live, then backfill); the consumer group hands each
+entry to one replica (``XREADGROUP``), where it stays pending until the dial has an outcome.
+``XACK`` (with ``XDEL``) happens only when outboundIQ accepted the dial, or in the same Lua
+script that moves it to the delayed set (a retry) or the dead-letter store, so a dial is
+always somewhere. A replica that dies leaves its entries pending; any other takes them over
+with ``XAUTOCLAIM`` once they have been idle for the visibility timeout, and an entry handed
+out more than ``max_deliveries`` times without an outcome (``XPENDING`` delivery count) is
+dead-lettered as poison. Retries wait in a sorted set and move back to their lane when due.
+Every multi-key change is one Lua script (``redis_lua``), so it is atomic.
+
+Time: due times use the caller's clock, like SQLite. Lease expiry is Redis's own idle time
+of the pending entry, so a lease expires after ``visibility`` real seconds whatever ``now``
+the caller passes.
+
+If Redis restarts empty or the group disappears, the next operation recreates the group
+(``NOGROUP`` is recovered, not looped on); while Redis cannot be reached every operation
+raises ``QueueUnavailable`` (intake answers 503) and ``ping()`` is False (``/readyz``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from redis import exceptions as rexc
+from redis.asyncio import Redis
+
+from relay.queue.base import LeasedDial, NewDial, QueueStats
+from relay.queue.redis_base import as_text, lost_group, redact_url, server_warnings
+from relay.queue.redis_lua import GROUP
+from relay.queue.redis_records import RedisRecords
+
+if TYPE_CHECKING:
+    from relay.settings import Settings
+
+__all__ = ["RedisStreamQueue", "server_warnings"]
+
+log = structlog.get_logger("relay.queue.redis")
+
+_PROMOTE_BATCH = 1000
+_PRUNE_EVERY = 600.0  # seconds between sweeps of consumers that left
+_PRUNE_IDLE_MS = 3_600_000  # a consumer idle this long with nothing pending is removed
+_Row = tuple[tuple[int, float, int], LeasedDial]  # (lane, due, id) to sort by, and the dial
+
+
+class RedisStreamQueue(RedisRecords):
+    """``DialQueue`` on Redis Streams (see the module docstring for the design)."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        password: str | None = None,
+        prefix: str = "relay",
+        consumer: str | None = None,
+        max_deliveries: int = 5,
+        block_seconds: float = 0.5,
+    ) -> None:
+        super().__init__(url, password=password, prefix=prefix, consumer=consumer)
+        self.max_deliveries = max_deliveries
+        self.block_seconds = block_seconds
+        self._server_checked = False
+        self._cursors: dict[str, Any] = {}
+        self._next_reclaim = 0.0
+        self._next_prune = 0.0
+        self._visibility = 60.0
+
+    @classmethod
+    def from_url(cls, url: str, settings: Settings | None = None) -> RedisStreamQueue:
+        if settings is None:
+            return cls(url)
+        password = settings.redis_password
+        return cls(
+            url,
+            password=password.get_secret_value() if password is not None else None,
+            prefix=settings.redis_key_prefix,
+            consumer=settings.redis_consumer,
+            max_deliveries=settings.redis_max_deliveries,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"RedisStreamQueue({redact_url(self.url)!r}, prefix={self.prefix!r}, "
+            f"consumer={self.consumer!r})"
+        )
+
+    # --- delivery path -----------------------------------------------------------------
+    def _seen_key(self, source: str, dial_id: str) -> str:
+        return f"{self.base}:seen:{len(source)}:{source}:{dial_id}"
+
+    async def seen(self, source: str, dial_id: str, *, now: float) -> bool:
+        marker = await self._op(lambda c: c.get(self._seen_key(source, dial_id)))
+        try:
+            return marker is not None and float(marker) > now
+        except ValueError:
+            return False
+
+    async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
+        seen = self._seen_key(dial.source, dial.dial_id)
+        window_ms = int(dedupe_seconds * 1000) if dedupe_seconds > 0 else 0
+        due = dial.due_at if dial.due_at is not None else dial.received_at
+        args = [
+            dial.source,
+            dial.dial_id,
+            dial.payload,
+            0 if dial.lane <= 0 else 1,
+            repr(dial.received_at),
+            repr(due),
+            dial.kind,
+            window_ms,
+            repr(dedupe_seconds),
+        ]
+        result = await self._op(
+            lambda _c: self._scripts["enqueue"](keys=[self.base, seen], args=args)
+        )
+        return bool(result != 0)
+
+    async def lease(
+        self,
+        limit: int,
+        visibility: float,
+        *,
+        now: float,
+        exclude_sources: Collection[str] = (),
+        only_sources: Collection[str] | None = None,
+        horizon: float | None = None,
+    ) -> list[LeasedDial]:
+        if limit <= 0 or (only_sources is not None and not only_sources):
+            return []
+        self._visibility = visibility
+        if not self._server_checked:  # a replica's first lease; operator commands never lease
+            await self._op(self._check_server)
+            self._server_checked = True
+        if only_sources is not None:
+            until = now if horizon is None else max(now, horizon)
+            rows = await self._op(lambda _c: self._take(limit, until, now, "o", only_sources))
+            return [d for _, d in sorted(rows, key=lambda r: r[0])]
+
+        async def run(client: Redis) -> list[_Row]:
+            mode = "x" if exclude_sources else ""
+            next_delayed = await self._promote(now)
+            got = await self._reclaim(limit, visibility, now, mode, exclude_sources)
+            block = self._block_ms(next_delayed, now) if horizon is None and not got else 0
+            got += await self._read(client, limit - len(got), now, mode, exclude_sources, block)
+            if len(got) < limit and horizon is not None and horizon > now:
+                got += await self._take(limit - len(got), horizon, now, mode, exclude_sources)
+            return got
+
+        return [d for _, d in sorted(await self._op(run), key=lambda r: r[0])]
+
+    async def _promote(self, now: float) -> float | None:
+        _moved, nxt = await self._script("promote", repr(now), _PROMOTE_BATCH)
+        return float(nxt) if nxt else None
+
+    def _block_ms(self, next_delayed: float | None, now: float) -> int:
+        wait = self.block_seconds
+        if next_delayed is not None:
+            wait = min(wait, next_delayed - now)
+        return int(wait * 1000) if wait >= 0.01 else 0
+
+    async def _reclaim(
+        self, limit: int, visibility: float, now: float, mode: str, sources: Collection[str]
+    ) -> list[_Row]:
+        """Take over leases idle for ``visibility`` (their replica died); a sweep per second."""
+        clock = time.monotonic()
+        if clock < self._next_reclaim:
+            return []
+        self._next_reclaim = clock + min(1.0, visibility / 4)
+        got: list[_Row] = []
+        for stream in self.streams:
+            want = limit - len(got)
+            if want <= 0:
+                break
+            cursor, rows, poisoned, created = await self._script(
+                "claim",
+                stream,
+                self.consumer,
+                max(1, int(visibility * 1000)),
+                self._cursors.get(stream, "0-0"),
+                want,
+                self.max_deliveries,
+                repr(now),
+                mode,
+                *sources,
+            )
+            self._cursors[stream] = cursor
+            if created:
+                log.warning("redis_group_recreated", streams=[stream], consumer=self.consumer)
+            got += self._rows(rows, poisoned)
+        if clock >= self._next_prune:
+            self._next_prune = clock + _PRUNE_EVERY
+            await self._prune_consumers()
+        return got
+
+    async def _read(
+        self,
+        client: Redis,
+        want: int,
+        now: float,
+        mode: str,
+        sources: Collection[str],
+        block_ms: int,
+    ) -> list[_Row]:
+        """New entries for this consumer, live lane first; blocks briefly when there are none."""
+        got: list[_Row] = []
+        lanes = self.streams[:2]
+        try:
+            for stream in lanes:
+                if want - len(got) <= 0:
+                    break
+                reply = await client.xreadgroup(
+                    GROUP, self.consumer, {stream: ">"}, count=want - len(got)
+                )
+                got += await self._mark(reply, want - len(got), now, mode, sources)
+            if not got and block_ms > 0 and want > 0:
+                reply = await client.xreadgroup(
+                    GROUP, self.consumer, dict.fromkeys(lanes, ">"), count=want, block=block_ms
+                )
+                got += await self._mark(reply, want, now, mode, sources)
+        except rexc.ResponseError as exc:
+            if not lost_group(exc):
+                raise
+            log.warning("redis_group_lost", error=str(exc))
+            await self._setup()
+        return got
+
+    async def _mark(
+        self, reply: Any, cap: int, now: float, mode: str, sources: Collection[str]
+    ) -> list[_Row]:
+        got: list[_Row] = []
+        for stream, entries in reply or []:
+            triples: list[Any] = []
+            for eid, fields in entries:
+                triples += [eid, (fields or {}).get(b"q", b""), (fields or {}).get(b"d", b"0")]
+            if not triples:
+                continue
+            rows, poisoned = await self._script(
+                "mark",
+                stream,
+                cap - len(got),
+                self.max_deliveries,
+                repr(now),
+                mode,
+                len(sources),
+                *sources,
+                *triples,
+            )
+            got += self._rows(rows, poisoned)
+        return got
+
+    async def _take(
+        self, limit: int, horizon: float, now: float, mode: str, sources: Collection[str]
+    ) -> list[_Row]:
+        rows, poisoned = await self._script(
+            "take",
+            self.consumer,
+            repr(horizon),
+            limit,
+            self.max_deliveries,
+            repr(now),
+            mode,
+            *sources,
+        )
+        return self._rows(rows, poisoned)
+
+    def _rows(self, rows: Any, poisoned: Any) -> list[_Row]:
+        for qid, source, dial_id, deliveries in poisoned:
+            log.error(
+                "dial_poisoned",
+                queue_id=qid.decode(),
+                source=source.decode(),
+                dial_id=dial_id.decode(),
+                deliveries=int(deliveries),
+            )
+        out = []
+        for qid, source, dial_id, payload, attempts, received, kind, lane, due in rows:
+            dial = LeasedDial(
+                id=qid.decode(),
+                source=source.decode(),
+                dial_id=dial_id.decode(),
+                payload=bytes(payload),
+                attempts=int(attempts),
+                received_at=float(received),
+                kind=kind.decode(),
+            )
+            out.append(((int(lane), float(due), int(qid)), dial))
+        return out
+
+    async def _prune_consumers(self) -> None:
+        client = self._require()
+        for stream in self.streams:
+            for info in await client.xinfo_consumers(stream, GROUP):
+                name = as_text(info.get("name", b""))
+                if (
+                    name != self.consumer
+                    and int(info.get("pending", 0)) == 0
+                    and int(info.get("idle", 0)) > _PRUNE_IDLE_MS
+                ):
+                    await client.xgroup_delconsumer(stream, GROUP, name)
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self._op(lambda _c: self._script("ack", *ids))
+
+    async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
+        await self._op(lambda _c: self._script("replace", queue_id, payload, kind))
+
+    async def retry(self, dial_id: str, due_at: float, error: str) -> None:
+        await self._op(lambda _c: self._script("retry", dial_id, repr(due_at), error[:500]))
+
+    async def release(self, ids: Sequence[str], *, now: float) -> None:
+        if ids:
+            await self._op(lambda _c: self._script("release", repr(now), *ids))
+
+    async def delay_sources(self, sources: Collection[str], until: float) -> int:
+        """Push every waiting dial of ``sources`` to ``until`` (a held key's next probe)."""
+        if not sources:
+            return 0
+        return int(await self._op(lambda _c: self._script("delay_sources", repr(until), *sources)))
+
+    async def release_delayed(self, *, now: float, sources: Collection[str] | None = None) -> int:
+        if sources is not None and not sources:
+            return 0
+        every = "1" if sources is None else "0"
+        args = (repr(now), every, *(sources or ()))
+        return int(await self._op(lambda _c: self._script("release_delayed", *args)))
+
+    async def next_due(self) -> float | None:
+        delayed, lane0, lane1, idle_ms = await self._op(lambda _c: self._script("next_due"))
+        times = [float(v) for v in (delayed, lane0, lane1) if v]
+        if int(idle_ms) >= 0:  # the oldest lease expires (and is taken over) at about this time
+            times.append(time.time() + self._visibility - int(idle_ms) / 1000)
+        return min(times) if times else None
+
+    async def dead_letter(
+        self, queue_id: str, *, reason: str, status: int | None, response_body: str, now: float
+    ) -> None:
+        args = (queue_id, reason, "" if status is None else str(status), response_body[:4000])
+        await self._op(lambda _c: self._script("dead_letter", *args, repr(now)))
+
+    async def stats(self, *, now: float) -> QueueStats:
+        reply = await self._op(lambda _c: self._script("stats", repr(now)))
+        ready, delayed, leased, dead, rejected, oldest, *counts = reply
+        return QueueStats(
+            ready=int(ready),
+            delayed=int(delayed),
+            leased=int(leased),
+            dead=int(dead),
+            rejected=int(rejected),
+            oldest_received_at=float(oldest) if oldest else None,
+            by_source={
+                counts[i].decode(): int(counts[i + 1])
+                for i in range(0, len(counts), 2)
+                if int(counts[i + 1]) > 0
+            },
+        )

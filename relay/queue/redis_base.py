@@ -1,0 +1,219 @@
+"""The Redis connection under ``RedisStreamQueue``: client, consumer group, errors, checks.
+
+Redis errors are translated here, at the module edge: an unreachable, loading, read-only or
+full Redis is ``QueueUnavailable`` (intake answers 503); anything else is ``QueueError``. A
+lost consumer group (``NOGROUP``, after Redis restarted empty) marks the connection for set-up
+again instead of failing every operation after it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+import socket
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import structlog
+from redis import exceptions as rexc
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from relay.exceptions import ConfigError, QueueError, QueueUnavailable
+from relay.queue.redis_lua import GROUP, SCRIPTS
+
+if TYPE_CHECKING:
+    from redis.commands.core import AsyncScript
+
+__all__ = ["RedisConnection", "as_text", "lost_group", "redact_url", "server_warnings"]
+
+log = structlog.get_logger("relay.queue.redis")
+
+T = TypeVar("T")
+_UNAVAILABLE = (
+    rexc.ConnectionError,
+    rexc.TimeoutError,
+    rexc.BusyLoadingError,
+    rexc.ReadOnlyError,
+    rexc.OutOfMemoryError,
+)
+_UNAVAILABLE_CODES = ("OOM", "MISCONF", "READONLY", "LOADING", "MASTERDOWN", "NOREPLICAS")
+
+
+class RedisConnection:
+    """One Redis client with the queue's scripts, its consumer group and error translation."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        password: str | None = None,
+        prefix: str = "relay",
+        consumer: str | None = None,
+    ) -> None:
+        if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
+            raise ConfigError(
+                f"RELAY_QUEUE_URL: expected redis://host:6379/0, got {redact_url(url)}"
+            )
+        self.url = url
+        self._password = password
+        self.prefix = prefix
+        self.base = "{" + prefix + "}"
+        self.consumer = consumer or socket.gethostname()
+        self.streams = tuple(f"{self.base}:stream:{name}" for name in ("0", "1", "direct"))
+        self._client: Redis | None = None
+        self._scripts: dict[str, AsyncScript] = {}
+        self._needs_setup = True
+        self._set_up_once = False
+
+    async def open(self) -> None:
+        if self._client is not None:
+            return
+        try:
+            client = Redis.from_url(
+                self.url,
+                password=self._password,
+                decode_responses=False,
+                socket_timeout=5.0,
+                socket_connect_timeout=3.0,
+                health_check_interval=30,
+                retry=Retry(NoBackoff(), 1),
+                client_name="relay:" + re.sub(r"[^\w.:-]", "_", self.consumer),
+            )
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"RELAY_QUEUE_URL: {exc}") from None
+        self._client = client
+        self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
+        try:
+            await self._op(lambda _c: _nothing())
+        except QueueUnavailable as exc:  # not ready until Redis answers; no restart needed
+            log.warning("redis_unavailable", queue=repr(self), error=str(exc))
+
+    async def close(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    async def ping(self) -> bool:
+        if self._client is None:
+            return False
+        try:
+            await asyncio.wait_for(self._client.ping(), 3.0)
+            if self._needs_setup:
+                await self._setup()
+        except (rexc.RedisError, TimeoutError, OSError):
+            return False
+        return True
+
+    async def _setup(self) -> None:
+        """Create the consumer group on every stream, reading from the start (``0``)."""
+        client = self._require()
+        created = []
+        for stream in self.streams:
+            try:
+                await client.xgroup_create(stream, GROUP, id="0", mkstream=True)
+                created.append(stream)
+            except rexc.ResponseError as exc:
+                if "BUSYGROUP" not in str(exc):
+                    raise
+        if created and self._set_up_once:
+            log.warning("redis_group_recreated", streams=created, consumer=self.consumer)
+        self._needs_setup = False
+        self._set_up_once = True
+
+    async def _check_server(self, client: Redis) -> None:
+        """Warn about Redis settings that break the durability promise (docs/redis.md)."""
+        try:
+            info = await client.info()
+        except rexc.ResponseError:  # INFO disabled (some managed services)
+            return
+        config: Mapping[Any, Any] = {}
+        with contextlib.suppress(rexc.ResponseError):  # CONFIG is often off on managed Redis
+            config = await client.config_get("appendfsync")
+        for event, fields in server_warnings(info, config):
+            log.warning(event, **fields)
+
+    def _require(self) -> Redis:
+        if self._client is None:
+            raise QueueUnavailable("queue is not open")
+        return self._client
+
+    async def _op(self, fn: Callable[[Redis], Awaitable[T]]) -> T:
+        """Run ``fn`` with the client; Redis errors become ``QueueError``/``QueueUnavailable``."""
+        client = self._require()
+        try:
+            if self._needs_setup:
+                await self._setup()
+            return await fn(client)
+        except rexc.RedisError as exc:
+            if lost_group(exc):
+                self._needs_setup = True
+            raise _translate(exc) from exc
+
+    async def _script(self, name: str, *args: Any) -> Any:
+        return await self._scripts[name](keys=[self.base], args=list(args))
+
+
+def server_warnings(
+    info: Mapping[str, Any], config: Mapping[Any, Any]
+) -> list[tuple[str, dict[str, Any]]]:
+    """What in Redis's ``INFO`` and config breaks the durability promise or the queue itself."""
+    found: list[tuple[str, dict[str, Any]]] = []
+    numbers = re.findall(r"\d+", as_text(info.get("redis_version", "")))
+    version = tuple(int(n) for n in numbers[:2])
+    if version and version < (6, 2):
+        found.append(
+            ("redis_version_unsupported", {"redis_version": info["redis_version"], "needs": "6.2"})
+        )
+    policy = as_text(info.get("maxmemory_policy", ""))
+    if policy and policy != "noeviction":
+        found.append(
+            (
+                "redis_eviction_policy_unsafe",
+                {"maxmemory_policy": policy, "expected": "noeviction", "docs": "docs/redis.md"},
+            )
+        )
+    if str(info.get("aof_enabled", "1")) == "0":
+        found.append(
+            (
+                "redis_aof_disabled",
+                {"expected": "appendonly yes, appendfsync everysec", "docs": "docs/redis.md"},
+            )
+        )
+    fsync = as_text(config.get("appendfsync", config.get(b"appendfsync", "")))
+    if fsync == "no":
+        found.append(
+            ("redis_appendfsync_unsafe", {"appendfsync": fsync, "expected": "everysec or always"})
+        )
+    return found
+
+
+async def _nothing() -> None:
+    return None
+
+
+def as_text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def lost_group(exc: Exception) -> bool:
+    text = str(exc)
+    return "NOGROUP" in text or "UNBLOCKED" in text
+
+
+def _translate(exc: rexc.RedisError) -> QueueError:
+    if isinstance(exc, _UNAVAILABLE) or str(exc).startswith(_UNAVAILABLE_CODES):
+        return QueueUnavailable(f"redis unavailable: {exc}")
+    return QueueError(f"redis error: {exc}")
