@@ -21,7 +21,7 @@ class Settings(BaseSettings):
     outboundiq_url: str = "https://api.outboundiq.cloud"
     outboundiq_api_key: SecretStr | None = None
     sources_file: Path | None = None
-    queue_url: str = "sqlite:///relay-queue.db"
+    queue_url: str = Field(default="sqlite:///relay-queue.db", repr=False)  # may hold a password
     log_level: str = "INFO"
     dry_run: bool = False
 
@@ -70,4 +70,8 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to print or log (secrets stay ``SecretStr``)."""
-        return {k: v for k, v in self.model_dump().items()}
+        from relay.logs import redact_url
+
+        values = self.model_dump()
+        values["queue_url"] = redact_url(self.queue_url)
+        return values

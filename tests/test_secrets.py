@@ -161,3 +161,12 @@ def test_raw_payload_not_logged_at_info(
     assert "webhook_received" in text and "webhook_rejected" in text
     for raw in ("Zelda", "Secret Campaign", "Sales Tier", "78701", "not-a-phone"):
         assert raw not in text
+
+
+def test_queue_url_password_is_hidden() -> None:
+    """A Redis password inside RELAY_QUEUE_URL shows in neither repr nor redacted()."""
+    from relay.settings import Settings
+
+    settings = Settings(queue_url="redis://:hunter2-redis-pass@127.0.0.1:6379/0")
+    assert "hunter2-redis-pass" not in repr(settings)
+    assert "hunter2-redis-pass" not in repr(settings.redacted())

@@ -29,8 +29,9 @@ import structlog
 from redis import exceptions as rexc
 from redis.asyncio import Redis
 
+from relay.logs import redact_url
 from relay.queue.base import LeasedDial, NewDial, QueueStats
-from relay.queue.redis_base import as_text, lost_group, redact_url, server_warnings
+from relay.queue.redis_base import as_text, lost_group, server_warnings
 from relay.queue.redis_lua import GROUP
 from relay.queue.redis_records import RedisRecords
 

@@ -14,7 +14,7 @@ import re
 import socket
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import structlog
 from redis import exceptions as rexc
@@ -23,12 +23,13 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from relay.exceptions import ConfigError, QueueError, QueueUnavailable
+from relay.logs import redact_url
 from relay.queue.redis_lua import GROUP, SCRIPTS
 
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
 
-__all__ = ["RedisConnection", "as_text", "lost_group", "redact_url", "server_warnings"]
+__all__ = ["RedisConnection", "as_text", "lost_group", "server_warnings"]
 
 log = structlog.get_logger("relay.queue.redis")
 
@@ -197,15 +198,6 @@ async def _nothing() -> None:
 
 def as_text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 def lost_group(exc: Exception) -> bool:
