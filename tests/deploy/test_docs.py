@@ -33,3 +33,14 @@ def test_doc_values_render_and_lint(block: str) -> None:
     assert five9 in DOC and genesys in DOC
     assert five9.replace("<FIVE9_HOOK_TOKEN>", "<secret>") in notes
     assert f"POST {genesys}\n    with header X-Api-Key: <secret>" in notes
+
+
+@pytest.mark.parametrize("block", BLOCKS, ids=["sqlite", "redis"])
+def test_doc_sources_pass_relay_check(block: str) -> None:
+    """The sources in each documented values file validate, mappings and options included."""
+    from relay.sources import parse_sources
+
+    sources = yaml.safe_load(block)["sources"]
+    text = yaml.safe_dump({"sources": sources})
+    names = re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text)
+    assert set(parse_sources(text, env=dict.fromkeys(names, "x"))) == set(sources)
