@@ -187,6 +187,11 @@ async def _supervise(runtime: RelayRuntime, forwarder: Forwarder) -> None:
             await asyncio.sleep(1.0)
 
 
+async def _close_later(sources: list[Source], delay: float) -> None:
+    await asyncio.sleep(delay)
+    await close_mappings(sources)
+
+
 def _install_reload(runtime: RelayRuntime, settings: Settings) -> bool:
     """SIGHUP re-reads the sources file (new keys lift every key hold at once)."""
 
@@ -197,9 +202,16 @@ def _install_reload(runtime: RelayRuntime, settings: Settings) -> bool:
         except ConfigError as exc:
             log.error("config_reload_failed", error=str(exc))
             return
+        replaced = list(runtime.sources.values())
         runtime.sources = sources
         if runtime.forwarder is not None:
             runtime.forwarder.update_sources(sources)
+        # the replaced mappings' API clients close once work that holds them has finished
+        task = asyncio.get_running_loop().create_task(
+            _close_later(replaced, settings.forward_timeout_seconds * 3)
+        )
+        runtime.background.add(task)
+        task.add_done_callback(runtime.background.discard)
         log.info("config_reloaded", sources=sorted(sources))
 
     if settings.sources_file is None:

@@ -25,6 +25,7 @@ class RelayRuntime:
     forwarder: Forwarder | None = None
     worker: asyncio.Task[None] | None = None
     stopping: bool = False
+    background: set[asyncio.Task[None]] = field(default_factory=set)  # housekeeping tasks
     started_at: float = field(default_factory=time.time)
     limiter: RateLimiter = field(default_factory=RateLimiter)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 
@@ -96,3 +98,26 @@ def test_sigterm_during_burst_exits_cleanly(
     counts = fake.accepted_counts()
     assert set(acked) <= set(counts)
     assert all(n == 1 for n in counts.values())  # a clean stop finishes or releases, never doubles
+
+
+def test_sighup_reloads_sources_and_lifts_a_key_hold(
+    relay_process: Callable[..., RelayProcess], fake: FakeOutboundIQ, tmp_path: Path
+) -> None:
+    """kill -HUP re-reads the sources file: a new key resumes a held source at once."""
+    fake.set_key_status("oiq-default-key-0001", 401)
+    relay = relay_process(RELAY_KEY_PROBE_SECONDS="300")
+    r = httpx.post(f"{relay.url}/hooks/crm", json=dial_body(dial_id="hup-1"), headers=CRM)
+    assert r.status_code == 202
+    assert fake.wait_for(lambda: any(x.status == 401 for x in fake.requests))
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        sources.read_text().replace(
+            "secret: crm-hook-secret}\n  other:",
+            "secret: crm-hook-secret}\n    api_key: oiq-fixed-key-0009\n  other:",
+            1,
+        )
+    )
+    assert relay.proc is not None
+    relay.proc.send_signal(signal.SIGHUP)
+    got = fake.wait_accepted(1, timeout=10)
+    assert [(x.json()["dial_id"], x.bearer) for x in got] == [("hup-1", "oiq-fixed-key-0009")]
