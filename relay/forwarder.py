@@ -338,6 +338,11 @@ class Forwarder:
             await self.queue.ack([dial.id])
             self._delivered(dial)
             self._release_hold_for(dial.source)
+        elif outcome is Outcome.HOLD_KEY and self._key_changed(dial.source, key):
+            # the config was reloaded while this POST was in flight: try the new key now
+            log.warning("outboundiq_key_refused_stale", **log_fields)
+            await self.queue.retry(dial.id, self.clock(), "refused key was replaced")
+            self.wake()
         elif outcome is Outcome.HOLD_KEY:
             log.error(
                 "outboundiq_key_refused", **log_fields, probe_in=self.settings.key_probe_seconds
@@ -409,6 +414,12 @@ class Forwarder:
         self.metrics.dead_lettered.labels(dial.source, reason).inc()
 
     # --- key holds -----------------------------------------------------------------------
+    def _key_changed(self, source: str, used: SecretStr) -> bool:
+        """Whether ``source`` has another key than ``used`` now (a reload happened meanwhile)."""
+        current = self.sources.get(source)
+        key = current.api_key if current is not None else None
+        return key is None or key.get_secret_value() != used.get_secret_value()
+
     def _key_id(self, key: SecretStr) -> str:
         """A process-local handle for a key that is not the key (never logged either)."""
         return hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16]

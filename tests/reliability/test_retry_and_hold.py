@@ -92,3 +92,22 @@ def test_config_reload_lifts_hold_at_once(
     relay.loop.call_soon_threadsafe(forwarder.update_sources, sources)
     assert fake.wait_for(lambda: len(fake.accepted()) >= 5, timeout=5)
     assert {r.bearer for r in fake.accepted()} == {"oiq-new-key-0003"}
+
+
+def test_refusal_of_a_key_replaced_meanwhile_does_not_hold(
+    start_relay: Callable[..., RelayThread], fake: FakeOutboundIQ
+) -> None:
+    """A 401 that answers a POST sent with a key the reload has since replaced is retried now."""
+    fake.default = Reply(401, delay=1.0)
+    relay = start_relay(key_probe_seconds=300.0)
+    httpx.post(f"{relay.url}/hooks/crm", json=dial_body(dial_id="stale"), headers=CRM)
+    assert fake.wait_for(lambda: len(fake.requests) == 1)  # in flight with the old key
+    forwarder = relay.runtime.forwarder
+    assert forwarder is not None and relay.loop is not None
+    sources = dict(relay.runtime.sources)
+    sources["crm"].api_key = SecretStr("oiq-new-key-0004")
+    relay.loop.call_soon_threadsafe(forwarder.update_sources, sources)
+    fake.default = Reply(200)
+    got = fake.wait_accepted(1, timeout=5)
+    assert [r.bearer for r in got] == ["oiq-new-key-0004"]
+    assert not forwarder.holds
