@@ -46,7 +46,7 @@ def mapping(genesys: FakeGenesys) -> GenesysMapping:
             "region": genesys.url,
             "login_url": genesys.url,
             "cache_ttl_seconds": 600,
-            "timeout_seconds": 2,
+            "timeout_seconds": 10,
             "contact_columns": {"zip": "ZipCode"},
         }
     )

@@ -206,6 +206,7 @@ class FakeGenesys:
         class Server(ThreadingHTTPServer):
             allow_reuse_address = True
             daemon_threads = True
+            request_queue_size = 256  # the default backlog of 5 drops bursts of connections
 
             def handle_error(self, request: Any, client_address: Any) -> None:
                 pass  # a client that timed out and left (the relay's timeout tests)

@@ -181,6 +181,7 @@ class FakeOutboundIQ:
         class Server(ThreadingHTTPServer):
             allow_reuse_address = True
             daemon_threads = True
+            request_queue_size = 256  # the default backlog of 5 drops bursts of connections
 
         self._server = Server(("127.0.0.1", self.port), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
