@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -15,6 +15,9 @@ from relay import __version__
 from relay.exceptions import ConfigError, RelayError
 from relay.logs import configure_logging
 from relay.settings import Settings
+
+if TYPE_CHECKING:
+    import uvicorn
 
 __all__ = ["main"]
 
@@ -40,7 +43,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         settings.sources_file = Path(args.sources_file)
     configure_logging(settings.log_level)
     app = create_app(settings)
-    config = uvicorn.Config(
+    uvicorn.Server(uvicorn_config(app, settings)).run()
+    return 0
+
+
+def uvicorn_config(app: Any, settings: Settings) -> uvicorn.Config:
+    """The uvicorn settings the relay serves with (the benchmark serves its baselines alike)."""
+    import uvicorn
+
+    return uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -52,8 +63,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
         server_header=False,
         proxy_headers=False,
     )
-    uvicorn.Server(config).run()
-    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
