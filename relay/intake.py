@@ -10,9 +10,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import orjson
 import structlog
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from relay.auth import verify
 from relay.exceptions import AuthError, MappingError, QueueError
@@ -45,8 +46,9 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _json(code: int, /, **content: Any) -> JSONResponse:
-    return JSONResponse(content, status_code=code)
+def _json(code: int, /, **content: Any) -> Response:
+    """A JSON answer rendered by orjson (Starlette's JSONResponse uses the slower stdlib)."""
+    return Response(orjson.dumps(content), status_code=code, media_type="application/json")
 
 
 async def authenticate(

@@ -11,6 +11,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 
 __all__ = ["configure_logging", "get_logger", "mask_phone"]
@@ -35,6 +36,14 @@ def _mask_phones(
     return event
 
 
+def _orjson_dumps(event: Any, **kw: Any) -> bytes:
+    return orjson.dumps(event, default=kw.get("default"))
+
+
+def _orjson_text(event: Any, **kw: Any) -> str:
+    return _orjson_dumps(event, **kw).decode()
+
+
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     """Configure structlog and the stdlib (uvicorn) loggers with one processor chain."""
     if json is None:
@@ -51,6 +60,12 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # The relay's own events (one per webhook and per delivery) are the hot path: off a
+    # terminal they are rendered by orjson straight to bytes (docs/benchmarks.md).
+    factory: Any = structlog.PrintLoggerFactory(file=sys.stderr)
+    if json:
+        renderer = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
+        factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
     structlog.configure(
         processors=[
             *shared,
@@ -58,9 +73,11 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=False,
+        logger_factory=factory,
+        cache_logger_on_first_use=True,
     )
+    if json:  # the stdlib handler below writes text
+        renderer = structlog.processors.JSONRenderer(serializer=_orjson_text)
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],

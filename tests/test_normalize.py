@@ -9,6 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relay.normalize import (
+    _nanp,
+    _parse_phone,
     normalize_attempts,
     normalize_date,
     normalize_datetime,
@@ -63,6 +65,15 @@ def test_phone_nanp_forms_agree(number: str, form: str) -> None:
     """Every written form of a NANP number normalizes to the same 10 digits."""
     text = form.format(number, a=number[:3], b=number[3:6], c=number[6:])
     assert normalize_phone(text) == number
+
+
+@given(st.text("0123456789", min_size=10, max_size=11), st.booleans())
+def test_phone_fast_path_agrees_with_phonenumbers(digits: str, plus: bool) -> None:
+    """The NANP shortcut answers exactly what the full phonenumbers parse answers."""
+    fast = _nanp(digits, plus)
+    if fast is None:
+        return
+    assert fast == _parse_phone(digits, plus)
 
 
 @given(st.text(max_size=30))
