@@ -25,6 +25,7 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
+from relay.batching import AckBatcher
 from relay.delivery import (
     Outcome,
     backoff_delay,
@@ -34,7 +35,7 @@ from relay.delivery import (
 )
 from relay.exceptions import QueueError
 from relay.queue.base import DialQueue, LeasedDial
-from relay.transport import AiohttpTransport
+from relay.transport import AiohttpTransport, RelayClient
 
 if TYPE_CHECKING:
     from relay.metrics import RelayMetrics
@@ -58,7 +59,7 @@ def create_client(settings: Settings) -> httpx.AsyncClient:
         max_keepalive_connections=settings.forward_concurrency,
         keepalive_expiry=30,
     )
-    return httpx.AsyncClient(
+    return RelayClient(
         base_url=settings.outboundiq_url.rstrip("/"),
         timeout=httpx.Timeout(settings.forward_timeout_seconds),
         limits=limits,
@@ -127,6 +128,9 @@ class Forwarder:
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._leased: dict[str, LeasedDial] = {}
+        self._acks = AckBatcher(queue)
+        # Lease when a quarter of the slots are free, not one dial per finished delivery.
+        self._lease_batch = max(1, settings.forward_concurrency // 4)
 
     # --- control -----------------------------------------------------------------------
     def wake(self) -> None:
@@ -175,7 +179,7 @@ class Forwarder:
         while not self._stopping:
             self.state.heartbeat = self.clock()
             free = concurrency - len(self._tasks)
-            if free <= 0:
+            if free <= 0 or (self._tasks and free < self._lease_batch):
                 self._slot_free.clear()
                 await self._slot_free.wait()
                 continue
@@ -308,7 +312,7 @@ class Forwarder:
                 dial_id=dial.dial_id,
                 attempt=dial.attempts,
             )
-            await self.queue.ack([dial.id])
+            await self._acks.ack(dial.id)
             self._delivered(dial)
             return
         assert key is not None
@@ -324,7 +328,7 @@ class Forwarder:
         }
         if outcome is Outcome.DELIVERED:
             log.info("dial_forwarded", **log_fields)
-            await self.queue.ack([dial.id])
+            await self._acks.ack(dial.id)
             self._delivered(dial)
             self._release_hold_for(dial.source)
         elif outcome is Outcome.HOLD_KEY:
