@@ -21,6 +21,7 @@ from bench.report import ratios, table, targets
 from bench.scenarios import Bench, Plan
 
 SCENARIOS = (
+    "disk",
     "generator",
     "bare",
     "relay",
@@ -37,7 +38,8 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
     if args.quick:
         plan.duration, plan.dials, plan.backlog, plan.backlog_seconds = 0.5, 200, 1000, 0.5
         plan.rate, plan.connections, plan.transports = 200.0, 8, ("relay",)
-    for name in ("duration", "dials", "backlog", "rate", "connections"):
+        plan.latency_rounds, plan.latency_seconds = 1, 0.5
+    for name in ("duration", "dials", "backlog", "rate", "connections", "forward_concurrency"):
         value = getattr(args, name)
         if value is not None:
             setattr(plan, name, value)
@@ -50,6 +52,7 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
 def run(plan: Plan, only: tuple[str, ...] = SCENARIOS) -> dict[str, Any]:
     bench = Bench(plan)
     steps = {
+        "disk_fsync": bench.disk_fsync,
         "generator": bench.generator_ceiling,
         "bare_intake": bench.bare_intake,
         "relay_intake": bench.relay_intake,
@@ -78,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, help="fixed-rate webhooks/s (default 1000)")
     parser.add_argument("--dials", type=int, help="dials pre-queued for the drain (100000)")
     parser.add_argument("--backlog", type=int, help="dials in the RSS backlog (1000000)")
+    parser.add_argument(
+        "--forward-concurrency", type=int, help="the relay's RELAY_FORWARD_CONCURRENCY (64)"
+    )
     parser.add_argument("--load", choices=["auto", "wrk", "python"], default="auto")
     parser.add_argument("--sink", choices=["auto", "nginx", "python"], default="auto")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, help="run only these")

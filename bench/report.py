@@ -104,6 +104,7 @@ def table(results: dict[str, Any]) -> str:
             f"{data.get('p99_ms', float('nan')):>8.2f} {'' if rss is None else f'{rss:.0f}':>7}"
         )
 
+    row("disk: one 4 KiB write + fsync", results.get("disk_fsync"), "fsyncs")
     row("load generator vs instant sink", results.get("generator"))
     row("1 bare Starlette (ceiling)", results.get("bare_intake"))
     row("2 relay intake (durable), forwarder waiting", results.get("relay_intake"))

@@ -38,6 +38,7 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     results = doc["results"]
     assert set(results) == {
+        "disk_fsync",
         "generator",
         "bare_intake",
         "relay_intake",
