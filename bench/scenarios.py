@@ -50,8 +50,8 @@ class Plan:
     duration: float = 10.0
     connections: int = 32
     rate: float = 1000.0
-    latency_rounds: int = 3
-    latency_seconds: float = 6.0
+    latency_rounds: int = 5
+    latency_seconds: float = 5.0
     dials: int = 100_000
     backlog: int = 1_000_000
     backlog_seconds: float = 15.0

@@ -18,6 +18,7 @@ from starlette.routing import Route
 
 from relay.exceptions import ConfigError, QueueError
 from relay.forwarder import Forwarder, create_client
+from relay.heap import freeze_startup_heap, thaw_heap
 from relay.intake import hook
 from relay.metrics import RelayMetrics
 from relay.queue import create_queue
@@ -120,6 +121,7 @@ def create_app(
         runtime.worker = asyncio.create_task(forwarder.run(), name="forwarder")
         runtime.worker.add_done_callback(_worker_exit)
         reload = _install_reload(runtime, settings)
+        freeze_startup_heap()
         log.info(
             "relay_started",
             sources=sorted(runtime.sources),
@@ -140,6 +142,7 @@ def create_app(
             if client is None:
                 await http.aclose()
             await runtime.queue.close()
+            thaw_heap()
             log.info("relay_stopped", delivered=forwarder.state.delivered)
 
     routes = [
