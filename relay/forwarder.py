@@ -129,8 +129,10 @@ class Forwarder:
         self._tasks: set[asyncio.Task[None]] = set()
         self._leased: dict[str, LeasedDial] = {}
         self._acks = AckBatcher(queue)
-        # Lease when a quarter of the slots are free, not one dial per finished delivery.
-        self._lease_batch = max(1, settings.forward_concurrency // 4)
+        # Lease a few dials at a time, not one per finished delivery (fewer queue round
+        # trips), nor many (a big batch starts, and later finishes, as one burst that
+        # delays webhooks sharing the event loop): 4 at the default 64 (docs/benchmarks.md).
+        self._lease_batch = max(1, settings.forward_concurrency // 16)
 
     # --- control -----------------------------------------------------------------------
     def wake(self) -> None:
