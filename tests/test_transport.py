@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
+import ssl
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -64,3 +71,33 @@ async def test_dropped_connection_is_a_transport_error(fake: FakeOutboundIQ) -> 
     async with create_client(_settings(fake.url)) as client:
         with pytest.raises(httpx.TransportError):
             await client.post("/dials", content=b"{}")
+
+
+def _tls_server(tmp_path: Path) -> tuple[ThreadingHTTPServer, str]:
+    """An HTTPS server with a self-signed certificate (which no client should trust)."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    args = ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *args],
+        check=True,
+        capture_output=True,
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"https://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_tls_certificates_are_verified(tmp_path: Path) -> None:
+    """An HTTPS destination with an untrusted certificate is refused (ConnectError)."""
+    server, url = _tls_server(tmp_path)
+    try:
+        async with create_client(_settings(url)) as client:
+            with pytest.raises(httpx.ConnectError, match="certificate"):
+                await client.post("/dials", content=b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
