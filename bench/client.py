@@ -15,16 +15,11 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from bench.scenarios import wire_template
 from relay.forwarder import create_client
 from relay.settings import Settings
 
-BODY = (
-    b'{"campaign_id":"abc-123","campaign_name":"Q2 Outbound Push","agent_name":"Jane Doe",'
-    b'"ani":"+15125550100","disposition_name":"Sale","prospect_phone":"+15125550187",'
-    b'"datetime":"2026-04-10T14:32:15+00:00","call_direction":"outbound","zip":"78701",'
-    b'"sys_created_date_original":"2026-04-01","total_dial_attempts":3,'
-    b'"skill_name":"Sales Tier 1","lead_source":"facebook-ads","dial_id":"c-1"}'
-)
+BODY = wire_template() % b"c-1"
 AUTH = {"Authorization": "Bearer bench-outboundiq-key"}
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import sqlite3
+import subprocess
 import time
 import uuid
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ from bench.procs import (
     Sink,
     child_env,
     free_port,
+    pin,
     python,
     start_sink,
     wait_http,
@@ -33,13 +36,19 @@ sources:
     auth: {{type: header, header: X-Relay-Token, secret: {HOOK_TOKEN}}}
     timezone: America/Chicago
 """
-WIRE = (
-    b'{"campaign_id":"abc-123","campaign_name":"Q2 Outbound Push","agent_name":"Jane Doe",'
-    b'"ani":"+15125550100","disposition_name":"Sale","prospect_phone":"+15125550187",'
-    b'"datetime":"2026-04-10T14:32:15+00:00","call_direction":"outbound","zip":"78701",'
-    b'"sys_created_date_original":"2026-04-01","total_dial_attempts":3,'
-    b'"skill_name":"Sales Tier 1","lead_source":"facebook-ads","dial_id":"%s"}'
-)
+
+
+def wire_template() -> bytes:
+    """The exact payload the relay stores for a benchmark webhook, ``%s`` for its dial id."""
+    from pydantic import SecretStr
+
+    from bench.load import body
+    from relay.pipeline import map_request, parse_request
+    from relay.sources import parse_sources
+
+    source = parse_sources(SOURCES_YAML, env={}, default_api_key=SecretStr(API_KEY))["bench"]
+    request = parse_request("POST", "application/json", {}, body("@DIAL_ID@", 0))
+    return map_request(source, request).dial.to_wire().replace(b"@DIAL_ID@", b"%s")
 
 
 @dataclass
@@ -352,13 +361,14 @@ def prequeue(db: Path, n: int) -> int:
         await queue.close()
 
     asyncio.run(create())
+    wire = wire_template()
     now = time.time()
     conn = sqlite3.connect(db)
     with conn:
         conn.executemany(
             "INSERT INTO dials (source, dial_id, payload, lane, received_at, due_at, kind) "
             "VALUES ('bench', ?, ?, 0, ?, ?, 'dial')",
-            ((f"q-{i}", WIRE % f"q-{i}".encode(), now, now) for i in range(n)),
+            ((f"q-{i}", wire % f"q-{i}".encode(), now, now) for i in range(n)),
         )
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
@@ -404,12 +414,6 @@ def _synchronous(db: Path) -> str:
 
 
 def _run_json(argv: list[str], cpu: int = LOAD_CPU) -> dict[str, Any]:
-    import json
-    import os
-    import subprocess
-
-    from bench.procs import pin
-
     out = subprocess.run(
         argv,
         capture_output=True,
