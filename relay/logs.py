@@ -63,9 +63,12 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
     # The relay's own events (one per webhook and per delivery) are the hot path: off a
     # terminal they are rendered by orjson straight to bytes (docs/benchmarks.md).
     factory: Any = structlog.PrintLoggerFactory(file=sys.stderr)
-    if json:
+    binary = getattr(sys.stderr, "buffer", None)  # absent when stderr is a plain StringIO
+    if json and binary is not None:
         renderer = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
-        factory = structlog.BytesLoggerFactory(file=sys.stderr.buffer)
+        factory = structlog.BytesLoggerFactory(file=binary)
+    elif json:
+        renderer = structlog.processors.JSONRenderer(serializer=_orjson_text)
     structlog.configure(
         processors=[
             *shared,
