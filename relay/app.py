@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from relay.exceptions import ConfigError, QueueError
 from relay.forwarder import Forwarder, create_client
+from relay.heap import freeze_startup_heap, thaw_heap
 from relay.intake import hook
 from relay.limits import RequestGuard, json_http_error
 from relay.metrics import RelayMetrics
@@ -125,6 +126,7 @@ def create_app(
         runtime.forwarder = forwarder
         runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
         reload = _install_reload(runtime, settings)
+        freeze_startup_heap()
         log.info(
             "relay_started",
             sources=sorted(runtime.sources),
@@ -146,6 +148,7 @@ def create_app(
                 await http.aclose()
             await close_mappings(runtime.sources.values())
             await runtime.queue.close()
+            thaw_heap()
             log.info("relay_stopped", delivered=forwarder.state.delivered)
 
     routes = [

@@ -8,7 +8,7 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -16,6 +16,9 @@ from relay import __version__
 from relay.exceptions import ConfigError, RelayError
 from relay.logs import configure_logging
 from relay.settings import Settings
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = ["main"]
 

@@ -15,9 +15,10 @@ import asyncio
 import time
 from typing import Any
 
+import orjson
 import structlog
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
 from relay.auth import verify
 from relay.exceptions import AuthError, MappingError, QueueError
@@ -68,8 +69,11 @@ async def read_body(request: Request, limit: int, within: float | None = None) -
 _CLOSE = {"Connection": "close"}
 
 
-def _json(code: int, /, headers: dict[str, str] | None = None, **content: Any) -> JSONResponse:
-    return JSONResponse(content, status_code=code, headers=headers)
+def _json(code: int, /, headers: dict[str, str] | None = None, **content: Any) -> Response:
+    """A JSON answer rendered by orjson (Starlette's JSONResponse uses the slower stdlib)."""
+    return Response(
+        orjson.dumps(content), status_code=code, headers=headers, media_type="application/json"
+    )
 
 
 def _admit(

@@ -193,8 +193,12 @@ class SqliteQueue:
                 conn.execute("ROLLBACK")
             failure: BaseException = QueueUnavailable(f"queue commit failed: {exc}")
             results = [(None, failure)] * len(batch)
+        # One wake-up per event loop for the whole batch, not one per operation.
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, Any]]] = {}
         for (_fn, fut, loop), (value, error) in zip(batch, results, strict=True):
-            loop.call_soon_threadsafe(_settle, fut, value, error)
+            by_loop.setdefault(loop, []).append((fut, value, error))
+        for loop, settled in by_loop.items():
+            loop.call_soon_threadsafe(_settle_all, settled)
 
     async def _call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         if self._thread is None:
@@ -202,8 +206,10 @@ class SqliteQueue:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()
         self._ops.put((fn, fut, loop))
+        # No shield needed: a cancelled caller does not stop the operation (the writer
+        # thread runs it regardless) and _settle skips a future that is already done.
         try:
-            return await asyncio.shield(fut)
+            return await fut
         except sqlite3.Error as exc:
             raise QueueError(f"queue operation failed: {exc}") from exc
 
@@ -528,6 +534,11 @@ def _settle(fut: asyncio.Future[Any], value: Any, error: BaseException | None) -
         fut.set_exception(error)
     else:
         fut.set_result(value)
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for fut, value, error in settled:
+        _settle(fut, value, error)
 
 
 def _int_id(value: str) -> int:

@@ -1,0 +1,92 @@
+"""The baselines the relay is measured against, each run as its own process.
+
+* ``bare``: Starlette that parses the JSON and answers 202 (no queue): the stack's ceiling.
+* ``naive``: what a user would write by hand: map, await the POST to outboundIQ, then answer.
+
+The stand-in for outboundIQ itself is ``bench.sink`` (or nginx).
+
+``python -m bench.apps {bare,naive} --port P [--destination URL]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from relay.server import server_config
+from relay.dial import DIAL_FIELDS
+from relay.settings import Settings
+
+
+async def _healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+def bare_app() -> Starlette:
+    async def hook(request: Request) -> Response:
+        data = orjson.loads(await request.body())
+        return JSONResponse({"status": "queued", "dial_id": data.get("dial_id")}, status_code=202)
+
+    return Starlette(
+        routes=[
+            Route("/hooks/{source}", hook, methods=["POST"]),
+            Route("/healthz", _healthz, methods=["GET"]),
+        ]
+    )
+
+
+def naive_app(destination: str, api_key: str) -> Starlette:
+    state: dict[str, httpx.AsyncClient] = {}
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with httpx.AsyncClient(base_url=destination, timeout=10) as client:
+            state["client"] = client
+            yield
+
+    async def hook(request: Request) -> Response:
+        data = orjson.loads(await request.body())
+        dial = {name: data.get(name, "") for name in DIAL_FIELDS}
+        try:
+            answer = await state["client"].post(
+                "/dials", json=dial, headers={"Authorization": f"Bearer {api_key}"}
+            )
+        except httpx.HTTPError as exc:
+            return JSONResponse({"status": "error", "error": repr(exc)}, status_code=502)
+        if answer.is_success:
+            return JSONResponse({"status": "queued", "dial_id": dial["dial_id"]}, status_code=202)
+        return JSONResponse({"status": "error", "upstream": answer.status_code}, status_code=502)
+
+    return Starlette(
+        routes=[
+            Route("/hooks/{source}", hook, methods=["POST"]),
+            Route("/healthz", _healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.apps")
+    parser.add_argument("kind", choices=["bare", "naive"])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--destination", default="http://127.0.0.1:9")
+    parser.add_argument("--api-key", default="bench-key")
+    args = parser.parse_args(argv)
+    app: Any = bare_app() if args.kind == "bare" else naive_app(args.destination, args.api_key)
+    settings = Settings(host="127.0.0.1", port=args.port, shutdown_grace_seconds=1)
+    uvicorn.Server(server_config(app, settings)).run()
+
+
+if __name__ == "__main__":
+    main()

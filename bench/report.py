@@ -1,0 +1,137 @@
+"""The targets, checked against one run's results, and the table printed at the end."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _get(results: dict[str, Any], *path: str) -> Any:
+    node: Any = results
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def ratios(results: dict[str, Any]) -> dict[str, float | None]:
+    """The ratios the issue asks for, each against a baseline measured in the same run."""
+
+    def ratio(a: Any, b: Any) -> float | None:
+        return round(a / b, 3) if isinstance(a, int | float) and b else None
+
+    slow, fast = _get(results, "latency", "slow"), _get(results, "latency", "fast")
+    down = _get(results, "latency", "down")
+    return {
+        "relay_intake_to_bare": ratio(
+            _get(results, "relay_intake", "rps"), _get(results, "bare_intake", "rps")
+        ),
+        "relay_intake_forwarding_to_bare": ratio(
+            _get(results, "relay_intake_forwarding", "rps"), _get(results, "bare_intake", "rps")
+        ),
+        "drain_to_client_ceiling": _get(results, "forward_drain", "ratio_to_client_ceiling"),
+        "relay_to_naive_rps_slow_destination": ratio(
+            _get(results, "naive_vs_relay", "relay", "rps"),
+            _get(results, "naive_vs_relay", "naive", "rps"),
+        ),
+        "p99_slow_to_fast": ratio(slow and slow["p99_ms"], fast and fast["p99_ms"]),
+        "p99_down_to_fast": ratio(down and down["p99_ms"], fast and fast["p99_ms"]),
+    }
+
+
+def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
+    r = ratios(results)
+    fast_p99 = _get(results, "latency", "fast", "p99_ms")
+    rows: list[tuple[str, str, Any, bool | None]] = [
+        (
+            "relay intake vs bare Starlette",
+            ">= 0.5 and every 202 durable",
+            r["relay_intake_to_bare"],
+            None
+            if r["relay_intake_to_bare"] is None
+            else r["relay_intake_to_bare"] >= 0.5
+            and bool(_get(results, "relay_intake", "durable")),
+        ),
+        (
+            "forward drain, one process (dials/s)",
+            ">= 3000",
+            _get(results, "forward_drain", "dials_per_s"),
+            _at_least(_get(results, "forward_drain", "dials_per_s"), 3000),
+        ),
+        (
+            "p99 webhook latency at the fixed rate (ms)",
+            "<= 10",
+            fast_p99,
+            None if fast_p99 is None else fast_p99 <= 10,
+        ),
+        (
+            "intake p99, destination slow / fast",
+            "<= 2",
+            r["p99_slow_to_fast"],
+            None if r["p99_slow_to_fast"] is None else r["p99_slow_to_fast"] <= 2,
+        ),
+        (
+            "intake p99, destination down / fast",
+            "<= 2",
+            r["p99_down_to_fast"],
+            None if r["p99_down_to_fast"] is None else r["p99_down_to_fast"] <= 2,
+        ),
+        (
+            "peak RSS with the backlog (MB)",
+            "<= 150",
+            _get(results, "backlog_rss", "peak_rss_mb"),
+            None
+            if _get(results, "backlog_rss", "peak_rss_mb") is None
+            else _get(results, "backlog_rss", "peak_rss_mb") <= 150,
+        ),
+    ]
+    return [{"target": t, "wanted": w, "measured": m, "met": ok} for t, w, m, ok in rows]
+
+
+def _at_least(value: Any, floor: float) -> bool | None:
+    return None if value is None else value >= floor
+
+
+def table(results: dict[str, Any]) -> str:
+    lines = [f"{'scenario':44} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>7}"]
+
+    def row(name: str, data: dict[str, Any] | None, rate_key: str = "rps") -> None:
+        if not data:
+            return
+        rss = data.get("peak_rss_mb")
+        lines.append(
+            f"{name:44} {data.get(rate_key, 0):>10,.0f} {data.get('p50_ms', float('nan')):>8.2f} "
+            f"{data.get('p99_ms', float('nan')):>8.2f} {'' if rss is None else f'{rss:.0f}':>7}"
+        )
+
+    row("disk: one 4 KiB write + fsync", results.get("disk_fsync"), "fsyncs")
+    row("load generator vs instant sink", results.get("generator"))
+    row("1 bare Starlette (ceiling)", results.get("bare_intake"))
+    row("2 relay intake (durable), forwarder waiting", results.get("relay_intake"))
+    row("2 relay intake (durable), forwarding too", results.get("relay_intake_forwarding"))
+    for name in ("fast", "slow", "down"):
+        row(f"  relay at fixed rate, destination {name}", _get(results, "latency", name))
+    drain = results.get("forward_drain")
+    if drain:
+        for transport, data in drain["client_ceiling"].items():
+            row(f"  client ceiling: {transport}", data)
+        row(f"3 forward drain ({drain['dials']:,} dials)", drain, "dials_per_s")
+    row("4 naive relay, destination +100 ms", _get(results, "naive_vs_relay", "naive"))
+    row("4 relay, destination +100 ms", _get(results, "naive_vs_relay", "relay"))
+    backlog = results.get("backlog_rss")
+    if backlog:
+        lines.append(
+            f"5 backlog of {backlog['backlog']:,} dials: peak RSS {backlog['peak_rss_mb']:.0f} MB, "
+            f"queue file {backlog['queue_file_mb']:.0f} MB"
+        )
+    if drain:
+        lines.append(
+            f"  queue file per 100,000 dials: {drain['queue_bytes_per_100k'] / 2**20:.1f} MB"
+        )
+    lines.append("")
+    lines.append("ratios: " + ", ".join(f"{k}={v}" for k, v in ratios(results).items()))
+    lines.append("targets:")
+    for t in targets(results):
+        mark = {True: "MET ", False: "MISS", None: "n/a "}[t["met"]]
+        lines.append(f"  [{mark}] {t['target']}: {t['measured']} (wanted {t['wanted']})")
+    return "\n".join(lines)

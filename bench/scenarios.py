@@ -1,0 +1,426 @@
+"""The scenarios: each starts its processes pinned (server core 0, load and sinks core 1)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sqlite3
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.load import HOOK_TOKEN, LoadResult, python_load, wrk_load
+from bench.procs import (
+    LOAD_CPU,
+    SERVER_CPU,
+    Proc,
+    Sink,
+    child_env,
+    free_port,
+    pin,
+    python,
+    start_sink,
+    wait_http,
+)
+from relay.queue.sqlite import SqliteQueue
+
+API_KEY = "bench-outboundiq-key"
+SOURCES_YAML = f"""
+sources:
+  bench:
+    mapping: generic
+    auth: {{type: header, header: X-Relay-Token, secret: {HOOK_TOKEN}}}
+    timezone: America/Chicago
+"""
+
+
+def wire_template() -> bytes:
+    """The exact payload the relay stores for a benchmark webhook, ``%s`` for its dial id."""
+    from pydantic import SecretStr
+
+    from bench.load import body
+    from relay.pipeline import map_request, parse_request
+    from relay.sources import parse_sources
+
+    source = parse_sources(SOURCES_YAML, env={}, default_api_key=SecretStr(API_KEY))["bench"]
+    request = parse_request("POST", "application/json", {}, body("@DIAL_ID@", 0))
+    return map_request(source, request).dial.to_wire().replace(b"@DIAL_ID@", b"%s")
+
+
+@dataclass
+class Plan:
+    """How big the run is (``--quick`` shrinks everything for the smoke test)."""
+
+    workdir: Path
+    duration: float = 10.0
+    connections: int = 32
+    rate: float = 1000.0
+    latency_rounds: int = 5
+    latency_seconds: float = 5.0
+    dials: int = 100_000
+    backlog: int = 1_000_000
+    backlog_seconds: float = 15.0
+    forward_concurrency: int = 64
+    transports: tuple[str, ...] = ("relay", "httpx-default", "aiohttp")
+    load: str = "wrk"  # or "python"
+    sink: str = "nginx"  # or "python"
+
+
+class Bench:
+    def __init__(self, plan: Plan) -> None:
+        self.plan = plan
+        self._runs = 0
+
+    # --- helpers ---------------------------------------------------------------------
+    def _dir(self, name: str) -> Path:
+        self._runs += 1
+        path = self.plan.workdir / f"{self._runs:02d}-{name}"
+        path.mkdir(parents=True)
+        return path
+
+    def closed_load(self, url: str, workdir: Path, connections: int | None = None) -> LoadResult:
+        prefix = uuid.uuid4().hex[:8]
+        c = connections or self.plan.connections
+        if self.plan.load == "wrk":
+            return wrk_load(
+                url, duration=self.plan.duration, connections=c, prefix=prefix, workdir=workdir
+            )
+        return python_load(url, duration=self.plan.duration, connections=c, prefix=prefix)
+
+    def open_load(self, url: str) -> LoadResult:
+        return python_load(
+            url,
+            duration=self.plan.latency_seconds,
+            rate=self.plan.rate,
+            prefix=uuid.uuid4().hex[:8],
+        )
+
+    def start_app(self, kind: str, workdir: Path, **extra: str) -> tuple[Proc, str]:
+        port = free_port()
+        argv = python("-m", "bench.apps", kind, "--port", str(port))
+        for key, value in extra.items():
+            argv += [f"--{key}", value]
+        proc = Proc(kind, argv, cpu=SERVER_CPU, workdir=workdir, env=child_env())
+        base = f"http://127.0.0.1:{port}"
+        wait_http(base + "/healthz", proc=proc.proc)
+        return proc, base
+
+    def start_relay(
+        self, workdir: Path, destination: str, db: Path, *, wait: bool = True
+    ) -> tuple[Proc, str]:
+        port = free_port()
+        sources = workdir / "sources.yaml"
+        sources.write_text(SOURCES_YAML)
+        env = child_env(
+            RELAY_HOST="127.0.0.1",
+            RELAY_PORT=str(port),
+            RELAY_SOURCES_FILE=str(sources),
+            RELAY_QUEUE_URL=f"sqlite:///{db}",
+            RELAY_OUTBOUNDIQ_URL=destination,
+            RELAY_OUTBOUNDIQ_API_KEY=API_KEY,
+            RELAY_FORWARD_CONCURRENCY=str(self.plan.forward_concurrency),
+            RELAY_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
+            RELAY_SHUTDOWN_GRACE_SECONDS="2",
+        )
+        proc = Proc(
+            "relay", python("-m", "relay", "serve"), cpu=SERVER_CPU, workdir=workdir, env=env
+        )
+        base = f"http://127.0.0.1:{port}"
+        if wait:
+            wait_http(base + "/healthz", proc=proc.proc)
+        return proc, base
+
+    def sink(self, workdir: Path, delay: float = 0.0) -> Sink:
+        return start_sink(self.plan.sink if delay == 0 else "python", workdir, delay=delay)
+
+    # --- 0. the load generator's own ceiling -----------------------------------------------
+    def generator_ceiling(self) -> dict[str, Any]:
+        workdir = self._dir("generator")
+        sink = self.sink(workdir)
+        try:
+            got = python_load(
+                sink.url + "/dials",
+                duration=min(self.plan.duration, 5),
+                connections=self.plan.connections,
+                prefix="gen",
+            )
+        finally:
+            sink.stop()
+        return {"sink": sink.kind, **got.as_dict()}
+
+    # --- the disk's own fsync latency: no durable 202 can be faster -------------------------
+    def disk_fsync(self) -> dict[str, Any]:
+        path = self._dir("disk") / "fsync.probe"
+        samples: list[float] = []
+        block = b"x" * 4096
+        with path.open("wb") as f:
+            deadline = time.monotonic() + max(0.5, min(self.plan.duration / 2, 3))
+            while time.monotonic() < deadline:
+                started = time.perf_counter()
+                f.write(block)
+                f.flush()
+                os.fsync(f.fileno())
+                samples.append((time.perf_counter() - started) * 1000)
+        samples.sort()
+        return {
+            "fsyncs": len(samples),
+            "p50_ms": round(samples[len(samples) // 2], 3),
+            "p99_ms": round(samples[int(len(samples) * 0.99)], 3),
+            "max_ms": round(samples[-1], 3),
+        }
+
+    # --- 1. the stack's ceiling ----------------------------------------------------------
+    def bare_intake(self) -> dict[str, Any]:
+        workdir = self._dir("bare")
+        proc, base = self.start_app("bare", workdir)
+        try:
+            cpu = proc.cpu_seconds()
+            got = self.closed_load(base + "/hooks/bench", workdir)
+            cpu = proc.cpu_seconds() - cpu
+        finally:
+            proc.stop()
+        return {**got.as_dict(), "cpu_us_per_request": _per(cpu, got.requests)}
+
+    # --- 2. the relay's intake, every 202 durable -----------------------------------------
+    def relay_intake(self, *, forwarding: bool = False) -> dict[str, Any]:
+        """Intake alone (outboundIQ down: the circuit opens and the forwarder waits), or
+        intake while the forwarder delivers every dial to the instant sink on the same core."""
+        workdir = self._dir("relay-intake-forwarding" if forwarding else "relay-intake")
+        db = workdir / "queue.db"
+        sink = self.sink(workdir)
+        destination = sink.url if forwarding else f"http://127.0.0.1:{free_port()}"
+        proc, base = self.start_relay(workdir, destination, db)
+        try:
+            cpu = proc.cpu_seconds()
+            got = self.closed_load(base + "/hooks/bench", workdir)
+            cpu = proc.cpu_seconds() - cpu
+            peak = proc.peak_rss_mb()
+            forwarded = sink.count()
+        finally:
+            proc.stop()
+            sink.stop()
+        stored = _count(db, "SELECT COUNT(*) FROM seen")
+        accepted = got.count(202) if got.tool == "python" else got.statuses["2xx"]
+        return {
+            **got.as_dict(),
+            "destination": "instant sink" if forwarding else "down (forwarder waiting)",
+            "accepted": accepted,
+            "stored": stored,
+            "durable": stored >= accepted and _synchronous(db) == "FULL",
+            "synchronous": "FULL (WAL; each group commit is fsynced before any 202)",
+            "peak_rss_mb": round(peak, 1),
+            "forwarded_meanwhile": forwarded,
+            "cpu_us_per_request": _per(cpu, got.requests),
+        }
+
+    # --- p99 at a fixed rate, with the destination fast, slow and down --------------------
+    def latency_at_rate(self) -> dict[str, Any]:
+        """Rounds interleaved (fast, slow, down, fast, ...) so that whatever else the machine
+        is doing spreads over the three alike; each condition reports its median round. Fast
+        and slow use the same Python sink, so the 100 ms is the only difference."""
+        conditions = (("fast", 0.0), ("slow", 0.1), ("down", None))
+        rounds: dict[str, list[LoadResult]] = {name: [] for name, _ in conditions}
+        for i in range(self.plan.latency_rounds):
+            for name, delay in conditions:
+                workdir = self._dir(f"latency-{name}-{i}")
+                sink = start_sink("python", workdir, delay=delay) if delay is not None else None
+                destination = sink.url if sink else f"http://127.0.0.1:{free_port()}"
+                proc, base = self.start_relay(workdir, destination, workdir / "queue.db")
+                try:
+                    rounds[name].append(self.open_load(base + "/hooks/bench"))
+                finally:
+                    proc.stop()
+                    if sink:
+                        sink.stop()
+        out: dict[str, Any] = {}
+        for name, delay in conditions:
+            runs = sorted(rounds[name], key=lambda r: r.p99_ms)
+            median = runs[len(runs) // 2]
+            out[name] = {
+                "destination": _describe(delay),
+                **median.as_dict(),
+                "round_p99_ms": [r.p99_ms for r in rounds[name]],
+                "round_p50_ms": [r.p50_ms for r in rounds[name]],
+            }
+        return out
+
+    # --- 3. draining a backlog ---------------------------------------------------------------
+    def client_ceiling(self, sink: Sink) -> dict[str, Any]:
+        """The same httpx client the forwarder builds, POSTing as fast as it can: no queue."""
+        seconds = min(self.plan.duration, 5)
+        out: dict[str, Any] = {}
+        for transport in self.plan.transports:
+            argv = python("-m", "bench.client", sink.url, "--transport", transport)
+            argv += ["--concurrency", str(self.plan.forward_concurrency), "--seconds", str(seconds)]
+            out[transport] = _run_json(argv, cpu=SERVER_CPU)
+        return out
+
+    def forward_drain(self) -> dict[str, Any]:
+        workdir = self._dir("drain")
+        db = workdir / "queue.db"
+        n = self.plan.dials
+        queue_bytes = prequeue(db, n)
+        sink = self.sink(workdir)
+        try:
+            ceiling = self.client_ceiling(sink)
+            before = sink.count()
+            spawned = time.monotonic()
+            proc, _base = self.start_relay(workdir, sink.url, db, wait=False)
+            try:
+                seconds, first, cpu = _wait_drained(
+                    sink, before, n, proc, timeout=max(120, n / 200)
+                )
+                if seconds == 0:  # a tiny backlog went in one poll: count from the spawn
+                    seconds, first = time.monotonic() - spawned, 0
+                peak = proc.peak_rss_mb()
+            finally:
+                proc.stop()
+        finally:
+            sink.stop()
+        delivered = n - first
+        rate = delivered / seconds if seconds else 0.0
+        relay_ceiling = ceiling["relay"]["rps"]
+        return {
+            "dials": n,
+            "measured_dials": delivered,
+            "seconds": round(seconds, 3),
+            "dials_per_s": round(rate, 1),
+            "client_ceiling": ceiling,
+            "ratio_to_client_ceiling": round(rate / relay_ceiling, 3) if relay_ceiling else None,
+            "peak_rss_mb": round(peak, 1),
+            "cpu_us_per_dial": _per(cpu, delivered),
+            "queue_bytes_per_100k": round(queue_bytes / n * 100_000),
+            "sink": sink.kind,
+        }
+
+    # --- 4. a hand-written relay against a slow outboundIQ -----------------------------------
+    def naive_vs_relay(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name in ("naive", "relay"):
+            workdir = self._dir(f"slow-{name}")
+            sink = self.sink(workdir, delay=0.1)
+            if name == "naive":
+                proc, base = self.start_app("naive", workdir, destination=sink.url)
+            else:
+                proc, base = self.start_relay(workdir, sink.url, workdir / "queue.db")
+            try:
+                got = self.closed_load(base + "/hooks/bench", workdir)
+            finally:
+                proc.stop()
+                sink.stop()
+            out[name] = got.as_dict()
+        return out
+
+    # --- 5. memory with a large backlog ------------------------------------------------------
+    def backlog_rss(self) -> dict[str, Any]:
+        workdir = self._dir("backlog")
+        db = workdir / "queue.db"
+        n = self.plan.backlog
+        queue_bytes = prequeue(db, n)
+        sink = self.sink(workdir)
+        try:
+            before = sink.count()
+            proc, _base = self.start_relay(workdir, sink.url, db)
+            try:
+                started = time.monotonic()
+                peak_seen = 0.0
+                while time.monotonic() - started < self.plan.backlog_seconds:
+                    peak_seen = max(peak_seen, proc.rss_mb())
+                    time.sleep(0.2)
+                delivered = sink.count() - before
+                peak = max(peak_seen, proc.peak_rss_mb())
+            finally:
+                proc.stop()
+        finally:
+            sink.stop()
+        return {
+            "backlog": n,
+            "seconds": self.plan.backlog_seconds,
+            "delivered_meanwhile": delivered,
+            "peak_rss_mb": round(peak, 1),
+            "queue_file_mb": round(queue_bytes / 2**20, 1),
+        }
+
+
+def _describe(delay: float | None) -> str:
+    if delay is None:
+        return "down (connection refused)"
+    return f"python sink, +{int(delay * 1000)} ms" if delay else "python sink, instant"
+
+
+def prequeue(db: Path, n: int) -> int:
+    """Put ``n`` due dials in a fresh queue file; its size in bytes (WAL checkpointed)."""
+    queue = SqliteQueue(db)
+
+    async def create() -> None:
+        await queue.open()
+        await queue.close()
+
+    asyncio.run(create())
+    wire = wire_template()
+    now = time.time()
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.executemany(
+            "INSERT INTO dials (source, dial_id, payload, lane, received_at, due_at, kind) "
+            "VALUES ('bench', ?, ?, 0, ?, ?, 'dial')",
+            ((f"q-{i}", wire % f"q-{i}".encode(), now, now) for i in range(n)),
+        )
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
+
+
+def _wait_drained(
+    sink: Sink, before: int, n: int, proc: Proc, timeout: float
+) -> tuple[float, int, float]:
+    """Seconds from the first delivery seen to the ``n``-th, how many that first poll saw,
+    and the relay's CPU seconds in between."""
+    deadline = time.monotonic() + timeout
+    first_at: float | None = None
+    first = 0
+    cpu = 0.0
+    while time.monotonic() < deadline:
+        got = sink.count() - before
+        now = time.monotonic()
+        if first_at is None and got > 0:
+            first_at, first, cpu = now, got, proc.cpu_seconds()
+        if got >= n:
+            return now - (first_at or now), first, proc.cpu_seconds() - cpu
+        time.sleep(0.05)
+    raise TimeoutError(f"drain did not finish in {timeout:.0f} s")
+
+
+def _per(cpu_seconds: float, count: int) -> float | None:
+    """CPU microseconds per request: steadier than throughput on a shared machine."""
+    return round(cpu_seconds / count * 1e6, 1) if count else None
+
+
+def _count(db: Path, sql: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return int(conn.execute(sql).fetchone()[0])
+    finally:
+        conn.close()
+
+
+def _synchronous(db: Path) -> str:
+    """The relay opens the queue with ``synchronous=FULL``; confirm the code still says so."""
+    return SqliteQueue(db).synchronous
+
+
+def _run_json(argv: list[str], cpu: int = LOAD_CPU) -> dict[str, Any]:
+    out = subprocess.run(
+        argv,
+        capture_output=True,
+        check=True,
+        timeout=300,
+        env={**os.environ, **child_env()},
+        **pin(cpu),  # type: ignore[arg-type]
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    return result

@@ -1,0 +1,60 @@
+"""The benchmark harness still runs end to end (tiny sizes; timings are never asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
+    """`python -m bench --quick` runs every scenario and writes the JSON result."""
+    out = tmp_path / "result.json"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench",
+            "--quick",
+            "--load",
+            "python",
+            "--sink",
+            "python",
+            "--json",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    results = doc["results"]
+    assert set(results) == {
+        "disk_fsync",
+        "generator",
+        "bare_intake",
+        "relay_intake",
+        "relay_intake_forwarding",
+        "latency",
+        "forward_drain",
+        "naive_vs_relay",
+        "backlog_rss",
+    }
+    for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
+        assert results[key]["requests"] > 0 and results[key]["errors"] == 0
+    assert results["relay_intake"]["durable"] is True
+    assert set(results["latency"]) == {"fast", "slow", "down"}
+    drain = results["forward_drain"]
+    assert drain["measured_dials"] > 0 and drain["queue_bytes_per_100k"] > 0
+    assert set(results["naive_vs_relay"]) == {"naive", "relay"}
+    assert results["backlog_rss"]["peak_rss_mb"] > 0
+    assert {t["target"] for t in doc["targets"]} and set(doc["ratios"])
+    assert "targets:" in run.stdout

@@ -1,0 +1,54 @@
+"""Log lines: JSON off a terminal (rendered by orjson), phone numbers masked."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import structlog
+
+from relay.logs import configure_logging
+
+
+@pytest.fixture
+def json_lines(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[], list[Any]]]:
+    """JSON logging configured onto a stderr of our own; returns the parsed lines."""
+    stream = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    monkeypatch.setattr(sys, "stderr", stream)
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    configure_logging("INFO", json=True)
+
+    def lines() -> list[Any]:
+        stream.flush()
+        raw = stream.buffer.getvalue().decode()  # type: ignore[attr-defined]
+        return [json.loads(line) for line in raw.splitlines() if line]
+
+    yield lines
+    structlog.reset_defaults()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+    logging.getLogger("uvicorn.access").disabled = False
+
+
+def test_event_is_one_json_line_with_the_phone_masked(json_lines: Callable[[], list[Any]]) -> None:
+    """A structlog event is one JSON object per line; a prospect phone keeps its last 4 digits."""
+    structlog.get_logger("relay.test").info(
+        "webhook_received", source="crm", prospect_phone="5125550187", status=202
+    )
+    [event] = json_lines()
+    assert event["event"] == "webhook_received" and event["status"] == 202
+    assert event["prospect_phone"] == "******0187"
+    assert event["level"] == "info" and event["timestamp"].endswith("Z")
+
+
+def test_stdlib_lines_are_json_too(json_lines: Callable[[], list[Any]]) -> None:
+    """uvicorn's stdlib log records come out as the same JSON shape."""
+    logging.getLogger("uvicorn.error").info("Application startup complete.")
+    [event] = json_lines()
+    assert event["event"] == "Application startup complete." and event["level"] == "info"
