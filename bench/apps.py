@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from relay.server import server_config
 from relay.dial import DIAL_FIELDS
+from relay.server import server_config
 from relay.settings import Settings
 
 

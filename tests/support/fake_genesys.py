@@ -25,7 +25,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-from tests.support.fake_outboundiq import Reply, free_port, send_reply
+from tests.support.fake_outboundiq import Reply, free_port, send_reply, serve_http, stop_http
 
 CLIENT_ID = "relay-oauth-client"
 CLIENT_SECRET = "relay-oauth-secret-0001"
@@ -171,55 +171,30 @@ class FakeGenesys:
         return self._get(path)
 
     # --- lifecycle -------------------------------------------------------------------
+    def _on_request(
+        self, handler: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes
+    ) -> None:
+        path = handler.path.split("?", 1)[0]
+        held = self._held
+        if held is not None and path.startswith(held):
+            with self._lock:
+                self.waiting += 1
+            self._gate.wait(30)
+            with self._lock:
+                self.waiting -= 1
+        at = time.monotonic()
+        reply = self._answer(handler.command, path, headers, body)
+        with self._lock:
+            self.requests.append((handler.command, path, reply.status, at))
+        if reply.delay:
+            time.sleep(reply.delay)
+        send_reply(handler, reply)
+
     def start(self) -> FakeGenesys:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                path = self.path.split("?", 1)[0]
-                held = fake._held
-                if held is not None and path.startswith(held):
-                    with fake._lock:
-                        fake.waiting += 1
-                    fake._gate.wait(30)
-                    with fake._lock:
-                        fake.waiting -= 1
-                at = time.monotonic()
-                reply = fake._answer(self.command, path, headers, body)
-                with fake._lock:
-                    fake.requests.append((self.command, path, reply.status, at))
-                if reply.delay:
-                    time.sleep(reply.delay)
-                send_reply(self, reply)
-
-            do_GET = _handle
-            do_POST = _handle
-
-        class Server(ThreadingHTTPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-            request_queue_size = 256  # the default backlog of 5 drops bursts of connections
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a client that timed out and left (the relay's timeout tests)
-
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        self._server = serve_http(self.port, self._on_request)
         return self
 
     def stop(self) -> None:
         self.release()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_http(self._server)
+        self._server = None

@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -62,6 +63,48 @@ def send_reply(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
     handler.wfile.write(payload)
 
 
+RequestHandler = Callable[[BaseHTTPRequestHandler, dict[str, str], bytes], None]
+
+
+def serve_http(port: int, handle: RequestHandler) -> ThreadingHTTPServer:
+    """A real threaded HTTP/1.1 server on 127.0.0.1:``port`` calling ``handle(handler,
+    lower-cased headers, body)`` for every GET and POST (the fakes share it)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            handle(self, {k.lower(): v for k, v in self.headers.items()}, body)
+
+        do_GET = _handle
+        do_POST = _handle
+
+    class Server(ThreadingHTTPServer):
+        allow_reuse_address = True
+        daemon_threads = True
+        request_queue_size = 256  # the default backlog of 5 drops bursts of connections
+
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            pass  # a client that timed out and left (the relay's timeout and kill tests)
+
+    server = Server(("127.0.0.1", port), Handler)
+    threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    ).start()
+    return server
+
+
+def stop_http(server: ThreadingHTTPServer | None) -> None:
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -79,7 +122,6 @@ class FakeOutboundIQ:
         self._dial_replies: dict[str, Reply] = {}
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -146,50 +188,27 @@ class FakeOutboundIQ:
             return self.default
 
     # --- lifecycle -------------------------------------------------------------------
+    def _on_request(
+        self, handler: BaseHTTPRequestHandler, headers: dict[str, str], body: bytes
+    ) -> None:
+        reply = self._next_reply(headers.get("authorization", "").removeprefix("Bearer "), body)
+        answered = reply.status if not (reply.drop or reply.delay) else 0
+        record = Received(handler.command, handler.path, headers, body, time.time(), answered)
+        with self._lock:
+            self.requests.append(record)
+        if reply.delay:
+            time.sleep(reply.delay)
+            record.status = reply.status
+        if reply.drop:
+            handler.close_connection = True
+            handler.connection.shutdown(socket.SHUT_RDWR)
+            return
+        send_reply(handler, reply)
+
     def start(self) -> FakeOutboundIQ:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                reply = fake._next_reply(
-                    headers.get("authorization", "").removeprefix("Bearer "), body
-                )
-                answered = reply.status if not (reply.drop or reply.delay) else 0
-                record = Received(self.command, self.path, headers, body, time.time(), answered)
-                with fake._lock:
-                    fake.requests.append(record)
-                if reply.delay:
-                    time.sleep(reply.delay)
-                    record.status = reply.status
-                if reply.drop:
-                    self.close_connection = True
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                    return
-                send_reply(self, reply)
-
-            do_POST = _handle
-            do_GET = _handle
-
-        class Server(ThreadingHTTPServer):
-            allow_reuse_address = True
-            daemon_threads = True
-            request_queue_size = 256  # the default backlog of 5 drops bursts of connections
-
-        self._server = Server(("127.0.0.1", self.port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
+        self._server = serve_http(self.port, self._on_request)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+        stop_http(self._server)
+        self._server = None
