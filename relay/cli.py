@@ -18,7 +18,7 @@ from relay.logs import configure_logging
 from relay.settings import Settings
 
 if TYPE_CHECKING:
-    pass
+    from relay.sources import Source
 
 __all__ = ["main"]
 
@@ -50,17 +50,24 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    from relay.app import check_keys
+def sources_from(settings: Settings, named: str | None, how: str) -> tuple[Path, dict[str, Source]]:
+    """The sources file named on the command line, else RELAY_SOURCES_FILE, loaded."""
     from relay.sources import load_sources
 
-    settings = _settings()
-    path = Path(args.sources_file) if args.sources_file else settings.sources_file
+    path = Path(named) if named else settings.sources_file
     if path is None:
-        raise ConfigError("name a sources file (relay check FILE, or RELAY_SOURCES_FILE)")
+        raise ConfigError(f"name a sources file ({how}, or RELAY_SOURCES_FILE)")
     sources = load_sources(
         path, default_api_key=settings.outboundiq_api_key, mappings_dir=settings.mappings_dir
     )
+    return path, sources
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from relay.app import check_keys
+
+    settings = _settings()
+    path, sources = sources_from(settings, args.sources_file, "relay check FILE")
     check_keys(settings, sources)
     for name, source in sorted(sources.items()):
         cfg = source.config

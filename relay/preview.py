@@ -208,16 +208,9 @@ def read_request(
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    from relay.cli import _settings
-    from relay.sources import load_sources
+    from relay.cli import _settings, sources_from
 
-    settings = _settings()
-    path = Path(args.sources_file) if args.sources_file else settings.sources_file
-    if path is None:
-        raise ConfigError("name a sources file (--sources-file, or RELAY_SOURCES_FILE)")
-    sources = load_sources(
-        path, default_api_key=settings.outboundiq_api_key, mappings_dir=settings.mappings_dir
-    )
+    path, sources = sources_from(_settings(), args.sources_file, "--sources-file")
     source = sources.get(args.source)
     if source is None:
         known = ", ".join(sorted(sources)) or "none"
