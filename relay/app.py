@@ -17,11 +17,12 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from relay.exceptions import ConfigError, QueueError
 from relay.forwarder import Forwarder, create_client
 from relay.heap import freeze_startup_heap, thaw_heap
-from relay.intake import hook
+from relay.intake import HOOK_PREFIX, HookEndpoint
 from relay.limits import RequestGuard, json_http_error
 from relay.metrics import RelayMetrics
 from relay.openapi import openapi_endpoint
@@ -33,7 +34,7 @@ from relay.runtime import RelayRuntime
 from relay.settings import Settings
 from relay.sources import Source, load_sources
 
-__all__ = ["State", "create_app", "load_configured_sources"]
+__all__ = ["RelayApp", "State", "create_app", "load_configured_sources"]
 
 log = structlog.get_logger("relay.app")
 
@@ -94,13 +95,34 @@ async def metrics(request: Request) -> Response:
     return Response(m.render(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
 
+class RelayApp(Starlette):
+    """Starlette, with the webhook route taken first: ``POST|GET /hooks/<source>`` goes
+    straight to the hook endpoint, which checks the headers (431), counts and logs every
+    answer, and turns a crash into a counted 500 itself. Anything else (other routes,
+    methods, malformed hook paths) goes through Starlette's middleware and router as usual.
+    """
+
+    hooks: HookEndpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] in ("POST", "GET"):
+            path: str = scope["path"]
+            if path.startswith(HOOK_PREFIX):
+                name = path[len(HOOK_PREFIX) :]
+                if name and "/" not in name:
+                    scope["app"] = self
+                    await self.hooks(scope, receive, send, name)
+                    return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     *,
     sources: dict[str, Source] | None = None,
     queue: DialQueue | None = None,
     client: httpx.AsyncClient | None = None,
-) -> Starlette:
+) -> RelayApp:
     """Build the relay. Sources come from the settings' file unless given."""
     if sources is None:
         sources = load_configured_sources(settings)
@@ -151,8 +173,9 @@ def create_app(
             thaw_heap()
             log.info("relay_stopped", delivered=forwarder.state.delivered)
 
+    hooks = HookEndpoint(lambda: runtime)
     routes = [
-        Route("/hooks/{source}", hook, methods=["GET", "POST"]),
+        Route("/hooks/{source}", hooks, methods=["GET", "POST"]),
         Route("/preview/{source}", preview, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
@@ -166,12 +189,13 @@ def create_app(
         max_header_count=settings.max_header_count,
         max_header_bytes=settings.max_header_bytes,
     )
-    app = Starlette(
+    app = RelayApp(
         routes=routes,
         lifespan=lifespan,
         middleware=[guard],
         exception_handlers={HTTPException: json_http_error},
     )
+    app.hooks = hooks
     app.state.runtime = runtime
     return app
 

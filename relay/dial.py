@@ -7,7 +7,7 @@ outboundIQ's field names is one edit.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import tzinfo
 from typing import Any
 
@@ -59,8 +59,8 @@ class Dial(BaseModel):
     dial_id: str
 
     def to_wire(self) -> bytes:
-        """The JSON body sent to outboundIQ."""
-        return orjson.dumps(self.model_dump())
+        """The JSON body sent to outboundIQ (the fields in their declared order)."""
+        return orjson.dumps(self.__dict__)
 
     @classmethod
     def from_wire(cls, body: bytes) -> Dial:
@@ -107,21 +107,27 @@ def build_dial(
     defaults = defaults or {}
     problems: list[Problem] = []
     out: dict[str, Any] = {}
-    unknown = sorted(set(fields) - set(DIAL_FIELDS))
-    problems.extend(Problem(name, "not a Dials field") for name in unknown)
-    for name in DIAL_FIELDS:
-        if name == "dial_id":
-            continue
+    if not _FIELD_SET.issuperset(fields):
+        unknown = sorted(set(fields) - _FIELD_SET)
+        problems.extend(Problem(name, "not a Dials field") for name in unknown)
+    for name, normalizer in _PLAN:
         raw = fields.get(name)
-        if _is_empty(raw):
+        if type(raw) is str:
+            text = raw.strip()
+            if text and normalizer is None:  # plain text, the common case: inline
+                out[name] = text
+                continue
+            if not text:
+                raw = None
+        if raw is None:
             raw = defaults.get(name, "")
-        if _is_empty(raw):
-            if name in REQUIRED_FIELDS:
-                problems.append(Problem(name, "required, but missing or empty"))
-            out[name] = ""
-            continue
+            if _is_empty(raw):
+                if name in REQUIRED_FIELDS:
+                    problems.append(Problem(name, "required, but missing or empty"))
+                out[name] = ""
+                continue
         try:
-            out[name] = _normalize(name, raw, tz, directions)
+            out[name] = _text(raw) if normalizer is None else normalizer(raw, tz, directions)
         except ValueError as exc:
             problems.append(Problem(name, f"{exc} (got {_describe(name, raw)})"))
     if problems:
@@ -133,24 +139,28 @@ def build_dial(
     return Dial.model_validate(out)
 
 
-def _normalize(
-    name: str, raw: object, tz: tzinfo, directions: Mapping[str, str] | None
-) -> int | str:
-    if name in _PHONE_FIELDS:
-        return normalize_phone(raw)
-    if name == "datetime":
-        return normalize_datetime(raw, tz)
-    if name == "sys_created_date_original":
-        return normalize_date(raw, tz)
-    if name == "zip":
-        return normalize_zip(raw)
-    if name == "call_direction":
-        return normalize_direction(raw, directions)
-    if name == "total_dial_attempts":
-        return normalize_attempts(raw)
+_FIELD_SET = frozenset(DIAL_FIELDS)
+_VALUE_FIELDS = tuple(name for name in DIAL_FIELDS if name != "dial_id")
+
+
+def _text(raw: object) -> str:
     if isinstance(raw, dict | list):
         raise ValueError("expected a text value, got an object")
     return str(raw).strip()
+
+
+_NORMALIZERS: dict[str, Callable[[object, tzinfo, Mapping[str, str] | None], int | str]] = {
+    "ani": lambda raw, _tz, _d: normalize_phone(raw),
+    "prospect_phone": lambda raw, _tz, _d: normalize_phone(raw),
+    "datetime": lambda raw, tz, _d: normalize_datetime(raw, tz),
+    "sys_created_date_original": lambda raw, tz, _d: normalize_date(raw, tz),
+    "zip": lambda raw, _tz, _d: normalize_zip(raw),
+    "call_direction": lambda raw, _tz, directions: normalize_direction(raw, directions),
+    "total_dial_attempts": lambda raw, _tz, _d: normalize_attempts(raw),
+}
+
+
+_PLAN = tuple((name, _NORMALIZERS.get(name)) for name in _VALUE_FIELDS)
 
 
 def _describe(name: str, raw: object) -> str:

@@ -13,7 +13,7 @@ import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -29,8 +29,10 @@ __all__ = [
     "RateLimit",
     "RateLimiter",
     "RequestGuard",
+    "header_problem",
     "json_http_error",
     "json_too_deep",
+    "outcome_of",
 ]
 
 #: Set in the ASGI scope by a route that counted its own answer in ``relay_webhooks_total``.
@@ -144,6 +146,29 @@ def _error(status: int, message: str) -> tuple[Message, Message]:
     return start, {"type": "http.response.body", "body": body}
 
 
+def header_problem(headers: list[tuple[bytes, bytes]], limits: HeaderLimits) -> str | None:
+    """Why a request's headers are refused (431), or None: too many, or too many bytes."""
+    if len(headers) > limits.max_header_count:
+        return f"more than {limits.max_header_count} headers"
+    size = sum(len(name) + len(value) for name, value in headers)
+    if size > limits.max_header_bytes:
+        return f"headers over {limits.max_header_bytes} bytes"
+    return None
+
+
+def outcome_of(status: int) -> str:
+    """The ``relay_webhooks_total`` outcome of an answer given outside the hook's own logic."""
+    return _STATUS_OUTCOMES.get(status, "error" if status >= 500 else f"http_{status}")
+
+
+class HeaderLimits(Protocol):
+    @property
+    def max_header_count(self) -> int: ...
+
+    @property
+    def max_header_bytes(self) -> int: ...
+
+
 class RequestGuard:
     """Header limits for every route, and a complete count of answers under ``/hooks/``."""
 
@@ -168,7 +193,7 @@ class RequestGuard:
             return
         path: str = scope.get("path", "")
         hook = path.startswith("/hooks/")
-        problem = self._header_problem(scope.get("headers", []))
+        problem = header_problem(scope.get("headers", []), self)
         if problem is not None:
             start, body = _error(431, problem)
             await send(start)
@@ -193,19 +218,10 @@ class RequestGuard:
             if not scope.get(COUNTED):
                 self._count(path, status)
 
-    def _header_problem(self, headers: list[tuple[bytes, bytes]]) -> str | None:
-        if len(headers) > self.max_header_count:
-            return f"more than {self.max_header_count} headers"
-        size = sum(len(name) + len(value) for name, value in headers)
-        if size > self.max_header_bytes:
-            return f"headers over {self.max_header_bytes} bytes"
-        return None
-
     def _count(self, path: str, status: int) -> None:
         name = path[len("/hooks/") :]
         label = name if name in self.sources() else "_unknown"
-        outcome = _STATUS_OUTCOMES.get(status, "error" if status >= 500 else f"http_{status}")
-        self.metrics.webhooks.labels(label, outcome).inc()
+        self.metrics.webhook_outcome(label, outcome_of(status))
 
 
 async def json_http_error(_request: Request, exc: Exception) -> Response:

@@ -5,6 +5,8 @@ Names are a contract with dashboards and alerts (docs/operations.md); keep them 
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["RelayMetrics"]
@@ -96,6 +98,16 @@ class RelayMetrics:
             ["reason"],
             registry=r,
         )
+
+        self._webhook_children: dict[tuple[str, str], Any] = {}
+
+    def webhook_outcome(self, source: str, outcome: str) -> None:
+        """Count one webhook answer (the label children are kept: this runs per webhook)."""
+        key = (source, outcome)
+        child = self._webhook_children.get(key)
+        if child is None:
+            child = self._webhook_children[key] = self.webhooks.labels(source, outcome)
+        child.inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

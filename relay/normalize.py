@@ -28,7 +28,12 @@ __all__ = [
 ]
 
 _PHONE_JUNK = re.compile(r"[\s().\-/]")
+#: The same junk for ASCII text, as a str.translate table (several times cheaper than the regex).
+_ASCII_PHONE_JUNK = str.maketrans("", "", " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f().-/")
 _DIGITS = re.compile(r"\d+")
+_DECIMAL = re.compile(r"\d{1,13}\.\d+")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ZIP_CHARS = re.compile(r"[\d\s\-]+")
 
 
 def normalize_phone(value: object) -> str:
@@ -44,7 +49,7 @@ def normalize_phone(value: object) -> str:
     elif lowered.startswith(("sip:", "sips:")):
         text = text.split(":", 1)[1].split("@", 1)[0]
     text = text.split(";", 1)[0]  # URI parameters (;ext=, ;user=phone)
-    compact = _PHONE_JUNK.sub("", text)
+    compact = text.translate(_ASCII_PHONE_JUNK) if text.isascii() else _PHONE_JUNK.sub("", text)
     if not compact:
         raise ValueError("empty phone number")
     if compact.startswith("00"):
@@ -158,7 +163,7 @@ def parse_timestamp(value: object, tz: tzinfo = UTC) -> datetime:
         if len(text) <= 13:
             return _from_number(int(text))
         raise ValueError("unrecognized numeric timestamp")
-    if re.fullmatch(r"\d{1,13}\.\d+", text):
+    if _DECIMAL.fullmatch(text):
         return _from_number(float(text))
     try:
         parsed = datetime.fromisoformat(text)
@@ -181,12 +186,14 @@ def parse_timestamp(value: object, tz: tzinfo = UTC) -> datetime:
 def normalize_datetime(value: object, tz: tzinfo = UTC) -> str:
     """A call time as UTC ``YYYY-MM-DD HH:MM:SS``; naive inputs are in ``tz`` (DST-correct)."""
     moment = parse_timestamp(value, tz).astimezone(UTC)
+    if moment.year >= 1000:  # isoformat is cheaper, and pads the year as strftime does here
+        return moment.isoformat(" ", "seconds")[:19]
     return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def normalize_date(value: object, tz: tzinfo = UTC) -> str:
     """A calendar date ``YYYY-MM-DD`` (lead created) in the source's time zone."""
-    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
         return date.fromisoformat(value.strip()).isoformat()
     moment = parse_timestamp(value, tz)
     return moment.astimezone(tz).date().isoformat()
@@ -195,7 +202,7 @@ def normalize_date(value: object, tz: tzinfo = UTC) -> str:
 def normalize_zip(value: object) -> str:
     """A US ZIP code: ZIP+4 → 5 digits, 4 digits → zero-padded, anything else → ``""``."""
     text = str(value).strip()
-    digits = "".join(_DIGITS.findall(text)) if re.fullmatch(r"[\d\s\-]+", text) else ""
+    digits = "".join(_DIGITS.findall(text)) if _ZIP_CHARS.fullmatch(text) else ""
     if not digits.isascii():
         return ""
     if len(digits) in (5, 9):

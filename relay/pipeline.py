@@ -132,7 +132,7 @@ def build_mapped(source: Source, result: MappingResult) -> Mapped:
         return Mapped(None, list(result.warnings), job=result.job, ignored=result.ignored)
     dial = source_dial(source, result.fields)
     warnings = list(result.warnings)
-    for name, value in dial.model_dump().items():
+    for name, value in dial.__dict__.items():  # the fields, without model_dump's copy
         if value == "" and name not in source.config.defaults:
             warnings.append(f"{name} is empty")
     return Mapped(dial=dial, warnings=warnings)

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relay.exceptions import ConfigError, MappingError
-from relay.intake import authenticate, inbound
+from relay.intake import Incoming, authenticate, inbound
 from relay.mapping import InboundRequest
 from relay.normalize import parse_timestamp
 from relay.pipeline import (
@@ -125,13 +125,19 @@ def preview_request(source: Source, request: InboundRequest) -> Preview:
 async def preview(request: Request) -> Response:
     """``POST|GET /preview/<source>``: authenticate like the hook, map, answer; never queue."""
     runtime: RelayRuntime = request.state.relay
-    structlog.contextvars.clear_contextvars()
-    source, body, failure = await authenticate(request, runtime, "preview")
+    incoming = Incoming(request.scope)
+    name = request.path_params["source"]
+    source, body, failure = await authenticate(incoming, request.receive, runtime, name, "preview")
     if failure is not None:
-        return failure
+        return Response(
+            failure.body,
+            status_code=failure.status,
+            headers=failure.headers,
+            media_type="application/json",
+        )
     assert source is not None
     try:
-        outcome = preview_request(source, inbound(request, source, body))
+        outcome = preview_request(source, inbound(incoming, source, body, runtime))
     except UnsupportedMediaType as exc:
         return JSONResponse(
             {"status": "error", "error": f"unsupported content type {exc}; send JSON or a form"},
