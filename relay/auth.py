@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
@@ -184,8 +185,14 @@ def _equals_any(presented: str | None, secrets: Sequence[SecretStr]) -> bool:
     given = _digest(presented.encode("utf-8", "surrogateescape"))
     ok = False
     for secret in secrets:
-        ok |= hmac.compare_digest(given, _digest(secret.get_secret_value().encode()))
+        ok |= hmac.compare_digest(given, _secret_digest(secret.get_secret_value()))
     return ok
+
+
+@functools.lru_cache(maxsize=256)
+def _secret_digest(secret: str) -> bytes:
+    """A configured secret's digest, computed once (it is compared on every webhook)."""
+    return _digest(secret.encode())
 
 
 def verify(

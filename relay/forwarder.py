@@ -253,9 +253,14 @@ class Forwarder:
         await self._sleep(timeout)
 
     async def _sleep(self, seconds: float) -> None:
+        """Until ``wake()`` or ``seconds`` pass. A bare timer rather than ``wait_for``, which
+        makes a task per call: intake wakes the forwarder for every new dial."""
         self._wake.clear()
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+        timer = asyncio.get_running_loop().call_later(seconds, self._wake.set)
+        try:
+            await self._wake.wait()
+        finally:
+            timer.cancel()
 
     def _spawn(self, dial: LeasedDial) -> None:
         self._leased[dial.id] = dial

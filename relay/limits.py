@@ -117,6 +117,12 @@ def retry_after_header(seconds: float) -> str:
 
 def json_too_deep(value: object, limit: int) -> bool:
     """Whether a parsed JSON value nests objects/arrays deeper than ``limit`` (no recursion)."""
+    if type(value) is dict and limit >= 1:  # a flat object, the usual webhook: one pass
+        for child in value.values():
+            if type(child) is dict or type(child) is list:
+                break
+        else:
+            return False
     stack: list[tuple[object, int]] = [(value, 0)]
     while stack:
         node, depth = stack.pop()

@@ -13,7 +13,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import MutableMapping
+from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
 from urllib.parse import urlsplit, urlunsplit
 
@@ -68,14 +68,15 @@ class _UtcStamp:
     """``timestamp``: ISO 8601 UTC with microseconds and ``Z``, as structlog's TimeStamper
     writes it, with the date and time formatted once per second, not once per line."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
         self._second = -1
         self._prefix = ""
 
     def __call__(
         self, _logger: object, _name: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
-        now = time.time()
+        now = self._clock()
         second = int(now)
         if second != self._second:
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))

@@ -65,7 +65,7 @@ def parse_request(
     media = media_type(content_type)
     form: dict[str, str] = {}
     data: Any
-    if not body.strip():
+    if not body or body.isspace():
         data = dict(query)
     elif _is_json(media):
         try:
@@ -74,7 +74,7 @@ def parse_request(
             raise MappingError([Problem("body", f"invalid JSON: {exc}")]) from None
         if max_depth is not None and json_too_deep(data, max_depth):
             raise MappingError([Problem("body", f"JSON nested deeper than {max_depth} levels")])
-        if isinstance(data, dict):
+        if query and isinstance(data, dict):
             data = {**query, **data}
     elif media == FORM_TYPE:
         try:
@@ -86,7 +86,12 @@ def parse_request(
     else:
         raise UnsupportedMediaType(media or "(none)")
     return InboundRequest(
-        method=method, content_type=media, query=dict(query), body=body, data=data, form=form
+        method=method,
+        content_type=media,
+        query=dict(query) if query else {},
+        body=body,
+        data=data,
+        form=form,
     )
 
 

@@ -7,6 +7,7 @@ validated at start-up; errors point at the source and key (``sources.acme.auth.s
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping as AbcMapping
@@ -91,8 +92,9 @@ class Source:
     api_key: SecretStr | None
     tz: tzinfo
 
-    @property
+    @functools.cached_property
     def context(self) -> MappingContext:
+        """What the mapping knows of this source (built once: a reload builds new sources)."""
         return MappingContext(
             source=self.name,
             tz=self.tz,

@@ -10,6 +10,7 @@ import pytest
 
 from relay.queue.base import DialQueue
 from tests.conftest import dial_body
+from tests.support import scrape
 from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
 
@@ -186,3 +187,34 @@ def test_method_not_allowed(start_relay: Callable[..., RelayThread]) -> None:
     """Other methods on a hook are 405, not a crash."""
     relay = start_relay()
     assert httpx.put(f"{relay.url}/hooks/crm", headers=CRM).status_code == 405
+
+
+def test_a_crash_in_the_hook_is_a_counted_json_500(
+    start_relay: Callable[..., RelayThread], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relay bug answers a JSON 500 (so the dialer retries), is counted and logged, and the
+    next webhook is served as usual."""
+    relay = start_relay()
+    queue = relay.runtime.queue
+
+    async def broken(*_args: object, **_kwargs: object) -> bool:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(queue, "enqueue", broken)
+    r = httpx.post(f"{relay.url}/hooks/crm", json=dial_body(), headers=CRM)
+    assert r.status_code == 500
+    assert r.json() == {"status": "error", "error": "internal error"}
+    assert scrape.value(relay.url, "relay_webhooks_total", source="crm", outcome="error") == 1
+    monkeypatch.undo()
+    assert httpx.post(f"{relay.url}/hooks/crm", json=dial_body(), headers=CRM).status_code == 202
+
+
+def test_head_through_the_router_is_counted_once(start_relay: Callable[..., RelayThread]) -> None:
+    """HEAD is routed by Starlette (GET and POST take the direct path) to the same endpoint,
+    which counts it: once, not again by the request guard."""
+    relay = start_relay()
+    r = httpx.head(f"{relay.url}/hooks/crm", headers=CRM)
+    assert r.status_code == 422  # no body and no query: nothing to map
+    counts = scrape.samples(relay.url, "relay_webhooks_total")
+    crm = {labels["outcome"]: value for labels, value in counts if labels["source"] == "crm"}
+    assert crm == {"rejected": 1}

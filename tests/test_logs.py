@@ -5,14 +5,18 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import structlog
+from hypothesis import given
+from hypothesis import strategies as st
 
-from relay.logs import configure_logging
+from relay.logs import _UtcStamp, configure_logging
 
 
 @pytest.fixture
@@ -52,3 +56,21 @@ def test_stdlib_lines_are_json_too(json_lines: Callable[[], list[Any]]) -> None:
     logging.getLogger("uvicorn.error").info("Application startup complete.")
     [event] = json_lines()
     assert event["event"] == "Application startup complete." and event["level"] == "info"
+
+
+@given(
+    st.lists(
+        st.floats(min_value=0, max_value=253_402_300_799, allow_nan=False), min_size=1, max_size=5
+    )
+)
+def test_timestamp_is_utc_iso_with_microseconds(moments: list[float]) -> None:
+    """The cached-per-second stamp says what datetime says of the same instant (to the
+    microsecond, which float rounding may move by one), in structlog's ISO shape."""
+    clock = iter(moments)
+    stamp = _UtcStamp(clock=lambda: next(clock))
+    for moment in moments:
+        text = stamp(None, "info", {})["timestamp"]
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", text), text
+        shown = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        exact = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=moment)
+        assert abs(shown - exact) <= timedelta(microseconds=1)
