@@ -90,6 +90,21 @@ class Proc:
             return 0.0
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
+    def thread_cpu_seconds(self) -> dict[str, float]:
+        """User + system CPU so far per thread name (threads of one name added up); the
+        main thread is ``main``."""
+        out: dict[str, float] = {}
+        tick = os.sysconf("SC_CLK_TCK")
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{self.pid}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    stat = (task / "stat").read_text()
+                    name = stat[stat.index("(") + 1 : stat.rindex(")")]
+                    fields = stat.rsplit(")", 1)[1].split()
+                    key = "main" if task.name == str(self.pid) else name
+                    out[key] = out.get(key, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return out
+
     def rss_mb(self) -> float:
         return _status_kb(self.pid, "VmRSS") / 1024
 

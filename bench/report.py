@@ -26,6 +26,11 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "relay_intake_to_bare": ratio(
             _get(results, "relay_intake", "rps"), _get(results, "bare_intake", "rps")
         ),
+        # the same comparison in CPU per request (bare ÷ relay): steadier on a busy machine
+        "relay_intake_cpu_efficiency_to_bare": ratio(
+            _get(results, "bare_intake", "cpu_us_per_request"),
+            _get(results, "relay_intake", "cpu_us_per_request"),
+        ),
         "relay_intake_forwarding_to_bare": ratio(
             _get(results, "relay_intake_forwarding", "rps"), _get(results, "bare_intake", "rps")
         ),

@@ -178,12 +178,16 @@ class Bench:
         workdir = self._dir("bare")
         proc, base = self.start_app("bare", workdir)
         try:
-            cpu = proc.cpu_seconds()
+            cpu, threads = proc.cpu_seconds(), proc.thread_cpu_seconds()
             got = self.closed_load(base + "/hooks/bench", workdir)
-            cpu = proc.cpu_seconds() - cpu
+            cpu, threads = proc.cpu_seconds() - cpu, _minus(proc.thread_cpu_seconds(), threads)
         finally:
             proc.stop()
-        return {**got.as_dict(), "cpu_us_per_request": _per(cpu, got.requests)}
+        return {
+            **got.as_dict(),
+            "cpu_us_per_request": _per(cpu, got.requests),
+            "cpu_us_per_request_by_thread": _per_thread(threads, got.requests),
+        }
 
     # --- 2. the relay's intake, every 202 durable -----------------------------------------
     def relay_intake(self, *, forwarding: bool = False) -> dict[str, Any]:
@@ -195,9 +199,9 @@ class Bench:
         destination = sink.url if forwarding else f"http://127.0.0.1:{free_port()}"
         proc, base = self.start_relay(workdir, destination, db)
         try:
-            cpu = proc.cpu_seconds()
+            cpu, threads = proc.cpu_seconds(), proc.thread_cpu_seconds()
             got = self.closed_load(base + "/hooks/bench", workdir)
-            cpu = proc.cpu_seconds() - cpu
+            cpu, threads = proc.cpu_seconds() - cpu, _minus(proc.thread_cpu_seconds(), threads)
             peak = proc.peak_rss_mb()
             forwarded = sink.count()
         finally:
@@ -215,6 +219,7 @@ class Bench:
             "peak_rss_mb": round(peak, 1),
             "forwarded_meanwhile": forwarded,
             "cpu_us_per_request": _per(cpu, got.requests),
+            "cpu_us_per_request_by_thread": _per_thread(threads, got.requests),
         }
 
     # --- p99 at a fixed rate, with the destination fast, slow and down --------------------
@@ -424,3 +429,12 @@ def _run_json(argv: list[str], cpu: int = LOAD_CPU) -> dict[str, Any]:
     )
     result: dict[str, Any] = json.loads(out.stdout)
     return result
+
+
+def _minus(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {name: seconds - before.get(name, 0.0) for name, seconds in after.items()}
+
+
+def _per_thread(seconds: dict[str, float], requests: int) -> dict[str, float | None]:
+    """CPU µs per request of each thread that used any."""
+    return {name: _per(cpu, requests) for name, cpu in sorted(seconds.items()) if cpu > 0}

@@ -51,6 +51,7 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
         assert results[key]["requests"] > 0 and results[key]["errors"] == 0
     assert results["relay_intake"]["durable"] is True
+    assert "main" in results["relay_intake"]["cpu_us_per_request_by_thread"]
     assert set(results["latency"]) == {"fast", "slow", "down"}
     drain = results["forward_drain"]
     assert drain["measured_dials"] > 0 and drain["queue_bytes_per_100k"] > 0
