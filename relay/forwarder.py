@@ -35,6 +35,7 @@ from relay.delivery import (
     parse_retry_after,
 )
 from relay.exceptions import QueueError
+from relay.logs import info_line
 from relay.queue.base import DialQueue, LeasedDial
 from relay.ratelimit import TokenBucket
 from relay.resolver import resolve_job
@@ -351,7 +352,7 @@ class Forwarder:
             "outcome": outcome.value,
         }
         if outcome is Outcome.DELIVERED:
-            log.info("dial_forwarded", **log_fields)
+            info_line(log, "dial_forwarded", dict(log_fields))
             await self._acks.ack(dial.id)
             self._delivered(dial)
             self._release_hold_for(dial.source)

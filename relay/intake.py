@@ -29,6 +29,7 @@ from starlette.types import Receive, Scope, Send
 from relay.auth import verify
 from relay.exceptions import AuthError, MappingError, QueueError
 from relay.limits import COUNTED, header_problem, outcome_of, retry_after_header
+from relay.logs import info_line
 from relay.mapping import InboundRequest
 from relay.network import client_address, in_networks
 from relay.pipeline import UnsupportedMediaType, map_request, parse_request, reject, store_mapped
@@ -299,15 +300,18 @@ class HookEndpoint:
                 await send_answer(answer)
         scope[COUNTED] = True
         runtime.metrics.webhook_outcome(name if name in runtime.sources else "_unknown", outcome)
-        self._log.info(
+        info_line(
+            self._log,
             "webhook_received",
-            source=name,
-            method=incoming.method,
-            status=answer.status,
-            outcome=outcome,
-            dial_id=dial_id,
-            client=incoming.client,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            {
+                "source": name,
+                "method": incoming.method,
+                "status": answer.status,
+                "outcome": outcome,
+                "dial_id": dial_id,
+                "client": incoming.client,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            },
         )
 
 

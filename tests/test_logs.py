@@ -13,10 +13,11 @@ from typing import Any
 
 import pytest
 import structlog
+import structlog.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.logs import _UtcStamp, configure_logging
+from relay.logs import _UtcStamp, configure_logging, info_line
 
 
 @pytest.fixture
@@ -74,3 +75,22 @@ def test_timestamp_is_utc_iso_with_microseconds(moments: list[float]) -> None:
         shown = datetime.fromisoformat(text.replace("Z", "+00:00"))
         exact = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(seconds=moment)
         assert abs(shown - exact) <= timedelta(microseconds=1)
+
+
+def test_info_line_writes_what_structlog_would(json_lines: Callable[[], list[Any]]) -> None:
+    """The hot path's direct line is the same JSON as the structlog call it stands for, masking
+    included, and ``capture_logs`` still sees it."""
+    fields = {"source": "crm", "prospect_phone": "5125550187", "error": "call 512 555 0187"}
+    logger = structlog.get_logger("relay.test")
+    info_line(logger, "webhook_received", dict(fields))
+    logger.info("webhook_received", **fields)
+    direct, chained = json_lines()
+    assert direct.pop("timestamp")[:10] == chained.pop("timestamp")[:10]
+    assert direct == chained
+    assert list(direct) == list(chained)  # the same key order too
+    assert direct["prospect_phone"] == "******0187" and "0187" in direct["error"]
+    assert "512 555" not in direct["error"]
+    with structlog.testing.capture_logs() as captured:
+        info_line(logger, "dial_forwarded", {"source": "crm"})
+    assert captured == [{"event": "dial_forwarded", "source": "crm", "log_level": "info"}]
+    assert len(json_lines()) == 2  # nothing written while captured
