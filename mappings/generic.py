@@ -140,6 +140,8 @@ class GenericMapping:
         self._placeholders = [re.compile(p) for p in self.options.unsubstituted]
 
     def _prepare(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        if not self.options.names and not self._placeholders:
+            return data, []  # nothing renamed or blanked: read the request's own fields
         prepared = dict(data)
         for wanted, sent in self.options.names.items():
             if sent in data:

@@ -21,6 +21,7 @@ __all__ = [
     "Mapped",
     "UnsupportedMediaType",
     "build_mapped",
+    "empty_warnings",
     "map_request",
     "media_type",
     "parse_request",
@@ -129,18 +130,22 @@ def source_dial(source: Source, fields: dict[str, object]) -> Dial:
 
 
 def build_mapped(source: Source, result: MappingResult) -> Mapped:
-    """Normalize a mapping's result into the Dial (or pass its job / ignore on); warnings
-    add every empty field."""
+    """Normalize a mapping's result into the Dial (or pass its job / ignore on)."""
     if result.ignored is not None or result.job is not None:
         if result.job is not None and (result.job.kind == "dial" or not result.job.key):
             raise MappingError([Problem("mapping", "a deferred job needs a kind and a key")])
         return Mapped(None, list(result.warnings), job=result.job, ignored=result.ignored)
-    dial = source_dial(source, result.fields)
-    warnings = list(result.warnings)
-    for name, value in dial.__dict__.items():  # the fields, without model_dump's copy
-        if value == "" and name not in source.config.defaults:
-            warnings.append(f"{name} is empty")
-    return Mapped(dial=dial, warnings=warnings)
+    return Mapped(dial=source_dial(source, result.fields), warnings=list(result.warnings))
+
+
+def empty_warnings(source: Source, dial: Dial) -> list[str]:
+    """A warning for every Dials field left empty without a source default (preview)."""
+    defaults = source.config.defaults
+    return [
+        f"{name} is empty"
+        for name, value in dial.__dict__.items()
+        if value == "" and name not in defaults
+    ]
 
 
 def map_request(source: Source, request: InboundRequest) -> Mapped:

@@ -33,6 +33,7 @@ from relay.pipeline import (
     FORM_TYPE,
     UnsupportedMediaType,
     build_mapped,
+    empty_warnings,
     parse_request,
     run_mapping,
 )
@@ -119,7 +120,8 @@ def preview_request(source: Source, request: InboundRequest) -> Preview:
             else f"ignored: {mapped.ignored}"
         )
         return Preview(dial=None, warnings=[*mapped.warnings, *guessed], later=later)
-    return Preview(dial=mapped.dial.model_dump(), warnings=[*mapped.warnings, *guessed])
+    warnings = [*mapped.warnings, *empty_warnings(source, mapped.dial), *guessed]
+    return Preview(dial=mapped.dial.model_dump(), warnings=warnings)
 
 
 async def preview(request: Request) -> Response:
