@@ -149,14 +149,41 @@ def _text(raw: object) -> str:
     return str(raw).strip()
 
 
-_NORMALIZERS: dict[str, Callable[[object, tzinfo, Mapping[str, str] | None], int | str]] = {
-    "ani": lambda raw, _tz, _d: normalize_phone(raw),
+_Normalizer = Callable[[object, tzinfo, Mapping[str, str] | None], int | str]
+
+#: Entries a memo keeps before it starts again (bounded memory whatever the traffic).
+MEMO_SIZE = 4096
+
+
+def _memo(normalize: _Normalizer) -> _Normalizer:
+    """``normalize`` remembered per (text, zone), for the fields whose values repeat across
+    calls (caller IDs, ZIP codes, lead dates, directions, attempts); never the prospect's
+    number or the call time, which are new on every call. A value that fails is not kept."""
+    memo: dict[tuple[str, tzinfo], int | str] = {}
+
+    def remembered(raw: object, tz: tzinfo, directions: Mapping[str, str] | None) -> int | str:
+        if type(raw) is not str or directions:
+            return normalize(raw, tz, directions)
+        key = (raw, tz)
+        value = memo.get(key)
+        if value is None:
+            value = normalize(raw, tz, directions)
+            if len(memo) >= MEMO_SIZE:
+                memo.clear()
+            memo[key] = value
+        return value
+
+    return remembered
+
+
+_NORMALIZERS: dict[str, _Normalizer] = {
+    "ani": _memo(lambda raw, _tz, _d: normalize_phone(raw)),
     "prospect_phone": lambda raw, _tz, _d: normalize_phone(raw),
     "datetime": lambda raw, tz, _d: normalize_datetime(raw, tz),
-    "sys_created_date_original": lambda raw, tz, _d: normalize_date(raw, tz),
-    "zip": lambda raw, _tz, _d: normalize_zip(raw),
-    "call_direction": lambda raw, _tz, directions: normalize_direction(raw, directions),
-    "total_dial_attempts": lambda raw, _tz, _d: normalize_attempts(raw),
+    "sys_created_date_original": _memo(lambda raw, tz, _d: normalize_date(raw, tz)),
+    "zip": _memo(lambda raw, _tz, _d: normalize_zip(raw)),
+    "call_direction": _memo(lambda raw, _tz, directions: normalize_direction(raw, directions)),
+    "total_dial_attempts": _memo(lambda raw, _tz, _d: normalize_attempts(raw)),
 }
 
 

@@ -59,9 +59,24 @@ def _redact(
             continue
         if key in _PHONE_KEYS:
             event[key] = mask_phone(value)
+        elif key == "event":
+            event[key] = _event_name(value)
         elif key in _TEXT_KEYS:
             event[key] = mask_phones_in_text(value)
     return event
+
+
+_EVENT_NAMES: dict[str, str] = {}
+
+
+def _event_name(text: str) -> str:
+    """An event name scrubbed like any text, remembered: the relay's own are a few constants."""
+    masked = _EVENT_NAMES.get(text)
+    if masked is None:
+        masked = mask_phones_in_text(text)
+        if len(_EVENT_NAMES) < 1024:  # free-text events (stdlib messages) vary: keep a few
+            _EVENT_NAMES[text] = masked
+    return masked
 
 
 class _UtcStamp:

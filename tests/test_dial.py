@@ -4,10 +4,27 @@ from __future__ import annotations
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from relay.dial import DIAL_FIELDS, Dial, build_dial, synthetic_dial_id
+from relay.dial import (
+    _NORMALIZERS,
+    DIAL_FIELDS,
+    MEMO_SIZE,
+    Dial,
+    _memo,
+    build_dial,
+    synthetic_dial_id,
+)
 from relay.exceptions import MappingError
-from relay.normalize import zone
+from relay.normalize import (
+    normalize_attempts,
+    normalize_date,
+    normalize_direction,
+    normalize_phone,
+    normalize_zip,
+    zone,
+)
 from tests.conftest import dial_body
 
 UTC = zone("UTC")
@@ -102,3 +119,65 @@ def test_unknown_field_from_mapping_is_a_problem() -> None:
 def test_dial_fields_order_matches_document() -> None:
     """The field order follows the documented payload."""
     assert DIAL_FIELDS[0] == "campaign_id" and DIAL_FIELDS[-1] == "dial_id"
+
+
+_REPEATING = ("ani", "zip", "sys_created_date_original", "call_direction", "total_dial_attempts")
+
+
+@given(
+    st.dictionaries(
+        st.sampled_from(_REPEATING),
+        st.one_of(
+            st.text(max_size=20),
+            st.sampled_from(["+1 (512) 555-0100", "78701-1234", "2026-04-01", "3", "manual"]),
+        ),
+    ),
+    st.sampled_from(["UTC", "America/Chicago", "Asia/Kolkata"]),
+)
+def test_remembered_normalizers_answer_like_the_normalizers(
+    fields: dict[str, str], timezone: str
+) -> None:
+    """The memos on repeating fields give what the normalizers give (or the same problem),
+    the first time and every time after; a failure is never remembered as a value."""
+    tz = zone(timezone)
+    for name, raw in fields.items():
+        direct = _NORMALIZERS_UNMEMOIZED[name]
+        try:
+            expected: object = direct(raw, tz)
+        except ValueError as exc:
+            expected = ("error", str(exc))
+        for _ in range(2):
+            try:
+                got: object = _NORMALIZERS[name](raw, tz, None)
+            except ValueError as exc:
+                got = ("error", str(exc))
+            assert got == expected
+
+
+_NORMALIZERS_UNMEMOIZED = {
+    "ani": lambda raw, _tz: normalize_phone(raw),
+    "zip": lambda raw, _tz: normalize_zip(raw),
+    "sys_created_date_original": normalize_date,
+    "call_direction": lambda raw, _tz: normalize_direction(raw),
+    "total_dial_attempts": lambda raw, _tz: normalize_attempts(raw),
+}
+
+
+def test_memo_is_bounded() -> None:
+    """A memo keeps at most MEMO_SIZE entries, however many distinct values arrive."""
+    calls: list[object] = []
+
+    def count(raw: object, _tz: object, _d: object) -> str:
+        calls.append(raw)
+        return str(raw)
+
+    remembered = _memo(count)
+    tz = zone("UTC")
+    for n in range(MEMO_SIZE * 2 + 10):
+        assert remembered(f"v{n}", tz, None) == f"v{n}"
+    assert remembered("v1", tz, None) == "v1"
+    closure = remembered.__closure__
+    assert closure is not None
+    sizes = [len(c.cell_contents) for c in closure if isinstance(c.cell_contents, dict)]
+    assert sizes and max(sizes) <= MEMO_SIZE
+    assert remembered(f"v{MEMO_SIZE * 2 + 9}", tz, None) and calls.count("v1") == 2
