@@ -23,7 +23,7 @@ class RelayMetrics:
             "Webhooks received, by source and outcome "
             "(queued, duplicate, ignored, rejected, unauthorized, too_large, unsupported_media, "
             "rate_limited, unavailable, forbidden_ip, timeout, headers_too_large, "
-            "method_not_allowed, bad_request).",
+            "method_not_allowed, bad_request, error).",
             ["source", "outcome"],
             registry=r,
         )
