@@ -110,7 +110,6 @@ class RelayApp(Starlette):
             if path.startswith(HOOK_PREFIX):
                 name = path[len(HOOK_PREFIX) :]
                 if name and "/" not in name:
-                    scope["app"] = self
                     await self.hooks(scope, receive, send, name)
                     return
         await super().__call__(scope, receive, send)

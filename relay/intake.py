@@ -261,7 +261,8 @@ class HookEndpoint:
     """``/hooks/<source>`` as a plain ASGI endpoint: ``await endpoint(scope, receive, send,
     name)``, or as a Starlette route's app (the name from the path parameters). Every answer
     is counted in ``relay_webhooks_total`` and logged once (``webhook_received``, the
-    canonical line), a crash included."""
+    canonical line; ``duration_ms`` is the time to decide it), a crash included, and then
+    sent."""
 
     def __init__(self, runtime: Callable[[], RelayRuntime]) -> None:
         self._runtime = runtime
@@ -276,13 +277,6 @@ class HookEndpoint:
         runtime = self._runtime()
         started = time.perf_counter()
         incoming = Incoming(scope)
-        sent = False
-
-        async def send_answer(answer: Answer) -> None:
-            nonlocal sent
-            sent = True
-            await answer.send(send)
-
         dial_id: str | None = None
         try:
             problem = header_problem(incoming.raw_headers, runtime.settings)
@@ -291,13 +285,10 @@ class HookEndpoint:
                 outcome = outcome_of(431)
             else:
                 answer, outcome, dial_id = await _handle(incoming, receive, runtime, name)
-            await send_answer(answer)
         except Exception:
             self._log.exception("webhook_failed", source=name, client=incoming.client)
             answer = Answer(500, status="error", error="internal error")
             outcome = "error"
-            if not sent:
-                await send_answer(answer)
         scope[COUNTED] = True
         runtime.metrics.webhook_outcome(name if name in runtime.sources else "_unknown", outcome)
         info_line(
@@ -313,6 +304,7 @@ class HookEndpoint:
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),
             },
         )
+        await answer.send(send)
 
 
 async def _handle(
