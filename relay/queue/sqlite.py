@@ -105,6 +105,7 @@ class SqliteQueue:
         self._ops: stdqueue.SimpleQueue[Any] = stdqueue.SimpleQueue()
         self._pending: dict[asyncio.AbstractEventLoop, list[_Op]] = {}
         self._thread: threading.Thread | None = None
+        self._accepting = False  # True from open() until close() begins
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
         self._enqueues = 0
@@ -128,21 +129,24 @@ class SqliteQueue:
         if self._thread is not None:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._ready.clear()  # reopened after a close: wait for the new thread, not the old one
         self._thread = threading.Thread(target=self._run, name="sqlite-queue", daemon=True)
         self._thread.start()
         await asyncio.get_running_loop().run_in_executor(None, self._ready.wait)
         if self._open_error is not None:
             self._thread = None
             raise QueueUnavailable(f"cannot open queue {self.path}: {self._open_error}")
+        self._accepting = True
 
     async def close(self) -> None:
-        thread, self._thread = self._thread, None  # from now on _call refuses new operations
-        if thread is None:
+        if self._thread is None or not self._accepting:
             return
+        self._accepting = False  # an operation submitted from now on would never run
         # Operations submitted during this turn of the loop go before the stop, not after it.
         self._flush(asyncio.get_running_loop())
         self._ops.put(_STOP)
-        await asyncio.get_running_loop().run_in_executor(None, thread.join)
+        await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
+        self._thread = None
         with self._reader_lock:
             if self._reader is not None:
                 self._reader.close()
@@ -230,7 +234,7 @@ class SqliteQueue:
 
         ``fn`` may run twice (see the module docstring): it must only use the connection.
         """
-        if self._thread is None:
+        if not self._accepting:
             raise QueueUnavailable("queue is not open")
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[T] = loop.create_future()

@@ -211,3 +211,13 @@ async def test_close_runs_what_this_turn_submitted_and_refuses_the_rest(
     with pytest.raises(QueueUnavailable):
         await late
     assert await stored(tmp_path / "q.db") == {"a"}
+
+
+async def test_the_same_queue_can_be_closed_and_opened_again(tmp_path: Path) -> None:
+    queue = SqliteQueue(tmp_path / "q.db")
+    for dial_id in ("a", "b"):
+        await queue.open()
+        assert await queue.enqueue(new(dial_id), 60)
+        await queue.close()
+        await queue.close()  # a second close is a no-op
+    assert await stored(tmp_path / "q.db") == {"a", "b"}
