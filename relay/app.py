@@ -172,7 +172,7 @@ def create_app(
             thaw_heap()
             log.info("relay_stopped", delivered=forwarder.state.delivered)
 
-    hooks = HookEndpoint(lambda: runtime)
+    hooks = HookEndpoint(runtime)
     routes = [
         Route("/hooks/{source}", hooks, methods=["GET", "POST"]),
         Route("/preview/{source}", preview, methods=["GET", "POST"]),

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -264,7 +263,7 @@ class HookEndpoint:
     canonical line; ``duration_ms`` is the time to decide it), a crash included, and then
     sent."""
 
-    def __init__(self, runtime: Callable[[], RelayRuntime]) -> None:
+    def __init__(self, runtime: RelayRuntime) -> None:
         self._runtime = runtime
         # a concrete logger: binding the module's lazy proxy on every call is measurable here
         self._log = log.bind()
@@ -274,7 +273,7 @@ class HookEndpoint:
     ) -> None:
         if name is None:
             name = str(scope["path_params"]["source"])
-        runtime = self._runtime()
+        runtime = self._runtime
         started = time.perf_counter()
         incoming = Incoming(scope)
         dial_id: str | None = None

@@ -150,6 +150,7 @@ async def preview(request: Request) -> Response:
     log.info(
         "preview_mapped",
         source=source.name,
+        client=incoming.client,
         ok=outcome.ok,
         warnings=len(outcome.warnings),
     )
