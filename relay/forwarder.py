@@ -139,8 +139,15 @@ class Forwarder:
 
     # --- control -----------------------------------------------------------------------
     def wake(self) -> None:
-        """New work was queued: look now instead of at the next poll."""
+        """Something changed: look now instead of at the next poll."""
         self._wake.set()
+
+    def queued(self) -> None:
+        """A new dial was queued (intake, once per webhook): look now, unless the circuit is
+        open, when a new dial waits for the probe like the rest (waking the loop for nothing
+        on every webhook would cost intake while outboundIQ is down)."""
+        if not self._circuit.open:
+            self._wake.set()
 
     def update_sources(self, sources: dict[str, Source]) -> None:
         """A config reload: new keys, and every hold is lifted (the key may be fixed)."""

@@ -349,7 +349,7 @@ async def _handle(
     if not queued:
         return Answer(200, status="duplicate", dial_id=key), "duplicate", key
     if forwarder is not None:
-        forwarder.wake()
+        forwarder.queued()
     return Answer(202, status="queued", dial_id=key), "queued", key
 
 

@@ -9,9 +9,12 @@ it runs once per webhook (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import re
 import sys
+import threading
 import time
 from collections.abc import Callable, MutableMapping
 from typing import Any, TextIO
@@ -20,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 import structlog
 
-__all__ = ["configure_logging", "get_logger", "info_line", "mask_phone"]
+__all__ = ["configure_logging", "flush_logs", "get_logger", "info_line", "mask_phone"]
 
 _PHONE_KEYS = frozenset({"ani", "prospect_phone", "phone", "dnis", "number", "phone_number"})
 _TEXT_KEYS = frozenset(
@@ -29,6 +32,8 @@ _TEXT_KEYS = frozenset(
 # 10 to 15 digits, optionally with +, spaces, dots, dashes, slashes or parentheses between.
 _PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().\-/]{0,2}\d){9,14}(?![\w.])")
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
+#: The keys ``_redact`` may change (besides ``event``): a line with none of them is left as is.
+_MASKED_KEYS = (_PHONE_KEYS | _TEXT_KEYS) - {"event"}
 
 
 def mask_phone(value: str) -> str:
@@ -109,6 +114,95 @@ def _orjson_text(event: Any, **kw: Any) -> str:
     return _orjson_dumps(event, **kw).decode()
 
 
+class _LineWriter:
+    """Lines to a binary stream, written once per turn of the event loop.
+
+    On the event loop's thread, a line waits for the end of the loop's current turn and is
+    written together with the others of that turn: one ``write`` for a batch of webhooks,
+    not one per line (docs/benchmarks.md). Anywhere else (no running loop, another thread)
+    what waits is written first and the line at once, so lines keep their order. What waits
+    is also written at exit; only a process killed outright can lose a turn's lines.
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._pending: list[bytes] = []
+        self._loop: asyncio.AbstractEventLoop | None = None  # the loop that will flush
+        self._lock = threading.Lock()
+
+    def write_line(self, line: bytes) -> None:
+        loop = asyncio._get_running_loop()
+        with self._lock:
+            if loop is not None and (self._loop is None or self._loop is loop):
+                self._pending.append(line)
+                if self._loop is None:
+                    self._loop = loop
+                    try:
+                        loop.call_soon(self.flush)
+                    except RuntimeError:  # the loop is closing: nothing will call us
+                        self._write_pending()
+                return
+            self._pending.append(line)
+            self._write_pending()
+
+    def flush(self) -> None:
+        with self._lock:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        self._loop = None
+        if not self._pending:
+            return
+        lines, self._pending = self._pending, []
+        lines.append(b"")
+        try:
+            self._stream.write(b"\n".join(lines))
+            self._stream.flush()
+        except (OSError, ValueError):  # a closed or broken stream must not break the caller
+            pass
+
+
+class _BufferedBytesLogger:
+    """structlog's ``BytesLogger``, through a ``_LineWriter``."""
+
+    def __init__(self, writer: _LineWriter) -> None:
+        self._writer = writer
+
+    def msg(self, message: bytes) -> None:
+        self._writer.write_line(message)
+
+    log = debug = info = warn = warning = msg
+    fatal = failure = err = error = critical = exception = msg
+
+
+class _BufferedHandler(logging.Handler):
+    """The stdlib (uvicorn) lines, in order with structlog's, through the same writer."""
+
+    def __init__(self, writer: _LineWriter) -> None:
+        super().__init__()
+        self._writer = writer
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record).encode("utf-8", "replace")
+        except Exception:
+            self.handleError(record)
+            return
+        self._writer.write_line(line)
+
+
+_writer: _LineWriter | None = None
+
+
+def flush_logs() -> None:
+    """Write the lines that wait for the end of the event loop's turn (at exit, say)."""
+    if _writer is not None:
+        _writer.flush()
+
+
+atexit.register(flush_logs)
+
+
 class _DirectLine:
     """The production chain (JSON rendered by orjson to a binary stream) as one call, for the
     lines logged on every webhook and every delivery: the same processors, without
@@ -120,7 +214,7 @@ class _DirectLine:
         processors: list[Any],
         renderer: Any,
         stamp: _UtcStamp,
-        logger: structlog.BytesLogger,
+        logger: _BufferedBytesLogger,
     ) -> None:
         self._processors = processors
         self._renderer = renderer
@@ -136,10 +230,15 @@ class _DirectLine:
         )
 
     def emit(self, event: str, fields: dict[str, Any]) -> None:
-        fields["event"] = event
-        fields["level"] = "info"
-        self._stamp(None, "info", fields)
-        _redact(None, "info", fields)
+        if _MASKED_KEYS.isdisjoint(fields):  # nothing to mask but the event name
+            fields["event"] = _event_name(event)
+            fields["level"] = "info"
+            self._stamp(None, "info", fields)
+        else:
+            fields["event"] = event
+            fields["level"] = "info"
+            self._stamp(None, "info", fields)
+            _redact(None, "info", fields)
         self._logger.msg(orjson.dumps(fields))
 
 
@@ -169,7 +268,9 @@ def configure_logging(
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    global _direct
+    global _direct, _writer
+    flush_logs()  # what the previous configuration still holds goes first
+    _writer = None
     stamp = _UtcStamp()
     shared: list[structlog.types.Processor] = [
         structlog.processors.add_log_level,
@@ -188,7 +289,9 @@ def configure_logging(
     binary = getattr(out, "buffer", None)  # absent when the stream is a plain StringIO
     if json and binary is not None:
         renderer = structlog.processors.JSONRenderer(serializer=_orjson_dumps)
-        factory = structlog.BytesLoggerFactory(file=binary)
+        _writer = _LineWriter(binary)
+        writer = _writer
+        factory = lambda *_args: _BufferedBytesLogger(writer)  # noqa: E731
     elif json:
         renderer = structlog.processors.JSONRenderer(serializer=_orjson_text)
     chain: list[structlog.types.Processor] = [
@@ -218,7 +321,9 @@ def configure_logging(
             renderer,
         ],
     )
-    handler = logging.StreamHandler(out)
+    handler: logging.Handler = (
+        _BufferedHandler(_writer) if _writer is not None else logging.StreamHandler(out)
+    )
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

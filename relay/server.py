@@ -66,11 +66,19 @@ class RelayServerConfig(uvicorn.Config):
 
 
 class _HeadGuard(_Base):
-    """Times and sizes each request head (a mixin over uvicorn's HTTP protocols)."""
+    """Times and sizes each request head (a mixin over uvicorn's HTTP protocols).
+
+    Arming for the next head happens once per request, so it only stores a deadline; one
+    timer per connection wakes at the earliest deadline that may still be pending and, when
+    the connection has moved on, sleeps until the current one (no timer is created or
+    cancelled per request: docs/benchmarks.md).
+    """
 
     _head_timer: asyncio.TimerHandle | None = None
+    _head_deadline: float | None = None
     _head_cycle: object = None
     _head_bytes = 0
+    _head_timeout = 0.0
     _refused = False
 
     def _limits(self) -> RelayServerConfig:
@@ -80,23 +88,40 @@ class _HeadGuard(_Base):
 
     def _arm(self) -> None:
         """Start waiting for a request head (on connect, and after each response)."""
-        self._disarm()
         self._head_cycle = self.cycle
         self._head_bytes = 0
-        timeout = self._limits().header_timeout_seconds
-        self._head_timer = self.loop.call_later(timeout, self._head_timed_out)
+        timeout = self._head_timeout
+        self._head_deadline = self.loop.time() + timeout
+        if self._head_timer is None:
+            self._head_timer = self.loop.call_later(timeout, self._head_check)
 
     def _disarm(self) -> None:
+        """Stop waiting (the timer, if any, finds no deadline and ends)."""
+        self._head_deadline = None
+
+    def _stop_timer(self) -> None:
+        self._head_deadline = None
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
+
+    def _head_check(self) -> None:
+        self._head_timer = None
+        deadline = self._head_deadline
+        if deadline is None:
+            return
+        if self.loop.time() < deadline:  # re-armed since this timer was set: sleep on
+            self._head_timer = self.loop.call_at(deadline, self._head_check)
+            return
+        self._head_deadline = None
+        self._head_timed_out()
 
     def _waiting_for_head(self) -> bool:
         return self.cycle is self._head_cycle and not self.transport.is_closing()
 
     def _refuse(self, reason: str, response: bytes) -> None:
         """Answer, stop parsing, drain what the client still sends for a moment, close."""
-        self._disarm()
+        self._stop_timer()
         self._refused = True
         self.transport.write(response)
         if self.transport.can_write_eof():
@@ -105,7 +130,6 @@ class _HeadGuard(_Base):
         self._limits().on_refused(reason)
 
     def _head_timed_out(self) -> None:
-        self._head_timer = None
         if not self._waiting_for_head():
             return
         if self._head_bytes == 0:  # an idle connection: close quietly, as keep-alive does
@@ -116,17 +140,18 @@ class _HeadGuard(_Base):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._head_timeout = self._limits().header_timeout_seconds
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._stop_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         if self._refused:
             return  # draining after a refusal
         super().data_received(data)
-        if self._head_timer is None:
+        if self._head_deadline is None:
             return
         if not self._waiting_for_head():  # the head is complete: a request is in flight
             self._disarm()

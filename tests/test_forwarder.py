@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
 
 from relay.delivery import Outcome, backoff_delay, classify, http_date, parse_retry_after
+from relay.forwarder import Forwarder
+from relay.metrics import RelayMetrics
+from relay.queue.sqlite import SqliteQueue
+from relay.settings import Settings
 from tests.conftest import DEFAULT_KEY, dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.relay_server import RelayThread
@@ -145,3 +150,25 @@ def test_token_bucket_reserve_spaces_callers() -> None:
     assert waits == pytest.approx([0.0, 0.0, 0.1, 0.2, 0.3])
     now[0] = 10.0
     assert bucket.take() == 0.0
+
+
+def test_new_dials_do_not_wake_the_loop_while_the_circuit_is_open(tmp_path: Path) -> None:
+    """While outboundIQ is down, a webhook does not wake the forwarder (it would find nothing
+    it may send); once the circuit closes, it does. Other wake-ups always go through."""
+    forwarder = Forwarder(
+        queue=SqliteQueue(tmp_path / "q.db"),
+        sources={},
+        settings=Settings(),
+        client=httpx.AsyncClient(),
+        metrics=RelayMetrics(),
+    )
+    forwarder.queued()
+    assert forwarder._wake.is_set()
+    forwarder._wake.clear()
+    for _ in range(forwarder.circuit_threshold):
+        forwarder._note_destination(503)
+    assert forwarder.circuit_open
+    forwarder.queued()
+    assert not forwarder._wake.is_set()
+    forwarder.wake()
+    assert forwarder._wake.is_set()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Callable
 
 import httpx
@@ -190,6 +191,53 @@ def test_idle_connection_is_closed_quietly(start_relay: Callable[..., RelayThrea
     """A connection that sends nothing is closed without an answer after the head timeout."""
     relay = start_relay(SOURCES, header_timeout_seconds=0.3)
     assert _raw(relay, b"") == b""
+
+
+def _read_answer(sock: socket.socket) -> bytes:
+    """One HTTP answer (head and a Content-Length body) from a keep-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head
+
+
+def test_head_timeout_restarts_with_every_request(
+    start_relay: Callable[..., RelayThread],
+) -> None:
+    """The head timeout counts from the end of the previous answer, not from the connect:
+    a keep-alive connection busy for several timeouts is never cut, and a slow head after
+    its last answer is refused a timeout after that answer."""
+    timeout = 0.4
+    relay = start_relay(SOURCES, header_timeout_seconds=timeout)
+    body = orjson.dumps(dial_body())
+    request = (
+        b"POST /hooks/crm HTTP/1.1\r\nHost: x\r\nX-Relay-Token: crm-hook-secret\r\n"
+        b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+    with socket.create_connection(("127.0.0.1", relay.settings.port)) as sock:
+        sock.settimeout(10)
+        started = time.monotonic()
+        answers = 0
+        while time.monotonic() - started < 3 * timeout:  # several timeouts' worth
+            sock.sendall(request)
+            assert _read_answer(sock).split(b" ")[1] in (b"200", b"202")
+            answered = time.monotonic()
+            answers += 1
+            time.sleep(timeout / 3)
+        assert answers >= 6
+        sock.sendall(b"POST /hooks/crm HTTP/1.1\r\nHost: x\r\n")
+        rest = b""
+        while chunk := sock.recv(65536):
+            rest += chunk
+        waited = time.monotonic() - answered
+    assert rest.startswith(b"HTTP/1.1 408 ")
+    assert timeout * 0.7 <= waited < timeout * 5
 
 
 def test_slow_body_times_out(start_relay: Callable[..., RelayThread]) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 import re
+import subprocess
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,7 +20,7 @@ import structlog.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.logs import _UtcStamp, configure_logging, info_line
+from relay.logs import _LineWriter, _UtcStamp, configure_logging, info_line
 
 
 @pytest.fixture
@@ -90,7 +93,88 @@ def test_info_line_writes_what_structlog_would(json_lines: Callable[[], list[Any
     assert list(direct) == list(chained)  # the same key order too
     assert direct["prospect_phone"] == "******0187" and "0187" in direct["error"]
     assert "512 555" not in direct["error"]
+    plain = {"source": "crm", "status": 202, "dial_id": "d-1", "duration_ms": 1.5}
+    info_line(logger, "webhook_received", dict(plain))  # nothing to mask: the short way
+    logger.info("webhook_received", **plain)
+    direct, chained = json_lines()[2:]
+    assert direct.pop("timestamp")[:10] == chained.pop("timestamp")[:10]
+    assert list(direct.items()) == list(chained.items())
     with structlog.testing.capture_logs() as captured:
         info_line(logger, "dial_forwarded", {"source": "crm"})
     assert captured == [{"event": "dial_forwarded", "source": "crm", "log_level": "info"}]
-    assert len(json_lines()) == 2  # nothing written while captured
+    assert len(json_lines()) == 4  # nothing written while captured
+
+
+class CountingStream(io.BytesIO):
+    """A binary stream that counts its writes."""
+
+    writes = 0
+
+    def write(self, data: Any) -> int:
+        self.writes += 1
+        return super().write(data)
+
+
+def test_lines_of_one_loop_turn_are_written_together() -> None:
+    """On the event loop, the lines of one turn wait for its end and go out in one write;
+    lines from elsewhere (no loop, another thread) flush what waits first, so the order holds."""
+    stream = CountingStream()
+    writer = _LineWriter(stream)
+
+    async def main() -> None:
+        for n in range(5):
+            writer.write_line(b"turn-%d" % n)
+        assert stream.getvalue() == b""  # still this turn
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        assert stream.getvalue() == b"".join(b"turn-%d\n" % n for n in range(5))
+        assert stream.writes == 1
+        writer.write_line(b"waiting")
+        other = threading.Thread(target=writer.write_line, args=(b"from-a-thread",))
+        other.start()
+        other.join()
+        # the thread's line went out at once, after the line that was waiting for the turn
+        assert stream.getvalue().endswith(b"waiting\nfrom-a-thread\n")
+
+    asyncio.run(main())
+    writes = stream.writes
+    writer.write_line(b"no-loop")  # outside a loop: at once
+    assert stream.getvalue().endswith(b"from-a-thread\nno-loop\n")
+    assert stream.writes == writes + 1
+
+
+def test_lines_waiting_at_exit_are_written(tmp_path: Any) -> None:
+    """A line logged in the event loop's last turn is not lost when the process exits."""
+    script = (
+        "import asyncio, structlog, sys\n"
+        "from relay.logs import configure_logging, info_line\n"
+        "configure_logging('INFO', json=True)\n"
+        "loop = asyncio.new_event_loop()\n"
+        "def last():\n"
+        "    info_line(structlog.get_logger(), 'last_words', {'n': 1})\n"
+        "    loop.stop()  # the loop ends with this turn: its flush never runs\n"
+        "loop.call_soon(last)\n"
+        "loop.run_forever()\n"
+        "sys.exit(3)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, timeout=60, check=False
+    )
+    assert done.returncode == 3
+    [line] = done.stderr.decode().splitlines()
+    assert json.loads(line)["event"] == "last_words"
+
+
+def test_stdlib_and_structlog_lines_keep_their_order(
+    json_lines: Callable[[], list[Any]],
+) -> None:
+    """uvicorn's stdlib lines and the relay's own go through one writer, in the order logged."""
+
+    async def main() -> None:
+        structlog.get_logger("relay.test").info("first")
+        logging.getLogger("uvicorn.error").info("second")
+        info_line(structlog.get_logger("relay.test"), "third", {})
+        structlog.get_logger("relay.test").warning("fourth")
+
+    asyncio.run(main())
+    assert [line["event"] for line in json_lines()] == ["first", "second", "third", "fourth"]
