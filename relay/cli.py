@@ -36,7 +36,7 @@ def _settings() -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from relay.app import create_app
-    from relay.server import build_server
+    from relay.server import build_server, tune_gc
 
     settings = _settings()
     if args.sources_file:
@@ -46,7 +46,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises the signal it stopped on once it is done; a finished graceful
     # shutdown on SIGTERM is a success (exit 0), so let that re-raise land on a no-op.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
-    build_server(app, settings).run()
+    server = build_server(app, settings)
+    tune_gc()
+    server.run()
     return 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -218,3 +220,19 @@ def test_head_through_the_router_is_counted_once(start_relay: Callable[..., Rela
     counts = scrape.samples(relay.url, "relay_webhooks_total")
     crm = {labels["outcome"]: value for labels, value in counts if labels["source"] == "crm"}
     assert crm == {"rejected": 1}
+
+
+def test_serve_tunes_the_collector_once_built() -> None:
+    """``relay serve`` freezes what it built at startup and collects young objects every
+    20,000 allocations (a separate interpreter: this changes process-wide state)."""
+    script = (
+        "import gc\n"
+        "from relay.server import GC_YOUNG_THRESHOLD, tune_gc\n"
+        "before = gc.get_freeze_count()\n"
+        "tune_gc()\n"
+        "assert gc.get_threshold()[0] == GC_YOUNG_THRESHOLD == 20_000, gc.get_threshold()\n"
+        "assert gc.get_freeze_count() > before + 1000, gc.get_freeze_count()\n"
+        "assert gc.isenabled()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr.decode()
