@@ -39,7 +39,16 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         plan.duration, plan.dials, plan.backlog, plan.backlog_seconds = 0.5, 200, 1000, 0.5
         plan.rate, plan.connections, plan.transports = 200.0, 8, ("relay",)
         plan.latency_rounds, plan.latency_seconds = 1, 0.5
-    for name in ("duration", "dials", "backlog", "rate", "connections", "forward_concurrency"):
+        plan.intake_rounds = 1
+    for name in (
+        "duration",
+        "dials",
+        "backlog",
+        "rate",
+        "connections",
+        "forward_concurrency",
+        "intake_rounds",
+    ):
         value = getattr(args, name)
         if value is not None:
             setattr(plan, name, value)
@@ -66,6 +75,16 @@ def run(plan: Plan, only: tuple[str, ...] = SCENARIOS) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for short in only:
         key = names[short]
+        if key in results:
+            continue
+        if short in ("bare", "relay") and {"bare", "relay"} <= set(only):
+            # measured together, in alternating rounds (Bench.intake_rounds)
+            started = time.monotonic()
+            print("bench: bare_intake + relay_intake ...", file=sys.stderr, flush=True)
+            pair = bench.intake_rounds()
+            results["bare_intake"], results["relay_intake"] = pair["bare"], pair["relay"]
+            print(f"bench: intake done in {time.monotonic() - started:.1f} s", file=sys.stderr)
+            continue
         started = time.monotonic()
         print(f"bench: {key} ...", file=sys.stderr, flush=True)
         results[key] = steps[key]()
@@ -79,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="seconds per load run (default 10)")
     parser.add_argument("--connections", type=int, help="closed-loop connections (default 32)")
     parser.add_argument("--rate", type=float, help="fixed-rate webhooks/s (default 1000)")
+    parser.add_argument(
+        "--intake-rounds", type=int, help="alternating bare/relay intake rounds (default 3)"
+    )
     parser.add_argument("--dials", type=int, help="dials pre-queued for the drain (100000)")
     parser.add_argument("--backlog", type=int, help="dials in the RSS backlog (1000000)")
     parser.add_argument(

@@ -113,6 +113,16 @@ def table(results: dict[str, Any]) -> str:
     row("load generator vs instant sink", results.get("generator"))
     row("1 bare Starlette (ceiling)", results.get("bare_intake"))
     row("2 relay intake (durable), forwarder waiting", results.get("relay_intake"))
+    rounds = [
+        f"{kind} {', '.join(f'{r:,.0f}' for r in data['round_rps'])}"
+        for kind, data in (
+            ("bare", results.get("bare_intake")),
+            ("relay", results.get("relay_intake")),
+        )
+        if data and len(data.get("round_rps", ())) > 1
+    ]
+    if rounds:
+        lines.append(f"  1-2 in alternating rounds, the median shown (req/s): {'; '.join(rounds)}")
     row("2 relay intake (durable), forwarding too", results.get("relay_intake_forwarding"))
     for name in ("fast", "slow", "down"):
         row(f"  relay at fixed rate, destination {name}", _get(results, "latency", name))

@@ -22,6 +22,8 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
             "-m",
             "bench",
             "--quick",
+            "--intake-rounds",
+            "2",
             "--load",
             "python",
             "--sink",
@@ -51,6 +53,9 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
         assert results[key]["requests"] > 0 and results[key]["errors"] == 0
     assert results["relay_intake"]["durable"] is True
+    for key in ("bare_intake", "relay_intake"):  # alternating rounds, the median reported
+        assert len(results[key]["round_rps"]) == 2
+    assert "1-2 in alternating rounds" in run.stdout
     assert "main" in results["relay_intake"]["cpu_us_per_request_by_thread"]
     assert set(results["latency"]) == {"fast", "slow", "down"}
     drain = results["forward_drain"]
