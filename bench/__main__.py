@@ -39,7 +39,7 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         plan.duration, plan.dials, plan.backlog, plan.backlog_seconds = 0.5, 200, 1000, 0.5
         plan.rate, plan.connections, plan.transports = 200.0, 8, ("relay",)
         plan.latency_rounds, plan.latency_seconds = 1, 0.5
-        plan.intake_rounds = 1
+        plan.intake_rounds, plan.intake_connections = 1, (8,)
     for name in (
         "duration",
         "dials",
@@ -52,6 +52,8 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         value = getattr(args, name)
         if value is not None:
             setattr(plan, name, value)
+    if args.intake_connections:
+        plan.intake_connections = tuple(args.intake_connections)
     plan.load = args.load if args.load != "auto" else ("wrk" if wrk_available() else "python")
     wants_nginx = args.sink in ("auto", "nginx") and nginx_binary() is not None
     plan.sink = "nginx" if wants_nginx else "python"
@@ -100,6 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rate", type=float, help="fixed-rate webhooks/s (default 1000)")
     parser.add_argument(
         "--intake-rounds", type=int, help="alternating bare/relay intake rounds (default 3)"
+    )
+    parser.add_argument(
+        "--intake-connections",
+        type=int,
+        nargs="+",
+        help="connection counts the intake ceilings are measured at (default 32 64 128)",
     )
     parser.add_argument("--dials", type=int, help="dials pre-queued for the drain (100000)")
     parser.add_argument("--backlog", type=int, help="dials in the RSS backlog (1000000)")

@@ -22,7 +22,15 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
 
     slow, fast = _get(results, "latency", "slow"), _get(results, "latency", "fast")
     down = _get(results, "latency", "down")
+    sweep = {
+        f"relay_intake_to_bare_at_{c}_connections": ratio(
+            _get(results, "relay_intake", "by_connections", c, "rps"),
+            _get(results, "bare_intake", "by_connections", c, "rps"),
+        )
+        for c in (_get(results, "relay_intake", "by_connections") or {})
+    }
     return {
+        # each system's ceiling: its best median over the connection counts measured
         "relay_intake_to_bare": ratio(
             _get(results, "relay_intake", "rps"), _get(results, "bare_intake", "rps")
         ),
@@ -31,6 +39,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             _get(results, "bare_intake", "cpu_us_per_request"),
             _get(results, "relay_intake", "cpu_us_per_request"),
         ),
+        **sweep,
         "relay_intake_forwarding_to_bare": ratio(
             _get(results, "relay_intake_forwarding", "rps"), _get(results, "bare_intake", "rps")
         ),
@@ -97,6 +106,10 @@ def _at_least(value: Any, floor: float) -> bool | None:
     return None if value is None else value >= floor
 
 
+def _at(data: dict[str, Any] | None) -> str:
+    return f" @{data['connections']}" if data and "connections" in data else ""
+
+
 def table(results: dict[str, Any]) -> str:
     lines = [f"{'scenario':44} {'req/s':>10} {'p50 ms':>8} {'p99 ms':>8} {'RSS MB':>7}"]
 
@@ -111,18 +124,27 @@ def table(results: dict[str, Any]) -> str:
 
     row("disk: one 4 KiB write + fsync", results.get("disk_fsync"), "fsyncs")
     row("load generator vs instant sink", results.get("generator"))
-    row("1 bare Starlette (ceiling)", results.get("bare_intake"))
-    row("2 relay intake (durable), forwarder waiting", results.get("relay_intake"))
-    rounds = [
-        f"{kind} {', '.join(f'{r:,.0f}' for r in data['round_rps'])}"
-        for kind, data in (
-            ("bare", results.get("bare_intake")),
-            ("relay", results.get("relay_intake")),
+    bare, relay = results.get("bare_intake"), results.get("relay_intake")
+    row(f"1 bare Starlette (ceiling){_at(bare)}", bare)
+    row(f"2 relay intake (durable){_at(relay)}", relay)
+    bare_sweep = _get(results, "bare_intake", "by_connections") or {}
+    relay_sweep = _get(results, "relay_intake", "by_connections") or {}
+    for c in sorted(set(bare_sweep) & set(relay_sweep), key=int):
+        b, r = bare_sweep[c], relay_sweep[c]
+        rounds = (
+            ""
+            if len(b["round_rps"]) < 2
+            else " (rounds: "
+            + "; ".join(
+                f"{k} {', '.join(f'{x:,.0f}' for x in d['round_rps'])}"
+                for k, d in (("bare", b), ("relay", r))
+            )
+            + ")"
         )
-        if data and len(data.get("round_rps", ())) > 1
-    ]
-    if rounds:
-        lines.append(f"  1-2 in alternating rounds, the median shown (req/s): {'; '.join(rounds)}")
+        lines.append(
+            f"  {c:>4} connections: bare {b['rps']:,.0f}/s, relay {r['rps']:,.0f}/s, "
+            f"ratio {r['rps'] / b['rps']:.3f}{rounds}"
+        )
     row("2 relay intake (durable), forwarding too", results.get("relay_intake_forwarding"))
     for name in ("fast", "slow", "down"):
         row(f"  relay at fixed rate, destination {name}", _get(results, "latency", name))

@@ -61,6 +61,9 @@ class Plan:
     rate: float = 1000.0
     latency_rounds: int = 5
     intake_rounds: int = 3  # bare and relay intake, alternated; each reports its median round
+    # Closed-loop connection counts for the intake ceilings: each system's ceiling is its best
+    # median over these (the relay needs more requests in flight to cover its fsyncs).
+    intake_connections: tuple[int, ...] = (32, 64, 128)
     latency_seconds: float = 5.0
     dials: int = 100_000
     backlog: int = 1_000_000
@@ -175,23 +178,26 @@ class Bench:
         }
 
     # --- 1. the stack's ceiling ----------------------------------------------------------
-    def bare_intake(self) -> dict[str, Any]:
+    def bare_intake(self, connections: int | None = None) -> dict[str, Any]:
         workdir = self._dir("bare")
         proc, base = self.start_app("bare", workdir)
         try:
             cpu, threads = proc.cpu_seconds(), proc.thread_cpu_seconds()
-            got = self.closed_load(base + "/hooks/bench", workdir)
+            got = self.closed_load(base + "/hooks/bench", workdir, connections)
             cpu, threads = proc.cpu_seconds() - cpu, _minus(proc.thread_cpu_seconds(), threads)
         finally:
             proc.stop()
         return {
             **got.as_dict(),
+            "connections": connections or self.plan.connections,
             "cpu_us_per_request": _per(cpu, got.requests),
             "cpu_us_per_request_by_thread": _per_thread(threads, got.requests),
         }
 
     # --- 2. the relay's intake, every 202 durable -----------------------------------------
-    def relay_intake(self, *, forwarding: bool = False) -> dict[str, Any]:
+    def relay_intake(
+        self, *, forwarding: bool = False, connections: int | None = None
+    ) -> dict[str, Any]:
         """Intake alone (outboundIQ down: the circuit opens and the forwarder waits), or
         intake while the forwarder delivers every dial to the instant sink on the same core."""
         workdir = self._dir("relay-intake-forwarding" if forwarding else "relay-intake")
@@ -201,7 +207,7 @@ class Bench:
         proc, base = self.start_relay(workdir, destination, db)
         try:
             cpu, threads = proc.cpu_seconds(), proc.thread_cpu_seconds()
-            got = self.closed_load(base + "/hooks/bench", workdir)
+            got = self.closed_load(base + "/hooks/bench", workdir, connections)
             cpu, threads = proc.cpu_seconds() - cpu, _minus(proc.thread_cpu_seconds(), threads)
             peak = proc.peak_rss_mb()
             forwarded = sink.count()
@@ -213,6 +219,7 @@ class Bench:
         return {
             **got.as_dict(),
             "destination": "instant sink" if forwarding else "down (forwarder waiting)",
+            "connections": connections or self.plan.connections,
             "accepted": accepted,
             "stored": stored,
             "durable": stored >= accepted and _synchronous(db) == "FULL",
@@ -224,19 +231,36 @@ class Bench:
         }
 
     def intake_rounds(self) -> dict[str, dict[str, Any]]:
-        """Bare and relay intake in alternating rounds (bare, relay, relay, bare, ...), so
-        that whatever else the machine does spreads over both alike; each reports its
-        median round (by req/s) and lists every round's req/s."""
-        runs: dict[str, list[dict[str, Any]]] = {"bare": [], "relay": []}
+        """Bare and relay intake at each of ``intake_connections``, in alternating rounds
+        (bare then relay, relay then bare, ...) so that whatever else the machine does spreads
+        over both alike. Per system and connection count: the median round by req/s. Each
+        system's ceiling is its best median over the connection counts; every count's median
+        is kept under ``by_connections``."""
+        kinds = ("bare", "relay")
+        runs: dict[str, dict[int, list[dict[str, Any]]]] = {k: {} for k in kinds}
         for i in range(self.plan.intake_rounds):
-            order = ("bare", "relay") if i % 2 == 0 else ("relay", "bare")
-            for kind in order:
-                runs[kind].append(self.bare_intake() if kind == "bare" else self.relay_intake())
+            for connections in self.plan.intake_connections:
+                for kind in kinds if i % 2 == 0 else kinds[::-1]:
+                    measure = self.bare_intake if kind == "bare" else self.relay_intake
+                    got = measure(connections=connections)
+                    runs[kind].setdefault(connections, []).append(got)
         out: dict[str, dict[str, Any]] = {}
-        for kind, rounds in runs.items():
-            median = sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2]
-            out[kind] = {**median, "round_rps": [r["rps"] for r in rounds]}
-        out["relay"]["durable"] = all(r["durable"] for r in runs["relay"])
+        for kind in kinds:
+            medians = {
+                c: {
+                    **sorted(rounds, key=lambda r: r["rps"])[len(rounds) // 2],
+                    "round_rps": [r["rps"] for r in rounds],
+                }
+                for c, rounds in runs[kind].items()
+            }
+            best = max(medians.values(), key=lambda r: r["rps"])
+            out[kind] = {
+                **best,
+                "by_connections": {
+                    str(c): {k: m[k] for k in _SWEEP_KEYS if k in m} for c, m in medians.items()
+                },
+            }
+        out["relay"]["durable"] = all(r["durable"] for rs in runs["relay"].values() for r in rs)
         return out
 
     # --- p99 at a fixed rate, with the destination fast, slow and down --------------------
@@ -415,6 +439,10 @@ def _wait_drained(
             return now - (first_at or now), first, proc.cpu_seconds() - cpu
         time.sleep(0.05)
     raise TimeoutError(f"drain did not finish in {timeout:.0f} s")
+
+
+#: What ``by_connections`` keeps of each median run.
+_SWEEP_KEYS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "round_rps", "errors")
 
 
 def _per(cpu_seconds: float, count: int) -> float | None:

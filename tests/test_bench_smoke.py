@@ -24,6 +24,9 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
             "--quick",
             "--intake-rounds",
             "2",
+            "--intake-connections",
+            "4",
+            "8",
             "--load",
             "python",
             "--sink",
@@ -53,9 +56,13 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
         assert results[key]["requests"] > 0 and results[key]["errors"] == 0
     assert results["relay_intake"]["durable"] is True
-    for key in ("bare_intake", "relay_intake"):  # alternating rounds, the median reported
+    for key in ("bare_intake", "relay_intake"):  # alternating rounds at each connection count
         assert len(results[key]["round_rps"]) == 2
-    assert "1-2 in alternating rounds" in run.stdout
+        assert set(results[key]["by_connections"]) == {"4", "8"}
+        best = max(m["rps"] for m in results[key]["by_connections"].values())
+        assert results[key]["rps"] == best  # the ceiling: the best median
+    assert "relay_intake_to_bare_at_8_connections" in doc["ratios"]
+    assert "8 connections: bare" in run.stdout
     assert "main" in results["relay_intake"]["cpu_us_per_request_by_thread"]
     assert set(results["latency"]) == {"fast", "slow", "down"}
     drain = results["forward_drain"]
