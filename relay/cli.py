@@ -36,7 +36,7 @@ def _settings() -> Settings:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from relay.app import create_app
-    from relay.server import build_server, tune_gc
+    from relay.server import build_server
 
     settings = _settings()
     if args.sources_file:
@@ -46,9 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises the signal it stopped on once it is done; a finished graceful
     # shutdown on SIGTERM is a success (exit 0), so let that re-raise land on a no-op.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
-    server = build_server(app, settings)
-    tune_gc()
-    server.run()
+    build_server(app, settings).run()
     return 0
 
 

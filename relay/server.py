@@ -12,7 +12,6 @@ grows past ``max_header_bytes`` (431). Slow bodies are timed out by the intake (
 from __future__ import annotations
 
 import asyncio
-import gc
 from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -25,11 +24,7 @@ from relay.metrics import RelayMetrics
 from relay.runtime import RelayRuntime
 from relay.settings import Settings
 
-__all__ = ["RelayServer", "RelayServerConfig", "build_server", "server_config", "tune_gc"]
-
-#: Tracked allocations (net of frees) between young-generation collections; Python's default
-#: is 700, which makes a busy server collect every few dozen requests (docs/benchmarks.md).
-GC_YOUNG_THRESHOLD = 20_000
+__all__ = ["RelayServer", "RelayServerConfig", "build_server", "server_config"]
 
 #: Room for the request line (method, path and query string) on top of the header bytes.
 REQUEST_LINE_BYTES = 16 * 1024
@@ -240,18 +235,6 @@ class RelayServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.runtime.stopping = True
         super().handle_exit(sig, frame)
-
-
-def tune_gc() -> None:
-    """For a long-running server, once it is built: what exists now (modules, the app, its
-    sources and mappings) lives as long as the process, so the collector stops scanning it
-    (``gc.freeze``), and young collections run every 20,000 allocations rather than 700.
-    A request leaves no reference cycles behind; the collector still runs for those that
-    other code may leave."""
-    gc.collect()
-    gc.freeze()
-    _young, middle, old = gc.get_threshold()
-    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, old)
 
 
 def build_server(app: Any, settings: Settings, **overrides: Any) -> RelayServer:
