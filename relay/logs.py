@@ -230,14 +230,12 @@ class _DirectLine:
         )
 
     def emit(self, event: str, fields: dict[str, Any]) -> None:
+        fields["event"] = event
+        fields["level"] = "info"
+        self._stamp(None, "info", fields)
         if _MASKED_KEYS.isdisjoint(fields):  # nothing to mask but the event name
             fields["event"] = _event_name(event)
-            fields["level"] = "info"
-            self._stamp(None, "info", fields)
         else:
-            fields["event"] = event
-            fields["level"] = "info"
-            self._stamp(None, "info", fields)
             _redact(None, "info", fields)
         self._logger.msg(orjson.dumps(fields))
 
