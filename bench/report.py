@@ -129,22 +129,20 @@ def table(results: dict[str, Any]) -> str:
     row(f"2 relay intake (durable){_at(relay)}", relay)
     bare_sweep = _get(results, "bare_intake", "by_connections") or {}
     relay_sweep = _get(results, "relay_intake", "by_connections") or {}
+    sweep_ratios = ratios(results)
     for c in sorted(set(bare_sweep) & set(relay_sweep), key=int):
         b, r = bare_sweep[c], relay_sweep[c]
-        rounds = (
-            ""
-            if len(b["round_rps"]) < 2
-            else " (rounds: "
-            + "; ".join(
-                f"{k} {', '.join(f'{x:,.0f}' for x in d['round_rps'])}"
-                for k, d in (("bare", b), ("relay", r))
-            )
-            + ")"
-        )
-        lines.append(
+        line = (
             f"  {c:>4} connections: bare {b['rps']:,.0f}/s, relay {r['rps']:,.0f}/s, "
-            f"ratio {r['rps'] / b['rps']:.3f}{rounds}"
+            f"ratio {sweep_ratios[f'relay_intake_to_bare_at_{c}_connections']}"
         )
+        if len(b["round_rps"]) > 1:
+            rounds = {
+                k: ", ".join(f"{x:,.0f}" for x in d["round_rps"])
+                for k, d in (("bare", b), ("relay", r))
+            }
+            line += f" (rounds: bare {rounds['bare']}; relay {rounds['relay']})"
+        lines.append(line)
     row("2 relay intake (durable), forwarding too", results.get("relay_intake_forwarding"))
     for name in ("fast", "slow", "down"):
         row(f"  relay at fixed rate, destination {name}", _get(results, "latency", name))

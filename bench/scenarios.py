@@ -442,7 +442,15 @@ def _wait_drained(
 
 
 #: What ``by_connections`` keeps of each median run.
-_SWEEP_KEYS = ("rps", "p50_ms", "p99_ms", "cpu_us_per_request", "round_rps", "errors")
+_SWEEP_KEYS = (
+    "rps",
+    "p50_ms",
+    "p99_ms",
+    "cpu_us_per_request",
+    "cpu_us_per_request_by_thread",
+    "round_rps",
+    "errors",
+)
 
 
 def _per(cpu_seconds: float, count: int) -> float | None:
