@@ -11,7 +11,7 @@ export RELAY_SOURCES_FILE ?= examples/sources.yaml
 export RELAY_QUEUE_URL ?= sqlite:///var/relay-queue.db
 export DEMO_HOOK_TOKEN ?= demo-token
 
-.PHONY: run test lint hadolint typecheck unit bench lock clean
+.PHONY: run test lint hadolint typecheck layers unit bench lock clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -41,13 +41,16 @@ lint: $(STAMP)
 hadolint: $(STAMP)
 	$(BIN)/hadolint Dockerfile
 
+layers: $(STAMP)
+	$(BIN)/lint-imports
+
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
 unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
-test: lint hadolint typecheck unit
+test: lint hadolint typecheck layers unit
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

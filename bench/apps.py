@@ -23,9 +23,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from relay.dial import DIAL_FIELDS
-from relay.server import server_config
-from relay.settings import Settings
+from relay.config.settings import Settings
+from relay.core.dial import DIAL_FIELDS
+from relay.intake.server import server_config
 
 
 async def _healthz(_request: Request) -> Response:

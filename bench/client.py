@@ -1,6 +1,6 @@
 """The raw client ceiling: POST one dial as fast as a client can, no queue, no relay.
 
-``relay`` is exactly the client the forwarder builds (``relay.forwarder.create_client``);
+``relay`` is exactly the client the forwarder builds (``relay.delivery.worker.create_client``);
 ``httpx-default`` is httpx with its own transport (httpcore) and the same limits;
 ``aiohttp`` is aiohttp alone. ``python -m bench.client URL --transport T`` prints JSON.
 """
@@ -16,8 +16,8 @@ from collections.abc import Awaitable, Callable
 import httpx
 
 from bench.scenarios import wire_template
-from relay.forwarder import create_client
-from relay.settings import Settings
+from relay.config.settings import Settings
+from relay.delivery.worker import create_client
 
 BODY = wire_template() % b"c-1"
 AUTH = {"Authorization": "Bearer bench-outboundiq-key"}

@@ -43,8 +43,8 @@ def wire_template() -> bytes:
     from pydantic import SecretStr
 
     from bench.load import body
-    from relay.pipeline import map_request, parse_request
-    from relay.sources import parse_sources
+    from relay.core.pipeline import map_request, parse_request
+    from relay.core.sources import parse_sources
 
     source = parse_sources(SOURCES_YAML, env={}, default_api_key=SecretStr(API_KEY))["bench"]
     request = parse_request("POST", "application/json", {}, body("@DIAL_ID@", 0))

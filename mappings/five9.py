@@ -45,9 +45,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from relay.exceptions import MappingError, Problem
-from relay.mapping import InboundRequest, MappingContext, MappingResult
-from relay.normalize import normalize_direction
+from relay.sdk import (
+    InboundRequest,
+    MappingContext,
+    MappingError,
+    MappingResult,
+    Problem,
+    normalize_direction,
+)
 
 __all__ = ["DEFAULT_NAMES", "Five9Mapping", "Five9Options", "is_unsubstituted"]
 

@@ -21,8 +21,7 @@ from typing import Any
 import orjson
 
 from mappings.five9 import DEFAULT_NAMES, Five9Mapping
-from relay.backfill import BackfillRecord, csv_rows
-from relay.sources import Source
+from relay.sdk import BackfillRecord, Source, csv_rows
 
 __all__ = ["COLUMNS", "read_call_log"]
 

@@ -33,9 +33,15 @@ import jmespath
 import jmespath.exceptions
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from relay.dial import DIAL_FIELDS, only_dial_fields
-from relay.exceptions import MappingError, Problem
-from relay.mapping import InboundRequest, MappingContext, MappingResult
+from relay.sdk import (
+    DIAL_FIELDS,
+    InboundRequest,
+    MappingContext,
+    MappingError,
+    MappingResult,
+    Problem,
+    only_dial_fields,
+)
 
 __all__ = ["FieldSpec", "GenericMapping", "GenericOptions", "blank_placeholders"]
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from relay.settings import Settings
-from relay.sources import Source, parse_sources
+from relay.config.settings import Settings
+from relay.core.sources import Source, parse_sources
 from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from relay.logs import configure_logging
+from relay.obs.logs import configure_logging
 
 #: Shorter secrets ("x", "bee") cannot be told apart from ordinary words in a log line.
 MIN_SECRET_LENGTH = 6

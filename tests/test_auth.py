@@ -14,7 +14,7 @@ import orjson
 import pytest
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
-from relay.auth import AuthConfig, verify
+from relay.config.auth import AuthConfig, verify
 from relay.exceptions import AuthError
 from tests.conftest import dial_body
 from tests.support import scrape

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from relay.batching import AckBatcher
+from relay.delivery.batching import AckBatcher
 from relay.exceptions import QueueError
 from relay.queue.base import NewDial
 from relay.queue.sqlite import SqliteQueue

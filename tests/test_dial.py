@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.dial import (
+from relay.core.dial import (
     _NORMALIZERS,
     DIAL_FIELDS,
     MEMO_SIZE,
@@ -16,8 +16,7 @@ from relay.dial import (
     build_dial,
     synthetic_dial_id,
 )
-from relay.exceptions import MappingError
-from relay.normalize import (
+from relay.core.normalize import (
     normalize_attempts,
     normalize_date,
     normalize_direction,
@@ -25,6 +24,7 @@ from relay.normalize import (
     normalize_zip,
     zone,
 )
+from relay.exceptions import MappingError
 from tests.conftest import dial_body
 
 UTC = zone("UTC")

@@ -9,13 +9,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from relay.delivery import Outcome, backoff_delay, classify, http_date, parse_retry_after
-from relay.forwarder import Forwarder
-from relay.metrics import RelayMetrics
+from relay.config.settings import Settings
+from relay.delivery.policy import Outcome, backoff_delay, classify, parse_retry_after
+from relay.delivery.worker import Forwarder
+from relay.obs.metrics import RelayMetrics
 from relay.queue.sqlite import SqliteQueue
-from relay.settings import Settings
 from tests.conftest import DEFAULT_KEY, dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
+from tests.support.http import http_date
 from tests.support.relay_server import RelayThread
 
 CRM = {"X-Relay-Token": "crm-hook-secret"}
@@ -142,7 +143,7 @@ def test_400_dead_letters_with_body(
 
 def test_token_bucket_reserve_spaces_callers() -> None:
     """Reserved tokens past the burst wait 1/rate apart, in arrival order."""
-    from relay.ratelimit import TokenBucket
+    from relay.delivery.ratelimit import TokenBucket
 
     now = [0.0]
     bucket = TokenBucket(10.0, burst=2, clock=lambda: now[0])

@@ -17,10 +17,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relay.dial import DIAL_FIELDS
+from relay.core.dial import DIAL_FIELDS
+from relay.core.pipeline import UnsupportedMediaType, map_request, parse_request
+from relay.core.sources import parse_sources
 from relay.exceptions import MappingError
-from relay.pipeline import UnsupportedMediaType, map_request, parse_request
-from relay.sources import parse_sources
 from tests.conftest import dial_body
 from tests.support import scrape
 from tests.support.relay_server import RelayThread

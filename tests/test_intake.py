@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from relay.heap import YOUNG_THRESHOLD
+from relay.app.heap import YOUNG_THRESHOLD
 from relay.queue.base import DialQueue
 from tests.conftest import dial_body
 from tests.support import scrape

@@ -10,7 +10,9 @@ import httpx
 import orjson
 import pytest
 
-from relay.limits import RateLimit, RateLimiter, json_too_deep
+from relay.config.limits import RateLimit
+from relay.core.pipeline import json_too_deep
+from relay.intake.guard import RateLimiter
 from tests.conftest import dial_body
 from tests.support import scrape
 from tests.support.relay_server import RelayThread

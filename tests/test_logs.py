@@ -20,7 +20,7 @@ import structlog.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.logs import _LineWriter, _UtcStamp, configure_logging, info_line
+from relay.obs.logs import _LineWriter, _UtcStamp, configure_logging, info_line
 
 
 @pytest.fixture
@@ -147,7 +147,7 @@ def test_lines_waiting_at_exit_are_written(tmp_path: Any) -> None:
     """A line logged in the event loop's last turn is not lost when the process exits."""
     script = (
         "import asyncio, structlog, sys\n"
-        "from relay.logs import configure_logging, info_line\n"
+        "from relay.obs.logs import configure_logging, info_line\n"
         "configure_logging('INFO', json=True)\n"
         "loop = asyncio.new_event_loop()\n"
         "def last():\n"

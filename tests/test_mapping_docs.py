@@ -9,10 +9,10 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from mappings.five9 import DEFAULT_NAMES
-from relay.pipeline import parse_request
-from relay.preset import read_preset
-from relay.preview import preview_request
-from relay.sources import parse_sources
+from relay.core.pipeline import parse_request
+from relay.core.preset import read_preset
+from relay.core.preview import preview_request
+from relay.core.sources import parse_sources
 
 DOCS = Path(__file__).parent.parent / "docs"
 PAGES = [DOCS / "mappings.md", *sorted((DOCS / "vendors").glob("*.md"))]

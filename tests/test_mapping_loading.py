@@ -12,17 +12,17 @@ import pytest
 
 from relay.app import create_app
 from relay.cli import main
+from relay.config.settings import Settings
+from relay.core.mapping import available_mappings, create_mapping
+from relay.core.sources import parse_sources
 from relay.exceptions import ConfigError
-from relay.mapping import available_mappings, create_mapping
-from relay.settings import Settings
-from relay.sources import parse_sources
 from tests.conftest import DEFAULT_KEY
 from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayProcess, RelayThread
 
 ACME_MODULE = '''
 """A third-party mapping: the Acme dialer posts {"call": {...}}."""
-from relay.mapping import MappingResult
+from relay.core.mapping import MappingResult
 
 
 class AcmeMapping:
@@ -146,7 +146,7 @@ def test_check_reports_missing_mapping(tmp_path: Path, capsys: pytest.CaptureFix
 
 
 MODULE_MAPPING = """
-from relay.mapping import MappingResult
+from relay.core.mapping import MappingResult
 
 class Flat:
     def map(self, request, context):

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.network import client_address, in_networks, parse_networks
-from relay.settings import Settings
+from relay.config.network import client_address, in_networks, parse_networks
+from relay.config.settings import Settings
 
 PROXIES = parse_networks("10.0.0.0/8, fd00::/8")
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.normalize import (
+from relay.core.normalize import (
     normalize_attempts,
     normalize_date,
     normalize_datetime,
@@ -276,7 +276,7 @@ def test_unknown_zone() -> None:
 @given(st.text("0123456789", min_size=10, max_size=11), st.booleans())
 def test_phone_fast_path_agrees_with_phonenumbers(digits: str, plus: bool) -> None:
     """Where the NANP fast path answers, the full phonenumbers parse answers the same."""
-    from relay.normalize import _nanp_fast_path, _via_phonenumbers
+    from relay.core.normalize import _nanp_fast_path, _via_phonenumbers
 
     fast = _nanp_fast_path(digits, plus)
     if fast is not None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
 
-from relay.dial import DIAL_FIELDS
+from relay.core.dial import DIAL_FIELDS
 from tests.conftest import dial_body
 from tests.support import scrape
 from tests.support.relay_server import RelayThread

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from relay.core.preset import merge_options, read_preset
 from relay.exceptions import ConfigError
-from relay.preset import merge_options, read_preset
 
 leaf = st.one_of(st.text(max_size=5), st.integers(), st.none(), st.lists(st.integers(), max_size=2))
 trees = st.recursive(

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relay.cli import main
-from relay.preview import read_request
+from relay.core.preview import read_request
 from tests.conftest import dial_body
 from tests.mappings.golden import FIXTURES
 from tests.support.fake_outboundiq import FakeOutboundIQ

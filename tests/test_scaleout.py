@@ -19,10 +19,10 @@ import httpx
 import pytest
 import redis
 
+from relay.config.settings import Settings
+from relay.core.sources import Source
 from relay.queue.base import QueueStats
 from relay.queue.redis import RedisStreamQueue
-from relay.settings import Settings
-from relay.sources import Source
 from tests.conftest import BASIC_SOURCES, DEFAULT_KEY, dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.redis import REDIS_URL, PrivateRedis, claimed_db, unique_prefix

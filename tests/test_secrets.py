@@ -17,9 +17,9 @@ import structlog
 from pydantic import SecretStr
 
 from relay.cli import main
-from relay.logs import configure_logging
-from relay.settings import Settings
-from relay.sources import parse_sources
+from relay.config.settings import Settings
+from relay.core.sources import parse_sources
+from relay.obs.logs import configure_logging
 from tests.conftest import dial_body
 from tests.log_guard import install, unmasked_test_phones
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
@@ -165,7 +165,7 @@ def test_raw_payload_not_logged_at_info(
 
 def test_queue_url_password_is_hidden() -> None:
     """A Redis password inside RELAY_QUEUE_URL shows in neither repr nor redacted()."""
-    from relay.settings import Settings
+    from relay.config.settings import Settings
 
     settings = Settings(queue_url="redis://:hunter2-redis-pass@127.0.0.1:6379/0")
     assert "hunter2-redis-pass" not in repr(settings)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from relay.settings import Settings
-from relay.sources import parse_sources
+from relay.config.settings import Settings
+from relay.core.sources import parse_sources
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC, re.S)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from relay.cli import main
+from relay.core.sources import parse_sources
 from relay.exceptions import ConfigError
-from relay.sources import parse_sources
 
 
 def test_env_interpolation_and_secret_hidden() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from relay.forwarder import create_client
-from relay.settings import Settings
+from relay.config.settings import Settings
+from relay.delivery.worker import create_client
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply, free_port
 
 pytestmark = pytest.mark.anyio

@@ -21,8 +21,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import SecretStr
 
-from relay.delivery import parse_retry_after
-from relay.exceptions import MappingError, Problem, ResolveAuthError, ResolveError
+from relay.sdk import MappingError, Problem, ResolveAuthError, ResolveError, parse_retry_after
 
 __all__ = ["GenesysApi", "TtlCache", "login_url_for", "normalize_api_url"]
 

@@ -17,9 +17,7 @@ from typing import Any
 import ijson
 import orjson
 
-from relay.backfill import BackfillRecord
-from relay.normalize import normalize_datetime
-from relay.sources import Source
+from relay.sdk import BackfillRecord, Source, normalize_datetime
 
 __all__ = ["read_details"]
 

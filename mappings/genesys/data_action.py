@@ -31,8 +31,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mappings.genesys.rules import call_direction, choose_disposition, party_numbers
-from relay.exceptions import MappingError, Problem
-from relay.mapping import InboundRequest, MappingContext, MappingResult
+from relay.sdk import InboundRequest, MappingContext, MappingError, MappingResult, Problem
 
 __all__ = ["KEYS", "GenesysDataActionMapping"]
 

@@ -32,14 +32,17 @@ from mappings.genesys.rules import (
     parse_topic,
     party_numbers,
 )
-from relay.dial import DIAL_FIELDS, only_dial_fields
-from relay.exceptions import MappingError, Problem, ResolveError
-from relay.mapping import (
+from relay.sdk import (
+    DIAL_FIELDS,
     DeferredJob,
     InboundRequest,
     MappingContext,
+    MappingError,
     MappingResult,
     PendingJob,
+    Problem,
+    ResolveError,
+    only_dial_fields,
 )
 
 __all__ = ["JOB_KIND", "GenesysMapping", "GenesysOptions"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from relay.mapping import Mapping, preset_factory
+from relay.sdk import Mapping, preset_factory
 
 __all__ = ["PRESETS_DIR", "convoso", "vicidial"]
 

@@ -9,7 +9,7 @@ from relay.exceptions import ConfigError
 from relay.queue.base import DeadDial, DialQueue, LeasedDial, NewDial, QueueStats, RejectedRecord
 
 if TYPE_CHECKING:
-    from relay.settings import Settings
+    from relay.config.settings import Settings
 
 __all__ = [
     "DeadDial",

@@ -29,14 +29,14 @@ import structlog
 from redis import exceptions as rexc
 from redis.asyncio import Redis
 
-from relay.logs import redact_url
+from relay.obs.logs import redact_url
 from relay.queue.base import LeasedDial, NewDial, QueueStats
 from relay.queue.redis_base import as_text, lost_group, server_warnings
 from relay.queue.redis_lua import GROUP
 from relay.queue.redis_records import RedisRecords
 
 if TYPE_CHECKING:
-    from relay.settings import Settings
+    from relay.config.settings import Settings
 
 __all__ = ["RedisStreamQueue", "server_warnings"]
 

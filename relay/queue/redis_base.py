@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from relay.exceptions import ConfigError, QueueError, QueueUnavailable
-from relay.logs import redact_url
+from relay.obs.logs import redact_url
 from relay.queue.redis_lua import GROUP, SCRIPTS
 
 if TYPE_CHECKING:

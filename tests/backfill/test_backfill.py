@@ -12,11 +12,11 @@ import httpx
 import orjson
 import pytest
 
-from relay.backfill import BackfillOptions, run_backfill
 from relay.cli import main
+from relay.config.settings import Settings
+from relay.core.backfill import BackfillOptions, run_backfill
+from relay.core.sources import Source
 from relay.queue.sqlite import SqliteQueue
-from relay.settings import Settings
-from relay.sources import Source
 from tests.conftest import dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.relay_server import RelayThread

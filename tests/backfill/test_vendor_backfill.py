@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from relay.backfill import BackfillOptions, run_backfill
 from relay.cli import main
-from relay.settings import Settings
+from relay.config.settings import Settings
+from relay.core.backfill import BackfillOptions, run_backfill
 from tests.mappings.conftest import fixture, genesys, genesys_relay, wait_drained  # noqa: F401
 from tests.support.fake_genesys import FakeGenesys
 from tests.support.fake_outboundiq import FakeOutboundIQ

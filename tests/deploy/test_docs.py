@@ -38,7 +38,7 @@ def test_doc_values_render_and_lint(block: str) -> None:
 @pytest.mark.parametrize("block", BLOCKS, ids=["sqlite", "redis"])
 def test_doc_sources_pass_relay_check(block: str) -> None:
     """The sources in each documented values file validate, mappings and options included."""
-    from relay.sources import parse_sources
+    from relay.core.sources import parse_sources
 
     sources = yaml.safe_load(block)["sources"]
     text = yaml.safe_dump({"sources": sources})

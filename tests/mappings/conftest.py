@@ -12,8 +12,8 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from relay.settings import Settings
-from relay.sources import parse_sources
+from relay.config.settings import Settings
+from relay.core.sources import parse_sources
 from tests.conftest import DEFAULT_KEY
 from tests.support.fake_genesys import CLIENT_SECRET, FakeGenesys
 from tests.support.relay_server import RelayThread

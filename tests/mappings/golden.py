@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from pydantic import SecretStr
 
-from relay.sources import Source, parse_sources
+from relay.core.sources import Source, parse_sources
 
 FIXTURES = Path(__file__).parent / "fixtures"
 API_KEY = "oiq-golden-key-0001"

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
 from mappings.five9 import DEFAULT_NAMES, Five9Mapping, is_unsubstituted
-from relay.dial import build_dial
+from relay.core.dial import build_dial
+from relay.core.mapping import InboundRequest, MappingContext
+from relay.core.pipeline import map_request
+from relay.core.sources import parse_sources
 from relay.exceptions import ConfigError, MappingError
-from relay.mapping import InboundRequest, MappingContext
-from relay.pipeline import map_request
-from relay.sources import parse_sources
 
 CTX = MappingContext(source="five9", tz=UTC, timezone_name="UTC")
 

@@ -11,9 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from mappings.generic import GenericMapping, blank_placeholders
+from relay.core.mapping import InboundRequest, MappingContext, MappingResult
+from relay.core.sources import parse_sources
 from relay.exceptions import ConfigError
-from relay.mapping import InboundRequest, MappingContext, MappingResult
-from relay.sources import parse_sources
 
 CTX = MappingContext(source="g", tz=UTC, timezone_name="UTC")
 VICI = re.compile(r"--A--[A-Za-z0-9_]+--B--")

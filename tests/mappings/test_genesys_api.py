@@ -12,8 +12,8 @@ import orjson
 import pytest
 
 from mappings.genesys.eventbridge import JOB_KIND, GenesysMapping
+from relay.core.mapping import MappingContext, MappingResult, PendingJob
 from relay.exceptions import MappingError, ResolveAuthError, ResolveError
-from relay.mapping import MappingContext, MappingResult, PendingJob
 from tests.mappings.conftest import fixture
 from tests.support.fake_genesys import CLIENT_ID, CLIENT_SECRET, FakeGenesys
 from tests.support.fake_outboundiq import Reply

@@ -10,10 +10,10 @@ from pydantic import SecretStr
 
 from mappings.genesys.data_action import KEYS, GenesysDataActionMapping
 from mappings.genesys.eventbridge import GenesysOptions
-from relay.dial import build_dial
-from relay.mapping import InboundRequest, MappingContext
-from relay.normalize import zone
-from relay.sources import parse_sources
+from relay.core.dial import build_dial
+from relay.core.mapping import InboundRequest, MappingContext
+from relay.core.normalize import zone
+from relay.core.sources import parse_sources
 from tests.mappings.conftest import fixture
 
 DOC = (Path(__file__).parents[2] / "docs" / "vendors" / "genesys.md").read_text()

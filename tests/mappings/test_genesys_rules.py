@@ -20,9 +20,9 @@ from mappings.genesys.rules import (
     parse_topic,
     party_numbers,
 )
+from relay.core.mapping import InboundRequest, MappingContext, ResolvingMapping
+from relay.core.sources import parse_sources
 from relay.exceptions import ConfigError, MappingError
-from relay.mapping import InboundRequest, MappingContext, ResolvingMapping
-from relay.sources import parse_sources
 from tests.mappings.conftest import fixture
 
 CONTEXT = MappingContext(source="genesys", tz=UTC, timezone_name="UTC")

@@ -9,8 +9,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from relay.pipeline import parse_request
-from relay.preview import preview_request, read_request
+from relay.core.pipeline import parse_request
+from relay.core.preview import preview_request, read_request
 from tests.mappings.golden import Golden, build_sources, goldens, sources_yaml
 from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread

@@ -14,11 +14,11 @@ import redis
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
+from relay.config.settings import Settings
 from relay.exceptions import QueueUnavailable
 from relay.queue import create_queue
 from relay.queue.base import NewDial, RejectedRecord
 from relay.queue.redis import RedisStreamQueue, server_warnings
-from relay.settings import Settings
 from tests.support.fake_outboundiq import free_port
 from tests.support.redis import (
     REDIS_URL,

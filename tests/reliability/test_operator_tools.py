@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from relay.cli import main
-from relay.settings import Settings
+from relay.config.settings import Settings
 from tests.conftest import dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.relay_server import RelayThread

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from relay.delivery import http_date
 from tests.conftest import DEFAULT_KEY, dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
+from tests.support.http import http_date
 from tests.support.relay_server import RelayThread
 
 CRM = {"X-Relay-Token": "crm-hook-secret"}

@@ -87,7 +87,7 @@ def test_stop_signal_turns_readiness_false_first(start_relay: Callable[..., Rela
     """The first SIGTERM marks the relay stopping, and /readyz answers 503 from then on."""
     import signal
 
-    from relay.server import build_server
+    from relay.intake.server import build_server
 
     relay = start_relay()
     server = build_server(relay.app, relay.settings)

@@ -15,9 +15,9 @@ from typing import Any
 import httpx
 
 from relay.app import create_app
-from relay.runtime import RelayRuntime
-from relay.server import build_server
-from relay.settings import Settings
+from relay.config.settings import Settings
+from relay.intake.runtime import RelayRuntime
+from relay.intake.server import build_server
 from tests.support.fake_outboundiq import free_port
 
 

@@ -6,7 +6,7 @@ source, 403 client address not allowed, 429 over the source's rate limit, 401 fa
 408 body not received in time, 413 body too large, 415 other content types or encodings, 422
 mapping problems (the raw request is kept in the rejected store), 431 too many or too large
 headers, 500 a relay bug (logged, counted), 503 when the queue cannot store. The request head
-timeout is enforced before this (relay.server).
+timeout is enforced before this (relay.intake.server).
 
 This is the relay's hot path, so the hook is a plain ASGI endpoint (``HookEndpoint``) that
 ``RelayApp`` calls before Starlette's middleware and router: it reads the ASGI scope and
@@ -25,21 +25,27 @@ import orjson
 import structlog
 from starlette.types import Receive, Scope, Send
 
-from relay.auth import verify
+from relay.config.auth import verify
+from relay.config.network import client_address, in_networks
+from relay.core.mapping import InboundRequest
+from relay.core.pipeline import (
+    UnsupportedMediaType,
+    map_request,
+    parse_request,
+    reject,
+    store_mapped,
+)
+from relay.core.sources import Source
 from relay.exceptions import AuthError, MappingError, QueueError
-from relay.limits import COUNTED, header_problem, outcome_of, retry_after_header
-from relay.logs import info_line
-from relay.mapping import InboundRequest
-from relay.network import client_address, in_networks
-from relay.pipeline import UnsupportedMediaType, map_request, parse_request, reject, store_mapped
-from relay.runtime import RelayRuntime
-from relay.sources import Source
+from relay.intake.guard import COUNTED, header_problem, outcome_of, retry_after_header
+from relay.intake.runtime import RelayRuntime
+from relay.obs.logs import info_line
 
 __all__ = ["HOOK_PREFIX", "Answer", "HookEndpoint", "Incoming", "authenticate", "read_body"]
 
 HOOK_PREFIX = "/hooks/"
 
-log = structlog.get_logger("relay.intake")
+log = structlog.get_logger("relay.intake.endpoint")
 
 
 class BodyTooLarge(Exception):

@@ -14,9 +14,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from relay.exceptions import MappingError, Problem
-from relay.logs import mask_phone
-from relay.normalize import (
+from relay.core.normalize import (
     normalize_attempts,
     normalize_date,
     normalize_datetime,
@@ -24,6 +22,8 @@ from relay.normalize import (
     normalize_phone,
     normalize_zip,
 )
+from relay.exceptions import MappingError, Problem
+from relay.obs.logs import mask_phone
 
 __all__ = [
     "DIAL_FIELDS",

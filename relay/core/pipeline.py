@@ -10,12 +10,11 @@ from urllib.parse import parse_qsl
 import orjson
 import structlog
 
-from relay.dial import Dial, build_dial
+from relay.core.dial import Dial, build_dial
+from relay.core.mapping import DeferredJob, InboundRequest, MappingResult
+from relay.core.sources import Source
 from relay.exceptions import MappingError, Problem
-from relay.limits import json_too_deep
-from relay.mapping import DeferredJob, InboundRequest, MappingResult
 from relay.queue.base import DialQueue, NewDial, RejectedRecord
-from relay.sources import Source
 
 __all__ = [
     "Mapped",
@@ -32,7 +31,7 @@ __all__ = [
     "store_mapped",
 ]
 
-log = structlog.get_logger("relay.pipeline")
+log = structlog.get_logger("relay.core.pipeline")
 
 JSON_TYPES = ("application/json",)
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -240,3 +239,26 @@ async def reject(
             problems=[p.as_dict() for p in problems],
         )
     )
+
+
+def json_too_deep(value: object, limit: int) -> bool:
+    """Whether a parsed JSON value nests objects/arrays deeper than ``limit`` (no recursion)."""
+    if type(value) is dict and limit >= 1:  # a flat object, the usual webhook: one pass
+        for child in value.values():
+            if type(child) is dict or type(child) is list:
+                break
+        else:
+            return False
+    stack: list[tuple[object, int]] = [(value, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth + 1 > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False

@@ -1,6 +1,6 @@
 """The OpenAPI 3.1 document of the intake (``/hooks/{source}``) and preview, at ``/openapi.json``.
 
-Built from the code's own models (the ``Dial`` schema comes from ``relay.dial.Dial``) so it
+Built from the code's own models (the ``Dial`` schema comes from ``relay.core.dial.Dial``) so it
 cannot drift from the wire shape. It names no source and no secret: the same document for
 every deployment, safe to serve without authentication.
 """
@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relay import __version__
-from relay.dial import Dial
+from relay.core.dial import Dial
 
 __all__ = ["openapi_document", "openapi_endpoint"]
 

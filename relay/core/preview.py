@@ -12,37 +12,20 @@ file (the golden-fixture format)::
 
 from __future__ import annotations
 
-import argparse
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, timedelta, timezone
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
-import structlog
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
-from relay.exceptions import ConfigError, MappingError
-from relay.intake import Incoming, authenticate, inbound
-from relay.mapping import InboundRequest
-from relay.normalize import parse_timestamp
-from relay.pipeline import (
-    FORM_TYPE,
-    UnsupportedMediaType,
-    build_mapped,
-    empty_warnings,
-    parse_request,
-    run_mapping,
-)
-from relay.runtime import RelayRuntime
-from relay.sources import Source
+from relay.core.mapping import InboundRequest
+from relay.core.normalize import parse_timestamp
+from relay.core.pipeline import FORM_TYPE, build_mapped, empty_warnings, run_mapping
+from relay.core.sources import Source
+from relay.exceptions import MappingError
 
-__all__ = ["Preview", "RawRequest", "preview", "preview_request", "read_request", "register"]
-
-log = structlog.get_logger("relay.preview")
+__all__ = ["Preview", "RawRequest", "preview_request", "read_request", "timezone_warnings"]
 
 _PROBE_TZ = timezone(timedelta(hours=5, minutes=30))
 
@@ -124,39 +107,6 @@ def preview_request(source: Source, request: InboundRequest) -> Preview:
     return Preview(dial=mapped.dial.model_dump(), warnings=warnings)
 
 
-async def preview(request: Request) -> Response:
-    """``POST|GET /preview/<source>``: authenticate like the hook, map, answer; never queue."""
-    runtime: RelayRuntime = request.state.relay
-    incoming = Incoming(request.scope)
-    name = request.path_params["source"]
-    source, body, failure = await authenticate(incoming, request.receive, runtime, name, "preview")
-    if failure is not None:
-        return Response(
-            failure.body,
-            status_code=failure.status,
-            headers=failure.headers,
-            media_type="application/json",
-        )
-    assert source is not None
-    try:
-        outcome = preview_request(source, inbound(incoming, source, body, runtime))
-    except UnsupportedMediaType as exc:
-        return JSONResponse(
-            {"status": "error", "error": f"unsupported content type {exc}; send JSON or a form"},
-            status_code=415,
-        )
-    except MappingError as exc:
-        outcome = Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
-    log.info(
-        "preview_mapped",
-        source=source.name,
-        client=incoming.client,
-        ok=outcome.ok,
-        warnings=len(outcome.warnings),
-    )
-    return JSONResponse(outcome.as_dict(), status_code=200 if outcome.ok else 422)
-
-
 # --- request files (``relay preview`` and the golden fixtures) ----------------------------
 
 
@@ -214,45 +164,3 @@ def read_request(
         query=_query(query),
         body=data,
     )
-
-
-def cmd_preview(args: argparse.Namespace) -> int:
-    from relay.cli import _settings, sources_from
-
-    path, sources = sources_from(_settings(), args.sources_file, "--sources-file")
-    source = sources.get(args.source)
-    if source is None:
-        known = ", ".join(sorted(sources)) or "none"
-        raise ConfigError(f"no source named {args.source!r} in {path} (sources: {known})")
-    data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
-    try:
-        raw = read_request(
-            data, content_type=args.content_type, method=args.method, query=args.query
-        )
-    except ValueError as exc:
-        raise ConfigError(f"{args.file}: {exc}") from None
-    query = {k: v for k, v in raw.query.items() if k != source.secret_query_param}
-    try:
-        outcome = preview_request(
-            source, parse_request(raw.method, raw.content_type, query, raw.body)
-        )
-    except UnsupportedMediaType as exc:
-        raise ConfigError(f"unsupported content type {exc}; use --content-type") from None
-    except MappingError as exc:
-        outcome = Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
-    sys.stdout.write(orjson.dumps(outcome.as_dict(), option=orjson.OPT_INDENT_2).decode() + "\n")
-    return 0 if outcome.ok else 1
-
-
-def register(sub: Any) -> None:
-    """Add ``relay preview`` to the CLI."""
-    p = sub.add_parser(
-        "preview", help="map a request file through a source's mapping (nothing is queued)"
-    )
-    p.add_argument("source", help="the source name, as in /hooks/<source>")
-    p.add_argument("file", help="a raw body or a request file ({'request': {...}}); - for stdin")
-    p.add_argument("--sources-file", help="default: RELAY_SOURCES_FILE")
-    p.add_argument("--content-type", help="for a raw body: default JSON if it parses, else form")
-    p.add_argument("--method", default="POST", help="for a raw body (default POST)")
-    p.add_argument("--query", default="", help="query string sent with a raw body: 'a=1&b=2'")
-    p.set_defaults(func=cmd_preview)

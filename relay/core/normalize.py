@@ -11,9 +11,10 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from email.utils import parsedate_to_datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
+
+from relay.config.zones import zone
 
 __all__ = [
     "DEFAULT_DIRECTIONS",
@@ -93,16 +94,6 @@ def _nanp_fast_path(digits: str, plus: bool) -> str | None:
     elif plus or len(digits) != 10:
         return None
     return digits if digits[0] in "23456789" else None
-
-
-def zone(name: str | None) -> tzinfo:
-    """The IANA time zone ``name`` (``UTC`` when empty); ``ValueError`` when unknown."""
-    if not name or name.upper() == "UTC":
-        return UTC
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
 
 
 _NAIVE_FORMATS = (

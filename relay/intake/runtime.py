@@ -5,15 +5,37 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from relay.forwarder import Forwarder
-from relay.limits import RateLimiter
-from relay.metrics import RelayMetrics
+from relay.config.settings import Settings
+from relay.core.sources import Source
+from relay.intake.guard import RateLimiter
+from relay.obs.metrics import RelayMetrics
 from relay.queue.base import DialQueue
-from relay.settings import Settings
-from relay.sources import Source
 
-__all__ = ["RelayRuntime"]
+__all__ = ["DeliveryWorker", "RelayRuntime", "WorkerState"]
+
+
+class WorkerState(Protocol):
+    @property
+    def heartbeat(self) -> float:
+        """When the worker last finished a turn of its loop (epoch seconds)."""
+        ...
+
+
+class DeliveryWorker(Protocol):
+    """What intake needs of the delivery worker (``relay.delivery.worker.Forwarder``)."""
+
+    @property
+    def state(self) -> WorkerState: ...
+
+    def hold_until(self, source: str) -> float | None:
+        """When ``source``'s key hold ends, if its key is held."""
+        ...
+
+    def queued(self) -> None:
+        """A dial was stored: wake the worker if it is idle."""
+        ...
 
 
 @dataclass
@@ -22,7 +44,7 @@ class RelayRuntime:
     sources: dict[str, Source]
     queue: DialQueue
     metrics: RelayMetrics
-    forwarder: Forwarder | None = None
+    forwarder: DeliveryWorker | None = None
     worker: asyncio.Task[None] | None = None
     stopping: bool = False
     background: set[asyncio.Task[None]] = field(default_factory=set)  # housekeeping tasks

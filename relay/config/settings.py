@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from relay.network import IPNetwork, parse_networks
+from relay.config.network import IPNetwork, parse_networks
 
 
 class Settings(BaseSettings):
@@ -70,7 +70,7 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to print or log (secrets stay ``SecretStr``)."""
-        from relay.logs import redact_url
+        from relay.obs.logs import redact_url
 
         values = self.model_dump()
         values["queue_url"] = redact_url(self.queue_url)

@@ -3,31 +3,28 @@
 ``${VAR}`` in any string is read from the environment (``${VAR:-fallback}`` gives a fallback);
 a missing variable is a ``ConfigError`` naming it and where it was used. The whole file is
 validated at start-up; errors point at the source and key (``sources.acme.auth.secret``).
+
+This module reads and validates the document only; ``relay.core.sources`` builds each source's
+mapping from it.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Mapping as AbcMapping
-from dataclasses import dataclass
-from datetime import tzinfo
-from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from relay.auth import AuthConfig, QueryAuth
-from relay.dial import only_dial_fields
+from relay.config.auth import AuthConfig
+from relay.config.limits import RateLimit
+from relay.config.network import IPNetwork, parse_networks
+from relay.config.zones import zone
 from relay.exceptions import ConfigError
-from relay.limits import RateLimit
-from relay.mapping import Mapping, MappingContext, create_mapping
-from relay.network import IPNetwork, parse_networks
-from relay.normalize import zone
 
-__all__ = ["Source", "SourceConfig", "SourcesFile", "load_sources", "parse_sources"]
+__all__ = ["SourceConfig", "SourcesFile", "format_validation_error", "parse_sources_file"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -59,12 +56,6 @@ class SourceConfig(BaseModel):
         zone(value)
         return value
 
-    @field_validator("defaults")
-    @classmethod
-    def _dials_fields(cls, value: dict[str, str]) -> dict[str, str]:
-        only_dial_fields(value)
-        return value
-
 
 class SourcesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -80,35 +71,6 @@ class SourcesFile(BaseModel):
                     f"source name {name!r} must be 1-64 letters, digits, '.', '_' or '-'"
                 )
         return value
-
-
-@dataclass
-class Source:
-    """A configured source, ready to serve: its config, its mapping and its key."""
-
-    name: str
-    config: SourceConfig
-    mapping: Mapping
-    api_key: SecretStr | None
-    tz: tzinfo
-
-    @functools.cached_property
-    def context(self) -> MappingContext:
-        """What the mapping knows of this source (built once: a reload builds new sources)."""
-        return MappingContext(
-            source=self.name,
-            tz=self.tz,
-            timezone_name=self.config.timezone,
-            directions=self.config.call_directions,
-        )
-
-    @property
-    def secret_query_param(self) -> str | None:
-        """The query parameter carrying this source's secret, stripped before mapping."""
-        return self.config.auth.param if isinstance(self.config.auth, QueryAuth) else None
-
-    def __repr__(self) -> str:
-        return f"Source(name={self.name!r}, mapping={self.config.mapping!r})"
 
 
 def _interpolate(node: Any, env: AbcMapping[str, str], where: str) -> Any:
@@ -138,23 +100,22 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
 
 
-def _format_errors(exc: ValidationError) -> str:
+def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
+    """A pydantic error as one line: ``loc: message; loc: message`` (input values left out)."""
     lines = []
     for error in exc.errors(include_input=False, include_url=False):
         loc = ".".join(str(p) for p in error["loc"])
-        lines.append(f"{loc}: {error['msg']}")
+        lines.append(f"{prefix}{loc}: {error['msg']}")
     return "; ".join(lines)
 
 
-def parse_sources(
+def parse_sources_file(
     text: str,
     *,
     env: AbcMapping[str, str] | None = None,
-    default_api_key: SecretStr | None = None,
-    mappings_dir: Path | None = None,
     origin: str = "sources file",
-) -> dict[str, Source]:
-    """Validate a sources document and build every source (mapping included)."""
+) -> SourcesFile:
+    """Parse, interpolate and validate a sources document (mappings are not built here)."""
     try:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:  # its str() quotes the line, which may hold a secret
@@ -163,41 +124,6 @@ def parse_sources(
         raise ConfigError(f"{origin}: expected a mapping with a `sources` key")
     raw = _interpolate(raw, os.environ if env is None else env, "")
     try:
-        parsed = SourcesFile.model_validate(raw)
+        return SourcesFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {_format_errors(exc)}") from None
-    built: dict[str, Source] = {}
-    for name, config in parsed.sources.items():
-        try:
-            mapping = create_mapping(config.mapping, dict(config.options), mappings_dir)
-        except ConfigError as exc:
-            raise ConfigError(f"{origin}: sources.{name}.mapping: {exc}") from None
-        built[name] = Source(
-            name=name,
-            config=config,
-            mapping=mapping,
-            api_key=config.api_key or default_api_key,
-            tz=zone(config.timezone),
-        )
-    return built
-
-
-def load_sources(
-    path: Path,
-    *,
-    default_api_key: SecretStr | None = None,
-    mappings_dir: Path | None = None,
-    env: AbcMapping[str, str] | None = None,
-) -> dict[str, Source]:
-    """Read and validate the sources file at ``path``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read sources file {path}: {exc.strerror}") from exc
-    return parse_sources(
-        text,
-        env=env,
-        default_api_key=default_api_key,
-        mappings_dir=mappings_dir,
-        origin=str(path),
-    )
+        raise ConfigError(f"{origin}: {format_validation_error(exc)}") from None

@@ -26,29 +26,29 @@ import httpx
 import structlog
 from pydantic import SecretStr
 
-from relay.batching import AckBatcher
-from relay.delivery import (
+from relay.delivery.batching import AckBatcher
+from relay.delivery.policy import (
     Outcome,
     backoff_delay,
     classify,
     is_destination_failure,
     parse_retry_after,
 )
+from relay.delivery.ratelimit import TokenBucket
+from relay.delivery.resolver import resolve_job
+from relay.delivery.transport import AiohttpTransport, RelayClient
 from relay.exceptions import QueueError
-from relay.logs import info_line
+from relay.obs.logs import info_line
 from relay.queue.base import DialQueue, LeasedDial
-from relay.ratelimit import TokenBucket
-from relay.resolver import resolve_job
-from relay.transport import AiohttpTransport, RelayClient
 
 if TYPE_CHECKING:
-    from relay.metrics import RelayMetrics
-    from relay.settings import Settings
-    from relay.sources import Source
+    from relay.config.settings import Settings
+    from relay.core.sources import Source
+    from relay.obs.metrics import RelayMetrics
 
 __all__ = ["Forwarder", "create_client"]
 
-log = structlog.get_logger("relay.forwarder")
+log = structlog.get_logger("relay.delivery.worker")
 _FOREVER = 1e18  # a lease horizon past every due time: "the earliest dial, due or not"
 
 

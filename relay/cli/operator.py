@@ -18,8 +18,14 @@ from typing import Any
 
 import orjson
 
+from relay.cli.common import load_settings
+from relay.config.zones import zone
+from relay.core.backfill import BackfillOptions, readers, run_backfill
+from relay.core.normalize import normalize_datetime
+from relay.core.pipeline import map_request, parse_request, store_mapped
+from relay.core.sources import load_configured_sources
 from relay.exceptions import MappingError
-from relay.logs import mask_phone
+from relay.obs.logs import mask_phone
 from relay.queue import create_queue
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
 
@@ -59,9 +65,7 @@ def _mask_phones(node: Any) -> None:
 
 
 async def _with_queue(fn: Callable[[DialQueue], Awaitable[int]]) -> int:
-    from relay.cli import _settings
-
-    settings = _settings()
+    settings = load_settings()
     queue = create_queue(settings.queue_url, settings)
     await queue.open()
     try:
@@ -135,10 +139,7 @@ def dlq(args: argparse.Namespace) -> int:
 
 
 def _load_sources() -> dict[str, Any]:
-    from relay.app import load_configured_sources
-    from relay.cli import _settings
-
-    return load_configured_sources(_settings())
+    return load_configured_sources(load_settings())
 
 
 def rejected(args: argparse.Namespace) -> int:
@@ -176,10 +177,8 @@ def rejected(args: argparse.Namespace) -> int:
 
 
 async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
-    from relay.cli import _settings
-    from relay.pipeline import map_request, parse_request, store_mapped
 
-    settings = _settings()
+    settings = load_settings()
     sources = _load_sources()
     if args.ids:
         found = [await queue.get_rejected(i) for i in args.ids]
@@ -243,8 +242,6 @@ def queue_stats(_args: argparse.Namespace) -> int:
 
 
 def backfill(args: argparse.Namespace) -> int:
-    from relay.backfill import BackfillOptions, readers, run_backfill
-    from relay.normalize import normalize_datetime, zone
 
     sources = _load_sources()
     source = sources.get(args.source)

@@ -27,19 +27,19 @@ from typing import TYPE_CHECKING
 
 import structlog
 
-from relay.delivery import backoff_delay
+from relay.core.mapping import PendingJob, ResolvingMapping
+from relay.core.pipeline import source_dial
+from relay.delivery.policy import backoff_delay
 from relay.exceptions import MappingError, ResolveAuthError, ResolveError
-from relay.mapping import PendingJob, ResolvingMapping
-from relay.pipeline import source_dial
 from relay.queue.base import LeasedDial
 
 if TYPE_CHECKING:
-    from relay.forwarder import Forwarder
-    from relay.sources import Source
+    from relay.core.sources import Source
+    from relay.delivery.worker import Forwarder
 
 __all__ = ["close_mappings", "resolve_job"]
 
-log = structlog.get_logger("relay.resolver")
+log = structlog.get_logger("relay.delivery.resolver")
 
 
 def _hold_key(source: str) -> str:
@@ -116,7 +116,7 @@ async def _dead(fw: Forwarder, item: LeasedDial, reason: str, detail: str) -> No
 
 async def _hold(fw: Forwarder, item: LeasedDial, error: str) -> None:
     """Hold the source like a refused outboundIQ key (same probing, same release)."""
-    from relay.forwarder import KeyHold
+    from relay.delivery.worker import KeyHold
 
     now = fw.clock()
     until = now + fw.settings.key_probe_seconds

@@ -19,52 +19,28 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from relay.app.heap import freeze_startup_heap, thaw_heap
+from relay.config.settings import Settings
+from relay.core.sources import Source, check_keys, load_configured_sources
+from relay.delivery.resolver import close_mappings
+from relay.delivery.worker import Forwarder, create_client
 from relay.exceptions import ConfigError, QueueError
-from relay.forwarder import Forwarder, create_client
-from relay.heap import freeze_startup_heap, thaw_heap
-from relay.intake import HOOK_PREFIX, HookEndpoint
-from relay.limits import RequestGuard, json_http_error
-from relay.metrics import RelayMetrics
-from relay.openapi import openapi_endpoint
-from relay.preview import preview
+from relay.intake.endpoint import HOOK_PREFIX, HookEndpoint
+from relay.intake.guard import RequestGuard, json_http_error
+from relay.intake.openapi import openapi_endpoint
+from relay.intake.preview import preview
+from relay.intake.runtime import RelayRuntime
+from relay.obs.metrics import RelayMetrics
 from relay.queue import create_queue
 from relay.queue.base import DialQueue
-from relay.resolver import close_mappings
-from relay.runtime import RelayRuntime
-from relay.settings import Settings
-from relay.sources import Source, load_sources
 
-__all__ = ["RelayApp", "State", "create_app", "load_configured_sources"]
+__all__ = ["RelayApp", "State", "create_app"]
 
 log = structlog.get_logger("relay.app")
 
 
 class State(TypedDict):
     relay: RelayRuntime
-
-
-def load_configured_sources(settings: Settings) -> dict[str, Source]:
-    """The sources named by ``RELAY_SOURCES_FILE``, validated."""
-    if settings.sources_file is None:
-        raise ConfigError("RELAY_SOURCES_FILE is not set: point it at your sources YAML file")
-    return load_sources(
-        settings.sources_file,
-        default_api_key=settings.outboundiq_api_key,
-        mappings_dir=settings.mappings_dir,
-    )
-
-
-def check_keys(settings: Settings, sources: dict[str, Source]) -> None:
-    """Outside dry-run, every source needs an outboundIQ key."""
-    if settings.dry_run:
-        return
-    keyless = sorted(name for name, src in sources.items() if src.api_key is None)
-    if keyless:
-        raise ConfigError(
-            "RELAY_OUTBOUNDIQ_API_KEY is not set and these sources name no api_key: "
-            + ", ".join(keyless)
-            + " (set RELAY_DRY_RUN=true to map and queue without sending)"
-        )
 
 
 async def healthz(_request: Request) -> Response:
@@ -146,7 +122,7 @@ def create_app(
         )
         runtime.forwarder = forwarder
         runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
-        reload = _install_reload(runtime, settings)
+        reload = _install_reload(runtime, settings, forwarder)
         freeze_startup_heap()
         log.info(
             "relay_started",
@@ -218,7 +194,7 @@ async def _close_later(sources: list[Source], delay: float) -> None:
     await close_mappings(sources)
 
 
-def _install_reload(runtime: RelayRuntime, settings: Settings) -> bool:
+def _install_reload(runtime: RelayRuntime, settings: Settings, forwarder: Forwarder) -> bool:
     """SIGHUP re-reads the sources file (new keys lift every key hold at once)."""
 
     def reload() -> None:
@@ -230,8 +206,7 @@ def _install_reload(runtime: RelayRuntime, settings: Settings) -> bool:
             return
         replaced = list(runtime.sources.values())
         runtime.sources = sources
-        if runtime.forwarder is not None:
-            runtime.forwarder.update_sources(sources)
+        forwarder.update_sources(sources)
         # the replaced mappings' API clients close once work that holds them has finished
         task = asyncio.get_running_loop().create_task(
             _close_later(replaced, settings.forward_timeout_seconds * 3)

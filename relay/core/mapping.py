@@ -28,8 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
+from relay.core.preset import read_preset
 from relay.exceptions import ConfigError
-from relay.preset import read_preset
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -232,7 +232,7 @@ def load_mapping_factory(
     """The factory for mapping ``name``: from ``mappings_dir`` first, then entry points.
 
     A module ``<name>.py`` in the directory provides a ``mapping`` (or ``create_mapping``)
-    factory; a ``<name>.yaml`` file is a preset (see ``relay.preset``).
+    factory; a ``<name>.yaml`` file is a preset (see ``relay.core.preset``).
     """
     factory = _from_directory(name, mappings_dir, _depth) if mappings_dir else None
     factory = factory or _from_entry_points(name)

@@ -9,37 +9,32 @@ path, 431, 500), so ``relay_webhooks_total`` accounts for every request the inta
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relay.metrics import RelayMetrics
+from relay.config.limits import RateLimit
+from relay.obs.metrics import RelayMetrics
 
 __all__ = [
     "COUNTED",
-    "RateLimit",
     "RateLimiter",
     "RequestGuard",
     "header_problem",
     "json_http_error",
-    "json_too_deep",
     "outcome_of",
 ]
 
 #: Set in the ASGI scope by a route that counted its own answer in ``relay_webhooks_total``.
 COUNTED = "relay.counted"
 
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$")
-_UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
 _STATUS_OUTCOMES = {
     400: "bad_request",
     404: "unknown_source",
@@ -48,37 +43,6 @@ _STATUS_OUTCOMES = {
     413: "too_large",
     431: "headers_too_large",
 }
-
-
-class RateLimit(BaseModel):
-    """A source's request budget: ``requests`` per ``per_seconds``, bursts up to ``burst``.
-
-    Written as a mapping, or as a string like ``50/s``, ``600/min`` or ``10000/hour``.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    requests: int = Field(gt=0)
-    per_seconds: float = Field(default=1.0, gt=0)
-    burst: int | None = Field(default=None, gt=0)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, data: Any) -> Any:
-        if isinstance(data, str):
-            match = _RATE.match(data)
-            if not match:
-                raise ValueError("write a rate like 50/s, 600/min or 10000/hour")
-            return {"requests": int(match.group(1)), "per_seconds": _UNITS[match.group(2)]}
-        return data
-
-    @property
-    def capacity(self) -> float:
-        return float(self.burst or self.requests)
-
-    @property
-    def per_second(self) -> float:
-        return self.requests / self.per_seconds
 
 
 @dataclass
@@ -113,29 +77,6 @@ class RateLimiter:
 def retry_after_header(seconds: float) -> str:
     """``Retry-After`` in whole seconds, never 0 (a 0 invites an immediate retry storm)."""
     return str(max(1, math.ceil(seconds)))
-
-
-def json_too_deep(value: object, limit: int) -> bool:
-    """Whether a parsed JSON value nests objects/arrays deeper than ``limit`` (no recursion)."""
-    if type(value) is dict and limit >= 1:  # a flat object, the usual webhook: one pass
-        for child in value.values():
-            if type(child) is dict or type(child) is list:
-                break
-        else:
-            return False
-    stack: list[tuple[object, int]] = [(value, 0)]
-    while stack:
-        node, depth = stack.pop()
-        if isinstance(node, dict):
-            children: Any = node.values()
-        elif isinstance(node, list):
-            children = node
-        else:
-            continue
-        if depth + 1 > limit:
-            return True
-        stack.extend((child, depth + 1) for child in children)
-    return False
 
 
 def _error(status: int, message: str) -> tuple[Message, Message]:

@@ -23,11 +23,11 @@ from typing import IO, Any
 
 import orjson
 
+from relay.core.mapping import InboundRequest
+from relay.core.pipeline import Mapped, map_request, reject, store_mapped
+from relay.core.sources import Source
 from relay.exceptions import ConfigError, MappingError, Problem
-from relay.mapping import InboundRequest
-from relay.pipeline import Mapped, map_request, reject, store_mapped
 from relay.queue.base import DialQueue
-from relay.sources import Source
 
 __all__ = [
     "BACKFILL_LANE",

@@ -20,9 +20,9 @@ import orjson
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from relay.metrics import RelayMetrics
-from relay.runtime import RelayRuntime
-from relay.settings import Settings
+from relay.config.settings import Settings
+from relay.intake.runtime import RelayRuntime
+from relay.obs.metrics import RelayMetrics
 
 __all__ = ["RelayServer", "RelayServerConfig", "build_server", "server_config"]
 
@@ -213,7 +213,7 @@ def server_config(
         "limit_concurrency": settings.max_connections,
         "h11_max_incomplete_event_size": settings.max_header_bytes + REQUEST_LINE_BYTES,
         "server_header": False,
-        "proxy_headers": False,  # X-Forwarded-For is read by relay.network, trusted only
+        "proxy_headers": False,  # X-Forwarded-For is read by relay.config.network, trusted only
     }
     options.update(overrides)
     return RelayServerConfig(

@@ -1,4 +1,4 @@
-"""The ``relay`` command: ``serve``, ``check``, and operator tools over the configured queue."""
+"""The ``relay`` command's parser, ``serve`` and ``check``; the other commands register here."""
 
 from __future__ import annotations
 
@@ -8,37 +8,23 @@ import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-from pydantic import ValidationError
+from typing import Any
 
 from relay import __version__
-from relay.exceptions import ConfigError, RelayError
-from relay.logs import configure_logging
-from relay.settings import Settings
-
-if TYPE_CHECKING:
-    from relay.sources import Source
+from relay.app import create_app
+from relay.cli.common import load_settings, sources_from
+from relay.cli.operator import register as register_operator
+from relay.cli.preview import register as register_preview
+from relay.core.sources import check_keys
+from relay.exceptions import RelayError
+from relay.intake.server import build_server
+from relay.obs.logs import configure_logging
 
 __all__ = ["main"]
 
 
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"RELAY_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
-        raise ConfigError(problems) from None
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
-    from relay.app import create_app
-    from relay.server import build_server
-
-    settings = _settings()
+    settings = load_settings()
     if args.sources_file:
         settings.sources_file = Path(args.sources_file)
     configure_logging(settings.log_level)
@@ -50,23 +36,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def sources_from(settings: Settings, named: str | None, how: str) -> tuple[Path, dict[str, Source]]:
-    """The sources file named on the command line, else RELAY_SOURCES_FILE, loaded."""
-    from relay.sources import load_sources
-
-    path = Path(named) if named else settings.sources_file
-    if path is None:
-        raise ConfigError(f"name a sources file ({how}, or RELAY_SOURCES_FILE)")
-    sources = load_sources(
-        path, default_api_key=settings.outboundiq_api_key, mappings_dir=settings.mappings_dir
-    )
-    return path, sources
-
-
 def cmd_check(args: argparse.Namespace) -> int:
-    from relay.app import check_keys
-
-    settings = _settings()
+    settings = load_settings()
     path, sources = sources_from(settings, args.sources_file, "relay check FILE")
     check_keys(settings, sources)
     for name, source in sorted(sources.items()):
@@ -97,12 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("sources_file", nargs="?", help="default: RELAY_SOURCES_FILE")
     check.set_defaults(func=cmd_check)
 
-    from relay import operator_cli
-
-    operator_cli.register(sub)
-    from relay import preview
-
-    preview.register(sub)
+    register_operator(sub)
+    register_preview(sub)
     return parser
 
 

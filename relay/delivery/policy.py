@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import enum
 import random
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
+
+from relay.core.retry_after import parse_retry_after
 
 __all__ = ["Outcome", "backoff_delay", "classify", "parse_retry_after"]
 
@@ -61,24 +61,3 @@ def backoff_delay(
     """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**(attempt-1)))."""
     ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 62))
     return (rng or random).uniform(0, ceiling)
-
-
-def parse_retry_after(value: str | None, *, now: float) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    text = value.strip()
-    if text.isdigit():
-        return float(text)
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, when.timestamp() - now)
-
-
-def http_date(timestamp: float) -> str:
-    """An IMF-fixdate, for tests and fakes."""
-    return datetime.fromtimestamp(timestamp, UTC).strftime("%a, %d %b %Y %H:%M:%S GMT")

@@ -1,0 +1,55 @@
+"""``POST|GET /preview/<source>``: what a request maps to, without queueing anything.
+
+It takes exactly what the dialer would send to ``/hooks/<source>`` (same auth, query, body)
+and answers with the Dials payload and warnings, or the problems that would make the hook
+answer 422. The mapping side is ``relay.core.preview``.
+"""
+
+from __future__ import annotations
+
+import structlog
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relay.core.pipeline import UnsupportedMediaType
+from relay.core.preview import Preview, preview_request
+from relay.exceptions import MappingError
+from relay.intake.endpoint import Incoming, authenticate, inbound
+from relay.intake.runtime import RelayRuntime
+
+__all__ = ["preview"]
+
+log = structlog.get_logger("relay.intake.preview")
+
+
+async def preview(request: Request) -> Response:
+    """``POST|GET /preview/<source>``: authenticate like the hook, map, answer; never queue."""
+    runtime: RelayRuntime = request.state.relay
+    incoming = Incoming(request.scope)
+    name = request.path_params["source"]
+    source, body, failure = await authenticate(incoming, request.receive, runtime, name, "preview")
+    if failure is not None:
+        return Response(
+            failure.body,
+            status_code=failure.status,
+            headers=failure.headers,
+            media_type="application/json",
+        )
+    assert source is not None
+    try:
+        outcome = preview_request(source, inbound(incoming, source, body, runtime))
+    except UnsupportedMediaType as exc:
+        return JSONResponse(
+            {"status": "error", "error": f"unsupported content type {exc}; send JSON or a form"},
+            status_code=415,
+        )
+    except MappingError as exc:
+        outcome = Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
+    log.info(
+        "preview_mapped",
+        source=source.name,
+        client=incoming.client,
+        ok=outcome.ok,
+        warnings=len(outcome.warnings),
+    )
+    return JSONResponse(outcome.as_dict(), status_code=200 if outcome.ok else 422)
