@@ -14,7 +14,7 @@ from relay.core.preset import read_preset
 from relay.core.preview import preview_request
 from relay.core.sources import parse_sources
 
-DOCS = Path(__file__).parent.parent / "docs"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = [DOCS / "mappings.md", *sorted((DOCS / "vendors").glob("*.md"))]
 ENV = {"FIVE9_HOOK_TOKEN": "t", "VICI_HOOK_TOKEN": "t", "CONVOSO_HOOK_TOKEN": "t"}
 

@@ -10,7 +10,7 @@ import pytest
 from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayProcess
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 SOURCES = """
 sources:

@@ -30,7 +30,7 @@ from tests.support.relay_server import RelayProcess, RelayThread
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CRM = {"X-Relay-Token": "crm-hook-secret"}
 StartReplicas = Callable[..., list[RelayProcess]]
 

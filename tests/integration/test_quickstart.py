@@ -15,7 +15,7 @@ import pytest
 from tests.support.fake_outboundiq import free_port
 from tests.support.relay_server import wait_ready
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _curl_block() -> str:

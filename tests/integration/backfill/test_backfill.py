@@ -109,7 +109,7 @@ def _backfill_peak_rss(cli: Settings, path: Path) -> tuple[int, str]:
         text=True,
         timeout=300,
         check=True,
-        cwd=Path(__file__).resolve().parents[2],
+        cwd=Path(__file__).resolve().parents[3],
     )
     (line,) = [x for x in done.stdout.splitlines() if x.startswith("MAXRSS")]
     return int(line.split()[1]), done.stdout

@@ -10,7 +10,7 @@ import pytest
 from relay.config.settings import Settings
 from relay.core.sources import parse_sources
 
-DOC = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
+DOC = (Path(__file__).resolve().parents[2] / "docs" / "security.md").read_text()
 BLOCKS = re.findall(r"```yaml\n(.*?)```", DOC, re.S)
 
 

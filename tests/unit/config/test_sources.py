@@ -104,5 +104,5 @@ def test_bundled_example_sources_are_valid(monkeypatch: pytest.MonkeyPatch) -> N
     """The examples shipped for `make run` pass validation."""
     monkeypatch.setenv("DEMO_HOOK_TOKEN", "x")
     monkeypatch.setenv("RELAY_DRY_RUN", "true")
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[3]
     assert main(["check", str(root / "examples" / "sources.yaml")]) == 0
