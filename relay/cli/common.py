@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from relay.config.settings import Settings
+from relay.config.validation import one_line
 from relay.core.sources import Source, load_configured_sources
 from relay.exceptions import ConfigError
 
 __all__ = ["load_settings", "sources_from"]
+
+
+def _variable(loc: Sequence[int | str]) -> str:
+    return f"RELAY_{'_'.join(str(p) for p in loc).upper()}"
 
 
 def load_settings() -> Settings:
@@ -18,11 +24,7 @@ def load_settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        problems = "; ".join(
-            f"RELAY_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
-        raise ConfigError(problems) from None
+        raise ConfigError(one_line(exc, where=_variable)) from None
 
 
 def sources_from(settings: Settings, named: str | None, how: str) -> tuple[Path, dict[str, Source]]:

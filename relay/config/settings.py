@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from relay.config.network import IPNetwork, parse_networks
+from relay.obs.logs import redact_url
 
 
 class Settings(BaseSettings):
@@ -70,8 +71,6 @@ class Settings(BaseSettings):
 
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to print or log (secrets stay ``SecretStr``)."""
-        from relay.obs.logs import redact_url
-
         values = self.model_dump()
         values["queue_url"] = redact_url(self.queue_url)
         return values

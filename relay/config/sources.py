@@ -21,10 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from relay.config.auth import AuthConfig
 from relay.config.limits import RateLimit
 from relay.config.network import IPNetwork, parse_networks
+from relay.config.validation import one_line
 from relay.config.zones import zone
 from relay.exceptions import ConfigError
 
-__all__ = ["SourceConfig", "SourcesFile", "format_validation_error", "parse_sources_file"]
+__all__ = ["SourceConfig", "SourcesFile", "parse_sources_file"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
@@ -100,15 +101,6 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
 
 
-def format_validation_error(exc: ValidationError, prefix: str = "") -> str:
-    """A pydantic error as one line: ``loc: message; loc: message`` (input values left out)."""
-    lines = []
-    for error in exc.errors(include_input=False, include_url=False):
-        loc = ".".join(str(p) for p in error["loc"])
-        lines.append(f"{prefix}{loc}: {error['msg']}")
-    return "; ".join(lines)
-
-
 def parse_sources_file(
     text: str,
     *,
@@ -126,4 +118,4 @@ def parse_sources_file(
     try:
         return SourcesFile.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{origin}: {format_validation_error(exc)}") from None
+        raise ConfigError(f"{origin}: {one_line(exc)}") from None

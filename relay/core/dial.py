@@ -62,10 +62,6 @@ class Dial(BaseModel):
         """The JSON body sent to outboundIQ (the fields in their declared order)."""
         return orjson.dumps(self.__dict__)
 
-    @classmethod
-    def from_wire(cls, body: bytes) -> Dial:
-        return cls.model_validate(orjson.loads(body))
-
 
 DIAL_FIELDS: tuple[str, ...] = tuple(Dial.model_fields)
 REQUIRED_FIELDS: tuple[str, ...] = ("ani", "prospect_phone", "datetime", "disposition_name")

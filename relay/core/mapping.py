@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import ValidationError
 
+from relay.config.validation import one_line
 from relay.core.preset import read_preset
 from relay.exceptions import ConfigError
 
@@ -259,8 +260,5 @@ def create_mapping(name: str, options: dict[str, Any], mappings_dir: Path | None
 def _reason(exc: Exception) -> str:
     """A one-line reason; pydantic errors become ``loc: message`` pairs."""
     if isinstance(exc, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'options'}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
+        return one_line(exc, root="options")
     return str(exc) or repr(exc)

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from relay.config.validation import one_line
 from relay.exceptions import ConfigError
 
 __all__ = ["Preset", "merge_options", "read_preset"]
@@ -75,10 +76,7 @@ def read_preset(path: Path, name: str) -> Preset:
     try:
         preset = Preset.model_validate(raw)
     except ValidationError as exc:
-        reasons = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'preset'}: {e['msg']}"
-            for e in exc.errors(include_input=False, include_url=False)
-        )
+        reasons = one_line(exc, root="preset")
         raise ConfigError(f"mapping {name!r} ({path}) is not a valid preset: {reasons}") from None
     if preset.mapping == name:
         raise ConfigError(f"mapping {name!r} ({path}) names itself as its base mapping")

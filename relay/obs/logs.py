@@ -23,7 +23,7 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 import structlog
 
-__all__ = ["configure_logging", "flush_logs", "get_logger", "info_line", "mask_phone"]
+__all__ = ["configure_logging", "flush_logs", "info_line", "mask_phone"]
 
 _PHONE_KEYS = frozenset({"ani", "prospect_phone", "phone", "dnis", "number", "phone_number"})
 _TEXT_KEYS = frozenset(
@@ -334,11 +334,6 @@ def configure_logging(
     # which may carry a source's secret (auth type `query`).
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("httpx").setLevel(logging.WARNING)
-
-
-def get_logger(name: str | None = None) -> structlog.stdlib.BoundLogger:
-    logger: structlog.stdlib.BoundLogger = structlog.get_logger(name)
-    return logger
 
 
 def redact_url(url: str) -> str:
