@@ -1,15 +1,14 @@
-"""Durable queues behind one interface: ``open_queue(url)`` picks the backend."""
+"""Durable queues behind one interface: ``create_queue(url)`` picks the backend.
+
+The backend is chosen by the URL's scheme through the ``outboundiq_relay.queues`` entry points
+(``relay.queue.registry``): ``sqlite://`` (``relay.queue.sqlite``, embedded) and
+``redis://``/``rediss://``/``unix://`` (``relay.queue.redis``, shared by replicas) are built in.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
-
-from relay.exceptions import ConfigError
 from relay.queue.base import DeadDial, DialQueue, LeasedDial, NewDial, QueueStats, RejectedRecord
-
-if TYPE_CHECKING:
-    from relay.config.settings import Settings
+from relay.queue.registry import create_queue
 
 __all__ = [
     "DeadDial",
@@ -20,20 +19,3 @@ __all__ = [
     "RejectedRecord",
     "create_queue",
 ]
-
-
-def create_queue(url: str, settings: Settings | None = None) -> DialQueue:
-    """The queue for ``RELAY_QUEUE_URL``: ``sqlite:///path.db`` or ``redis://host:port/db``.
-
-    ``settings`` carries the backend's own options (``RELAY_REDIS_*``).
-    """
-    scheme = urlsplit(url).scheme
-    if scheme == "sqlite":
-        from relay.queue.sqlite import SqliteQueue
-
-        return SqliteQueue.from_url(url)
-    if scheme in ("redis", "rediss", "unix"):
-        from relay.queue.redis import RedisStreamQueue
-
-        return RedisStreamQueue.from_url(url, settings)
-    raise ConfigError(f"RELAY_QUEUE_URL: unsupported scheme {scheme!r} (use sqlite:// or redis://)")

@@ -80,15 +80,24 @@ def test_build_stage_installs_the_wheel_not_the_source(image: Image) -> None:
     assert ["--from=build", "/app", "/app"] in copies, "runtime must copy only the venv"
     assert all(c[0].startswith("--from=") for c in copies), "runtime copies nothing from source"
     python = fs.path("/app/bin/python")
-    out = subprocess.run(
-        [str(python), "-c", "import relay, mappings.generic; print(relay.__file__)"],
+    probe = (
+        "import relay, mappings.generic; print(relay.__file__)\n"
+        # Package data and entry points come with the wheel: the Lua scripts, the queue schemes.
+        "from relay.queue.redis.scripts import NAMES, load_scripts\n"
+        "from relay.queue.registry import available_schemes\n"
+        "print(len(load_scripts()) == len(NAMES), *available_schemes())"
+    )
+    where, data = subprocess.run(
+        [str(python), "-c", probe],
         cwd=fs.root,
         env={"PATH": dockerfile.DOCKER_PATH},
         capture_output=True,
         text=True,
         check=True,
-    ).stdout
-    assert str(fs.path("/app")) in out and "site-packages" in out
+    ).stdout.splitlines()
+    assert str(fs.path("/app")) in where and "site-packages" in where
+    scripts_loaded, *schemes = data.split()
+    assert scripts_loaded == "True" and {"sqlite", "redis", "rediss", "unix"} <= set(schemes)
     assert not (fs.path("/app") / "bin" / "pytest").exists(), "dev dependencies leaked in"
     # Time zones work from the venv's own tzdata, even with no system zoneinfo at all.
     subprocess.run(

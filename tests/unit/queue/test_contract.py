@@ -70,7 +70,7 @@ async def test_retry_schedules_later(queue: DialQueue) -> None:
     """A retried dial is not due before its time and is due after it."""
     await queue.enqueue(new("a"), 60)
     (d,) = await queue.lease(1, 30, now=T0)
-    await queue.retry(d.id, T0 + 10, "http 500")
+    await queue.retry(queue_id=d.id, due_at=T0 + 10, error="http 500")
     assert await queue.lease(1, 30, now=T0 + 9) == []
     assert await queue.next_due() == pytest.approx(T0 + 10)
     stats = await queue.stats(now=T0 + 5)

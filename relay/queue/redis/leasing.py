@@ -1,44 +1,34 @@
-"""The shared queue: Redis Streams and one consumer group, so N replicas share the work.
+"""Leasing on Redis Streams: the consumer group hands each entry to one replica.
 
-Due dials are entries in a lane stream (live, then backfill); the consumer group hands each
-entry to one replica (``XREADGROUP``), where it stays pending until the dial has an outcome.
-``XACK`` (with ``XDEL``) happens only when outboundIQ accepted the dial, or in the same Lua
-script that moves it to the delayed set (a retry) or the dead-letter store, so a dial is
-always somewhere. A replica that dies leaves its entries pending; any other takes them over
-with ``XAUTOCLAIM`` once they have been idle for the visibility timeout, and an entry handed
-out more than ``max_deliveries`` times without an outcome (``XPENDING`` delivery count) is
-dead-lettered as poison. Retries wait in a sorted set and move back to their lane when due.
-Every multi-key change is one Lua script (``redis_lua``), so it is atomic.
+A lease, in order: due retries move from the delayed set back to their lane (``promote``);
+leases idle for the visibility timeout (their replica died) are taken over with
+``XAUTOCLAIM`` (a sweep at most once a second, ``claim``); new entries are read with
+``XREADGROUP``, live lane first, blocking briefly when there is nothing to do (``mark``
+leases them); a lease with a source filter or a horizon past ``now`` (a probe) takes dials
+straight from the delayed set through the direct stream (``take``). An entry handed out more
+than ``max_deliveries`` times without an outcome (``XPENDING`` delivery count) is
+dead-lettered as poison (log event ``dial_poisoned``).
 
 Time: due times use the caller's clock, like SQLite. Lease expiry is Redis's own idle time
 of the pending entry, so a lease expires after ``visibility`` real seconds whatever ``now``
 the caller passes.
-
-If Redis restarts empty or the group disappears, the next operation recreates the group
-(``NOGROUP`` is recovered, not looped on); while Redis cannot be reached every operation
-raises ``QueueUnavailable`` (intake answers 503) and ``ping()`` is False (``/readyz``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection
+from typing import Any
 
 import structlog
 from redis import exceptions as rexc
 from redis.asyncio import Redis
 
-from relay.obs.logs import redact_url
-from relay.queue.base import LeasedDial, NewDial, QueueStats
-from relay.queue.redis_base import as_text, lost_group, server_warnings
-from relay.queue.redis_lua import GROUP
-from relay.queue.redis_records import RedisRecords
+from relay.queue.models import LeasedDial
+from relay.queue.redis.connection import RedisConnection, as_text, lost_group
+from relay.queue.redis.scripts import GROUP
 
-if TYPE_CHECKING:
-    from relay.config.settings import Settings
-
-__all__ = ["RedisStreamQueue", "server_warnings"]
+__all__ = ["RedisLeasing"]
 
 log = structlog.get_logger("relay.queue.redis")
 
@@ -48,8 +38,8 @@ _PRUNE_IDLE_MS = 3_600_000  # a consumer idle this long with nothing pending is 
 _Row = tuple[tuple[int, float, int], LeasedDial]  # (lane, due, id) to sort by, and the dial
 
 
-class RedisStreamQueue(RedisRecords):
-    """``DialQueue`` on Redis Streams (see the module docstring for the design)."""
+class RedisLeasing(RedisConnection):
+    """``lease``: new entries, leases taken over, due retries, and probes ahead of time."""
 
     def __init__(
         self,
@@ -69,56 +59,6 @@ class RedisStreamQueue(RedisRecords):
         self._next_reclaim = 0.0
         self._next_prune = 0.0
         self._visibility = 60.0
-
-    @classmethod
-    def from_url(cls, url: str, settings: Settings | None = None) -> RedisStreamQueue:
-        if settings is None:
-            return cls(url)
-        password = settings.redis_password
-        return cls(
-            url,
-            password=password.get_secret_value() if password is not None else None,
-            prefix=settings.redis_key_prefix,
-            consumer=settings.redis_consumer,
-            max_deliveries=settings.redis_max_deliveries,
-        )
-
-    def __repr__(self) -> str:
-        return (
-            f"RedisStreamQueue({redact_url(self.url)!r}, prefix={self.prefix!r}, "
-            f"consumer={self.consumer!r})"
-        )
-
-    # --- delivery path -----------------------------------------------------------------
-    def _seen_key(self, source: str, dial_id: str) -> str:
-        return f"{self.base}:seen:{len(source)}:{source}:{dial_id}"
-
-    async def seen(self, source: str, dial_id: str, *, now: float) -> bool:
-        marker = await self._op(lambda c: c.get(self._seen_key(source, dial_id)))
-        try:
-            return marker is not None and float(marker) > now
-        except ValueError:
-            return False
-
-    async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
-        seen = self._seen_key(dial.source, dial.dial_id)
-        window_ms = int(dedupe_seconds * 1000) if dedupe_seconds > 0 else 0
-        due = dial.due_at if dial.due_at is not None else dial.received_at
-        args = [
-            dial.source,
-            dial.dial_id,
-            dial.payload,
-            0 if dial.lane <= 0 else 1,
-            repr(dial.received_at),
-            repr(due),
-            dial.kind,
-            window_ms,
-            repr(dedupe_seconds),
-        ]
-        result = await self._op(
-            lambda _c: self._scripts["enqueue"](keys=[self.base, seen], args=args)
-        )
-        return bool(result != 0)
 
     async def lease(
         self,
@@ -302,60 +242,3 @@ class RedisStreamQueue(RedisRecords):
                     and int(info.get("idle", 0)) > _PRUNE_IDLE_MS
                 ):
                     await client.xgroup_delconsumer(stream, GROUP, name)
-
-    async def ack(self, ids: Sequence[str]) -> None:
-        if ids:
-            await self._op(lambda _c: self._script("ack", *ids))
-
-    async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
-        await self._op(lambda _c: self._script("replace", queue_id, payload, kind))
-
-    async def retry(self, dial_id: str, due_at: float, error: str) -> None:
-        await self._op(lambda _c: self._script("retry", dial_id, repr(due_at), error[:500]))
-
-    async def release(self, ids: Sequence[str], *, now: float) -> None:
-        if ids:
-            await self._op(lambda _c: self._script("release", repr(now), *ids))
-
-    async def delay_sources(self, sources: Collection[str], until: float) -> int:
-        """Push every waiting dial of ``sources`` to ``until`` (a held key's next probe)."""
-        if not sources:
-            return 0
-        return int(await self._op(lambda _c: self._script("delay_sources", repr(until), *sources)))
-
-    async def release_delayed(self, *, now: float, sources: Collection[str] | None = None) -> int:
-        if sources is not None and not sources:
-            return 0
-        every = "1" if sources is None else "0"
-        args = (repr(now), every, *(sources or ()))
-        return int(await self._op(lambda _c: self._script("release_delayed", *args)))
-
-    async def next_due(self) -> float | None:
-        delayed, lane0, lane1, idle_ms = await self._op(lambda _c: self._script("next_due"))
-        times = [float(v) for v in (delayed, lane0, lane1) if v]
-        if int(idle_ms) >= 0:  # the oldest lease expires (and is taken over) at about this time
-            times.append(time.time() + self._visibility - int(idle_ms) / 1000)
-        return min(times) if times else None
-
-    async def dead_letter(
-        self, queue_id: str, *, reason: str, status: int | None, response_body: str, now: float
-    ) -> None:
-        args = (queue_id, reason, "" if status is None else str(status), response_body[:4000])
-        await self._op(lambda _c: self._script("dead_letter", *args, repr(now)))
-
-    async def stats(self, *, now: float) -> QueueStats:
-        reply = await self._op(lambda _c: self._script("stats", repr(now)))
-        ready, delayed, leased, dead, rejected, oldest, *counts = reply
-        return QueueStats(
-            ready=int(ready),
-            delayed=int(delayed),
-            leased=int(leased),
-            dead=int(dead),
-            rejected=int(rejected),
-            oldest_received_at=float(oldest) if oldest else None,
-            by_source={
-                counts[i].decode(): int(counts[i + 1])
-                for i in range(0, len(counts), 2)
-                if int(counts[i + 1]) > 0
-            },
-        )

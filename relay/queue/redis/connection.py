@@ -1,4 +1,5 @@
-"""The Redis connection under ``RedisStreamQueue``: client, consumer group, errors, checks.
+"""The Redis connection under every role of ``RedisStreamQueue``: client, scripts, consumer
+group, errors, server checks.
 
 Redis errors are translated here, at the module edge: an unreachable, loading, read-only or
 full Redis is ``QueueUnavailable`` (intake answers 503); anything else is ``QueueError``. A
@@ -8,7 +9,6 @@ again instead of failing every operation after it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import re
 import socket
@@ -24,7 +24,7 @@ from redis.backoff import NoBackoff
 
 from relay.exceptions import ConfigError, QueueError, QueueUnavailable
 from relay.obs.logs import redact_url
-from relay.queue.redis_lua import GROUP, SCRIPTS
+from relay.queue.redis.scripts import GROUP, SCRIPTS
 
 if TYPE_CHECKING:
     from redis.commands.core import AsyncScript
@@ -97,17 +97,6 @@ class RedisConnection:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
-
-    async def ping(self) -> bool:
-        if self._client is None:
-            return False
-        try:
-            await asyncio.wait_for(self._client.ping(), 3.0)
-            if self._needs_setup:
-                await self._setup()
-        except (rexc.RedisError, TimeoutError, OSError):
-            return False
-        return True
 
     async def _setup(self) -> None:
         """Create the consumer group on every stream, reading from the start (``0``)."""

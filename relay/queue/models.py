@@ -1,0 +1,82 @@
+"""What goes in and out of a queue: the records every backend stores and hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "DeadDial",
+    "LeasedDial",
+    "NewDial",
+    "QueueStats",
+    "RejectedRecord",
+]
+
+
+@dataclass(frozen=True)
+class NewDial:
+    """A mapped dial to store. ``payload`` is the exact wire JSON sent to outboundIQ."""
+
+    source: str
+    dial_id: str
+    payload: bytes
+    received_at: float
+    lane: int = 0  # 0 = live intake; higher lanes (backfill) drain after lower ones
+    due_at: float | None = None  # first attempt not before (a held key's next probe)
+    kind: str = "dial"  # "dial": payload is the wire JSON; other kinds are mapping jobs
+
+
+@dataclass(frozen=True)
+class LeasedDial:
+    """A dial handed to the forwarder; ``attempts`` counts leases, this one included."""
+
+    id: str
+    source: str
+    dial_id: str
+    payload: bytes
+    attempts: int
+    received_at: float
+    kind: str = "dial"
+
+
+@dataclass(frozen=True)
+class DeadDial:
+    """A dial outboundIQ refused for good (or that outlived the max age)."""
+
+    id: str
+    source: str
+    dial_id: str
+    payload: bytes
+    attempts: int
+    received_at: float
+    dead_at: float
+    reason: str
+    status: int | None
+    response_body: str
+
+
+@dataclass(frozen=True)
+class RejectedRecord:
+    """A request that could not be mapped, kept raw so it can be replayed after a fix."""
+
+    id: str
+    source: str
+    received_at: float
+    method: str
+    content_type: str
+    query: dict[str, str]
+    body: bytes
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """Counts for ``relay queue stats`` and the metrics."""
+
+    ready: int
+    delayed: int
+    leased: int
+    dead: int
+    rejected: int
+    oldest_received_at: float | None
+    by_source: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,160 @@
+"""The queue's seams, one small protocol per role; ``DialQueue`` is what a full backend is.
+
+Model: an SQS-like visibility timeout. ``lease`` hands out due dials and hides them for
+``visibility`` seconds; ``ack`` removes a delivered dial; ``retry`` makes it due again later;
+a dial whose lease runs out (its worker died) becomes due again by itself. Dedupe is by
+``(source, dial_id)`` within a window. Dead letters and rejected requests are kept until an
+operator replays or purges them: nothing is dropped.
+
+The roles:
+
+* ``DeliveryQueue``: intake stores (with dedupe), the forwarder leases and settles each dial
+  (ack, retry, release, dead-letter), holds and releases sources.
+* ``DeadLetterStore``: what ``relay dlq`` lists, shows, replays and purges.
+* ``RejectedStore``: requests that could not be mapped, kept raw (``relay rejected``).
+* ``QueueHealth``: ``/readyz`` (``ping``), the metrics and ``relay queue stats`` (``stats``).
+* ``QueueLifecycle``: ``open`` and ``close``.
+
+A caller that needs one role takes that protocol; a backend implements ``DialQueue`` (all of
+them) and is found by its URL scheme (``relay.queue.registry``). Every method is safe to call
+concurrently from one event loop. Ids are strings the backend hands out: a *queue id*
+(``LeasedDial.id``) names one stored dial; ``dial_id`` is the dialer's own id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import Protocol
+
+from relay.queue.models import DeadDial, LeasedDial, NewDial, QueueStats, RejectedRecord
+
+__all__ = [
+    "DeadLetterStore",
+    "DeliveryQueue",
+    "DialQueue",
+    "QueueHealth",
+    "QueueLifecycle",
+    "RejectedStore",
+]
+
+
+class QueueLifecycle(Protocol):
+    """Connect before the first operation, let go after the last."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class QueueHealth(Protocol):
+    """Whether the queue can store right now, and how much is in it."""
+
+    async def ping(self) -> bool:
+        """True when the backend can store right now (for ``/readyz``)."""
+        ...
+
+    async def stats(self, *, now: float) -> QueueStats: ...
+
+
+class DeliveryQueue(Protocol):
+    """The delivery path: store with dedupe, lease, and settle every leased dial."""
+
+    async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
+        """Store ``dial`` durably; False (nothing stored) when its id is already known.
+
+        The id is remembered for ``dedupe_seconds`` from now (each entry has its own expiry:
+        live intake uses the dedupe window, backfill a much longer one).
+        """
+        ...
+
+    async def seen(self, source: str, dial_id: str, *, now: float) -> bool:
+        """True when ``(source, dial_id)`` was accepted and its dedupe entry has not expired."""
+        ...
+
+    async def lease(
+        self,
+        limit: int,
+        visibility: float,
+        *,
+        now: float,
+        exclude_sources: Collection[str] = (),
+        only_sources: Collection[str] | None = None,
+        horizon: float | None = None,
+    ) -> list[LeasedDial]:
+        """Lease up to ``limit`` dials due by ``horizon`` (default ``now``), earliest first."""
+        ...
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        """Remove delivered dials (queue ids)."""
+        ...
+
+    async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
+        """Swap a leased item's payload (a resolved mapping job becomes a plain dial)."""
+        ...
+
+    async def retry(self, queue_id: str, due_at: float, error: str) -> None:
+        """Make the leased dial ``queue_id`` due again at ``due_at``."""
+        ...
+
+    async def release(self, ids: Sequence[str], *, now: float) -> None:
+        """Give leased dials back at once (graceful shutdown)."""
+        ...
+
+    async def release_delayed(self, *, now: float, sources: Collection[str] | None = None) -> int:
+        """Make every delayed dial (of ``sources``, or all) due now: circuit closed, key fixed."""
+        ...
+
+    async def delay_sources(self, sources: Collection[str], until: float) -> int:
+        """Push every waiting dial of ``sources`` to ``until`` (a held key's next probe)."""
+        ...
+
+    async def next_due(self) -> float | None:
+        """When the earliest dial becomes due (None: queue empty)."""
+        ...
+
+    async def dead_letter(
+        self, queue_id: str, *, reason: str, status: int | None, response_body: str, now: float
+    ) -> None:
+        """Move the leased dial ``queue_id`` to the dead-letter store."""
+        ...
+
+
+class DeadLetterStore(Protocol):
+    """Dials outboundIQ refused for good, kept until an operator replays or purges them."""
+
+    async def list_dead(
+        self,
+        *,
+        source: str | None = None,
+        status: int | None = None,
+        before: float | None = None,
+        limit: int = 100,
+    ) -> list[DeadDial]: ...
+
+    async def get_dead(self, queue_id: str) -> DeadDial | None: ...
+
+    async def replay_dead(self, ids: Sequence[str], *, now: float) -> int:
+        """Put dead letters back in the live lane, due now; how many there were."""
+        ...
+
+    async def purge_dead(self, ids: Sequence[str]) -> int: ...
+
+
+class RejectedStore(Protocol):
+    """Requests that could not be mapped, kept raw so they can be replayed after a fix."""
+
+    async def add_rejected(self, record: RejectedRecord) -> str: ...
+
+    async def list_rejected(
+        self, *, source: str | None = None, limit: int = 100
+    ) -> list[RejectedRecord]: ...
+
+    async def get_rejected(self, record_id: str) -> RejectedRecord | None: ...
+
+    async def delete_rejected(self, ids: Sequence[str]) -> int: ...
+
+
+class DialQueue(
+    QueueLifecycle, QueueHealth, DeliveryQueue, DeadLetterStore, RejectedStore, Protocol
+):
+    """The durable queue: every role at once, what a backend implements."""

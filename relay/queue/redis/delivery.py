@@ -1,0 +1,96 @@
+"""The delivery path on Redis, besides leasing: store with dedupe, and settle each lease.
+
+Every change is one Lua script (``scripts``), so a dial is always in exactly one place: its
+lane stream, the delayed set, leased (pending in the group), or the dead-letter store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+from relay.queue.models import NewDial
+from relay.queue.redis.leasing import RedisLeasing
+
+if TYPE_CHECKING:
+    from relay.queue.protocols import DeliveryQueue
+
+__all__ = ["RedisDelivery"]
+
+
+class RedisDelivery(RedisLeasing):
+    """``DeliveryQueue`` on Redis Streams (leasing itself is ``RedisLeasing``)."""
+
+    def _seen_key(self, source: str, dial_id: str) -> str:
+        return f"{self.base}:seen:{len(source)}:{source}:{dial_id}"
+
+    async def seen(self, source: str, dial_id: str, *, now: float) -> bool:
+        marker = await self._op(lambda c: c.get(self._seen_key(source, dial_id)))
+        try:
+            return marker is not None and float(marker) > now
+        except ValueError:
+            return False
+
+    async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
+        seen = self._seen_key(dial.source, dial.dial_id)
+        window_ms = int(dedupe_seconds * 1000) if dedupe_seconds > 0 else 0
+        due = dial.due_at if dial.due_at is not None else dial.received_at
+        args = [
+            dial.source,
+            dial.dial_id,
+            dial.payload,
+            0 if dial.lane <= 0 else 1,
+            repr(dial.received_at),
+            repr(due),
+            dial.kind,
+            window_ms,
+            repr(dedupe_seconds),
+        ]
+        result = await self._op(
+            lambda _c: self._scripts["enqueue"](keys=[self.base, seen], args=args)
+        )
+        return bool(result != 0)
+
+    async def ack(self, ids: Sequence[str]) -> None:
+        if ids:
+            await self._op(lambda _c: self._script("ack", *ids))
+
+    async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
+        await self._op(lambda _c: self._script("replace", queue_id, payload, kind))
+
+    async def retry(self, queue_id: str, due_at: float, error: str) -> None:
+        await self._op(lambda _c: self._script("retry", queue_id, repr(due_at), error[:500]))
+
+    async def release(self, ids: Sequence[str], *, now: float) -> None:
+        if ids:
+            await self._op(lambda _c: self._script("release", repr(now), *ids))
+
+    async def delay_sources(self, sources: Collection[str], until: float) -> int:
+        """Push every waiting dial of ``sources`` to ``until`` (a held key's next probe)."""
+        if not sources:
+            return 0
+        return int(await self._op(lambda _c: self._script("delay_sources", repr(until), *sources)))
+
+    async def release_delayed(self, *, now: float, sources: Collection[str] | None = None) -> int:
+        if sources is not None and not sources:
+            return 0
+        every = "1" if sources is None else "0"
+        args = (repr(now), every, *(sources or ()))
+        return int(await self._op(lambda _c: self._script("release_delayed", *args)))
+
+    async def next_due(self) -> float | None:
+        delayed, lane0, lane1, idle_ms = await self._op(lambda _c: self._script("next_due"))
+        times = [float(v) for v in (delayed, lane0, lane1) if v]
+        if int(idle_ms) >= 0:  # the oldest lease expires (and is taken over) at about this time
+            times.append(time.time() + self._visibility - int(idle_ms) / 1000)
+        return min(times) if times else None
+
+    async def dead_letter(
+        self, queue_id: str, *, reason: str, status: int | None, response_body: str, now: float
+    ) -> None:
+        args = (queue_id, reason, "" if status is None else str(status), response_body[:4000])
+        await self._op(lambda _c: self._script("dead_letter", *args, repr(now)))
+
+
+_IMPLEMENTS: type[DeliveryQueue] = RedisDelivery  # mypy checks that the role is complete

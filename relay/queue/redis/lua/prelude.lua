@@ -1,0 +1,145 @@
+-- Shared by every script: it is prepended to each one (scripts.py).
+local B = KEYS[1]
+local G = 'relay'
+local DIRECT = B .. ':stream:direct'
+local SCAN_CAP = 10000
+
+-- A full Redis (maxmemory, noeviction) refuses a script's first write that may grow memory,
+-- but not the writes after another one. Scripts that drain the queue open with drain(), a
+-- write that never grows memory, so a full Redis still leases, acknowledges and dead-letters
+-- (and frees itself); enqueue and add_rejected do not, so intake is refused (503).
+local function drain() redis.call('DEL', B .. ':oom-gate') end
+local function dial_key(q) return B .. ':dial:' .. q end
+local function lane_stream(lane)
+  if tonumber(lane) == 1 then return B .. ':stream:1' end
+  return B .. ':stream:0'
+end
+local function ensure(s)
+  local r = redis.pcall('XGROUP', 'CREATE', s, G, '0', 'MKSTREAM')
+  return type(r) == 'table' and r.ok ~= nil
+end
+local function field(f, name)
+  for i = 1, #f, 2 do if f[i] == name then return f[i + 1] end end
+  return nil
+end
+local function set_of(first)
+  local t = {}
+  for i = first, #ARGV do t[ARGV[i]] = true end
+  return t
+end
+local function matches(mode, set, src)
+  if mode == 'x' then return not set[src] end
+  if mode == 'o' then return set[src] == true end
+  return true
+end
+local function new_qid()
+  local seq = B .. ':seq:dial'
+  if redis.call('EXISTS', seq) == 0 then
+    local t = redis.call('TIME')
+    redis.call('SET', seq, t[1] .. string.sub('00000' .. t[2], -6))
+  end
+  return string.format('%d', redis.call('INCR', seq))
+end
+local function push(q, lane, due)
+  redis.call('XADD', lane_stream(lane), '*', 'q', q, 'd', due)
+end
+local function add_delayed(q, src, due)
+  redis.call('ZADD', B .. ':delayed', due, q)
+  redis.call('ZADD', B .. ':delayed:' .. src, due, q)
+end
+local function remove_delayed(q, src)
+  redis.call('ZREM', B .. ':delayed', q)
+  redis.call('ZREM', B .. ':delayed:' .. src, q)
+end
+local function unlease(h)
+  local e = redis.call('HMGET', h, 'e', 'st')
+  if e[1] then
+    redis.pcall('XACK', e[2], G, e[1])
+    redis.call('XDEL', e[2], e[1])
+    redis.call('HDEL', h, 'e', 'st')
+    return true
+  end
+  return false
+end
+local function store(src, dial_id, payload, lane, received, kind)
+  local q = new_qid()
+  redis.call('HSET', dial_key(q), 's', src, 'i', dial_id, 'p', payload, 'l', lane,
+    'r', received, 'k', kind, 'a', '0')
+  redis.call('ZADD', B .. ':index', received, q)
+  redis.call('HINCRBY', B .. ':count', src, 1)
+  return q
+end
+local function forget(q, h, src)
+  unlease(h)
+  remove_delayed(q, src)
+  redis.call('ZREM', B .. ':index', q)
+  if redis.call('HINCRBY', B .. ':count', src, -1) <= 0 then
+    redis.call('HDEL', B .. ':count', src)
+  end
+  redis.call('DEL', h)
+end
+local function dead(q, h, src, reason, status, body, now)
+  local f = redis.call('HMGET', h, 'i', 'p', 'a', 'r', 'k')
+  local d = string.format('%d', redis.call('INCR', B .. ':seq:dead'))
+  redis.call('HSET', B .. ':dead:' .. d, 's', src, 'i', f[1] or '', 'p', f[2] or '',
+    'a', f[3] or '0', 'r', f[4] or '0', 'k', f[5] or 'dial', 't', now, 'why', reason,
+    'st', status, 'b', body)
+  redis.call('ZADD', B .. ':dead', d, d)
+  forget(q, h, src)
+  return d
+end
+local function last_delivered(s)
+  local groups = redis.pcall('XINFO', 'GROUPS', s)
+  if type(groups) ~= 'table' or groups.err then return nil end
+  for _, g in ipairs(groups) do
+    if field(g, 'name') == G then return field(g, 'last-delivered-id') end
+  end
+  return '0-0'
+end
+local function unread(s, count)
+  local last = last_delivered(s)
+  if not last then return {} end
+  return redis.call('XRANGE', s, '(' .. last, '+', 'COUNT', count)
+end
+-- Lease the entries just delivered to this consumer (``{eid, q, due}`` each): skip orphans,
+-- dead-letter poison (delivered more than ``maxd`` times), park what the filter or the cap
+-- refuses (back in the delayed set, still due), and return the rest.
+local function mark(s, entries, cap, mode, set, maxd, now)
+  local out, poisoned = {}, {}
+  for _, en in ipairs(entries) do
+    local eid, q, due = en[1], en[2], en[3]
+    local h = dial_key(q or '')
+    local f = q and redis.call('HMGET', h, 's', 'i', 'p', 'r', 'k', 'l') or {}
+    local src = f[1]
+    if not src then
+      redis.pcall('XACK', s, G, eid)
+      redis.call('XDEL', s, eid)
+    else
+      local pend = redis.call('XPENDING', s, G, eid, eid, 1)
+      local n = (pend[1] and tonumber(pend[1][4])) or 1
+      if n > maxd then
+        redis.call('HSET', h, 'e', eid, 'st', s)
+        dead(q, h, src, 'poison', '', 'handed out ' .. n .. ' times without an outcome', now)
+        table.insert(poisoned, {q, src, f[2], tostring(n)})
+      elseif #out >= cap or not matches(mode, set, src) then
+        redis.call('XACK', s, G, eid)
+        redis.call('XDEL', s, eid)
+        add_delayed(q, src, due)
+      else
+        local a = redis.call('HINCRBY', h, 'a', 1)
+        redis.call('HSET', h, 'e', eid, 'st', s)
+        table.insert(out, {q, src, f[2], f[3], tostring(a), f[4], f[5] or 'dial', f[6] or '0', due})
+      end
+    end
+  end
+  return {out, poisoned}
+end
+local function entries_of(list)
+  local t = {}
+  for _, e in ipairs(list) do
+    if type(e) == 'table' and type(e[2]) == 'table' then
+      table.insert(t, {e[1], field(e[2], 'q'), field(e[2], 'd') or '0'})
+    end
+  end
+  return t
+end

@@ -1,0 +1,22 @@
+-- ARGV: now, all ('1' or '0'), sources... Delayed dials (of the sources) are due now.
+drain()
+local now = ARGV[1]
+local n = 0
+local function move(key)
+  for _, q in ipairs(redis.call('ZRANGE', key, '(' .. now, '+inf', 'BYSCORE')) do
+    local f = redis.call('HMGET', dial_key(q), 's', 'l')
+    if f[1] then
+      remove_delayed(q, f[1])
+      push(q, f[2], now)
+      n = n + 1
+    else
+      redis.call('ZREM', key, q)
+    end
+  end
+end
+if ARGV[2] == '1' then
+  move(B .. ':delayed')
+else
+  for i = 3, #ARGV do move(B .. ':delayed:' .. ARGV[i]) end
+end
+return n

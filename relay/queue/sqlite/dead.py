@@ -1,0 +1,110 @@
+"""Dead letters on SQLite: the ``dead`` table, kept until an operator replays or purges."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from relay.queue.models import DeadDial
+from relay.queue.sqlite.store import SqliteStore, int_id
+
+if TYPE_CHECKING:
+    from relay.queue.protocols import DeadLetterStore
+
+__all__ = ["SqliteDeadLetters"]
+
+_DEAD_COLS = (
+    "id, source, dial_id, payload, attempts, received_at, dead_at, reason, status, response_body"
+)
+
+
+class SqliteDeadLetters(SqliteStore):
+    """``DeadLetterStore`` on the ``dead`` table (``dead_letter`` itself is delivery's)."""
+
+    async def list_dead(
+        self,
+        *,
+        source: str | None = None,
+        status: int | None = None,
+        before: float | None = None,
+        limit: int = 100,
+    ) -> list[DeadDial]:
+        where, params = _dead_filter(source, status, before)
+
+        def op(c: sqlite3.Connection) -> list[DeadDial]:
+            rows = c.execute(
+                f"SELECT {_DEAD_COLS} FROM dead{where} ORDER BY id LIMIT ?",  # noqa: S608
+                (*params, limit),
+            ).fetchall()
+            return [_dead(r) for r in rows]
+
+        return await self._reader.read(op)
+
+    async def get_dead(self, queue_id: str) -> DeadDial | None:
+        def op(c: sqlite3.Connection) -> DeadDial | None:
+            row = c.execute(
+                f"SELECT {_DEAD_COLS} FROM dead WHERE id = ?",  # noqa: S608
+                (int_id(queue_id),),
+            ).fetchone()
+            return _dead(row) if row else None
+
+        return await self._reader.read(op)
+
+    async def replay_dead(self, ids: Sequence[str], *, now: float) -> int:
+        def op(c: sqlite3.Connection) -> int:
+            moved = 0
+            for i in ids:
+                cur = c.execute(
+                    "INSERT INTO dials (source, dial_id, payload, received_at, due_at, kind) "
+                    "SELECT source, dial_id, payload, received_at, ?, kind FROM dead WHERE id = ?",
+                    (now, int_id(i)),
+                )
+                if cur.rowcount:
+                    c.execute("DELETE FROM dead WHERE id = ?", (int_id(i),))
+                    moved += 1
+            return moved
+
+        return await self._writer.call(op)
+
+    async def purge_dead(self, ids: Sequence[str]) -> int:
+        return await self._writer.call(
+            lambda c: sum(
+                c.execute("DELETE FROM dead WHERE id = ?", (int_id(i),)).rowcount for i in ids
+            )
+        )
+
+
+def _dead_filter(
+    source: str | None, status: int | None, before: float | None
+) -> tuple[str, tuple[Any, ...]]:
+    parts: list[str] = []
+    params: list[Any] = []
+    if source:
+        parts.append("source = ?")
+        params.append(source)
+    if status is not None:
+        parts.append("status = ?")
+        params.append(status)
+    if before is not None:
+        parts.append("dead_at < ?")
+        params.append(before)
+    return (" WHERE " + " AND ".join(parts) if parts else ""), tuple(params)
+
+
+def _dead(r: Sequence[Any]) -> DeadDial:
+    return DeadDial(
+        id=str(r[0]),
+        source=r[1],
+        dial_id=r[2],
+        payload=bytes(r[3]),
+        attempts=r[4],
+        received_at=r[5],
+        dead_at=r[6],
+        reason=r[7],
+        status=r[8],
+        response_body=r[9],
+    )
+
+
+_IMPLEMENTS: type[DeadLetterStore] = SqliteDeadLetters  # mypy checks that the role is complete

@@ -1,0 +1,58 @@
+"""``SqliteQueue``: every role of the embedded queue over one writer thread and one reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlsplit
+
+from relay.exceptions import ConfigError
+from relay.queue.sqlite.dead import SqliteDeadLetters
+from relay.queue.sqlite.delivery import SqliteDelivery
+from relay.queue.sqlite.health import SqliteHealth
+from relay.queue.sqlite.reader import SqliteReader
+from relay.queue.sqlite.rejected import SqliteRejected
+from relay.queue.sqlite.schema import SCHEMA
+from relay.queue.sqlite.writer import SqliteWriter
+
+if TYPE_CHECKING:
+    from relay.config.settings import Settings
+    from relay.queue.protocols import DialQueue
+
+__all__ = ["SqliteQueue"]
+
+
+class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealth):
+    """``DialQueue`` on one SQLite file (see ``relay.queue.sqlite`` for the design)."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+        self.path = Path(path)
+        self.synchronous = synchronous
+        writer = SqliteWriter(self.path, synchronous=synchronous, schema=SCHEMA)
+        super().__init__(writer, SqliteReader(self.path))
+
+    @classmethod
+    def from_url(cls, url: str, settings: Settings | None = None) -> SqliteQueue:
+        """The queue for ``sqlite:///rel/q.db`` or ``sqlite:////abs/q.db`` (no settings)."""
+        parts = urlsplit(url)
+        path = unquote(parts.path)
+        if parts.netloc or not path or path == "/":
+            raise ConfigError(f"RELAY_QUEUE_URL: expected sqlite:///path/queue.db, got {url!r}")
+        # sqlite:///rel/q.db → "rel/q.db"; sqlite:////abs/q.db → "/abs/q.db"
+        return cls(path[1:])
+
+    def __repr__(self) -> str:
+        return f"SqliteQueue({str(self.path)!r})"
+
+    async def open(self) -> None:
+        await self._writer.open()  # creates the file and its tables before the first read
+        self._reader.open()
+
+    async def close(self) -> None:
+        if not self._writer.accepting:  # never opened, closed, or closing already
+            return
+        await self._writer.close()
+        self._reader.close()
+
+
+_IMPLEMENTS: type[DialQueue] = SqliteQueue  # mypy checks that the role is complete

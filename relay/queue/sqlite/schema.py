@@ -1,0 +1,53 @@
+"""The queue file's tables. Existing files must keep working: add, never change or drop."""
+
+from __future__ import annotations
+
+__all__ = ["SCHEMA"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS dials (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    dial_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    lane INTEGER NOT NULL DEFAULT 0,
+    received_at REAL NOT NULL,
+    due_at REAL NOT NULL,
+    leased INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'dial'
+);
+CREATE INDEX IF NOT EXISTS dials_due ON dials (lane, due_at);
+CREATE INDEX IF NOT EXISTS dials_source ON dials (source, due_at);
+CREATE TABLE IF NOT EXISTS seen (
+    source TEXT NOT NULL,
+    dial_id TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (source, dial_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_at);
+CREATE TABLE IF NOT EXISTS dead (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    dial_id TEXT NOT NULL,
+    payload BLOB NOT NULL,
+    attempts INTEGER NOT NULL,
+    received_at REAL NOT NULL,
+    dead_at REAL NOT NULL,
+    reason TEXT NOT NULL,
+    status INTEGER,
+    response_body TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL DEFAULT 'dial'
+);
+CREATE TABLE IF NOT EXISTS rejected (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    method TEXT NOT NULL,
+    content_type TEXT NOT NULL,
+    query TEXT NOT NULL,
+    body BLOB NOT NULL,
+    problems TEXT NOT NULL
+);
+"""

@@ -1,0 +1,28 @@
+"""What every role of the SQLite queue works through: the writer and the reader."""
+
+from __future__ import annotations
+
+from relay.queue.sqlite.reader import SqliteReader
+from relay.queue.sqlite.writer import SqliteWriter
+
+__all__ = ["SqliteStore", "int_id"]
+
+
+class SqliteStore:
+    """Writes go through ``writer`` (group commits), read-only queries through ``reader``.
+
+    Each role (delivery, dead letters, rejected requests, health) is a subclass; a role can
+    be used on its own, over a writer and reader that its owner opens and closes.
+    """
+
+    def __init__(self, writer: SqliteWriter, reader: SqliteReader) -> None:
+        self._writer = writer
+        self._reader = reader
+
+
+def int_id(value: str) -> int:
+    """A record id as SQLite stores it; -1 (matches nothing) when it is not a number."""
+    try:
+        return int(value)
+    except ValueError:
+        return -1
