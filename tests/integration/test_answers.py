@@ -1,0 +1,488 @@
+"""Every answer the intake gives, pinned byte for byte on a real relay.
+
+Status line, headers in their order, body with its key order: what a dialer reads. Only the
+``date`` header (the time) and the ``rejected_id`` (random) are left out of the comparison;
+``content-length`` is compared with the body actually sent. The answers given through
+Starlette (``/preview``, routing refusals) frame their headers the Starlette way (extra
+headers first, ``content-type`` last); the hook's own answers put ``content-type`` first.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.conftest import dial_body
+from tests.support import scrape
+from tests.support.raw_http import Reply, exchange, request
+from tests.support.relay_server import RelayThread
+
+SOURCES = """
+sources:
+  crm: {auth: {type: header, header: X-Relay-Token, secret: crm-hook-secret}}
+  lan: {auth: {type: none}, allow_ips: ["10.0.0.0/8"]}
+  slow: {auth: {type: none}, rate_limit: 1/hour}
+  g:
+    mapping: genesys
+    auth: {type: none}
+    options: {client_id: relay-client, client_secret: relay-client-secret}
+"""
+LIMITS = {
+    "max_header_count": 20,
+    "max_header_bytes": 4096,
+    "max_body_bytes": 4096,
+    "body_timeout_seconds": 0.5,
+    "header_timeout_seconds": 0.5,
+}
+TOKEN = ("X-Relay-Token", "crm-hook-secret")
+JSON_TYPE = ("Content-Type", "application/json")
+CRM = [TOKEN, JSON_TYPE]
+EXTRA = [(f"X-Extra-{i}", "v") for i in range(25)]
+NOT_ENDED = b'{"conversationId": "c-1", "participants": []}'
+
+# What comes off the wire, as (status line, headers, body). In the headers, "CL" stands for
+# the content-length of the body as sent.
+CT, CL, CLOSE = (
+    ("content-type", "application/json"),
+    ("content-length", "CL"),
+    ("connection", "close"),
+)
+HOOK = [CT, CL]  # the hook's own framing
+STARLETTE = [CL, CT]  # Response/JSONResponse framing
+
+
+def _body(**content: Any) -> bytes:
+    return orjson.dumps(content)
+
+
+def error(message: str) -> bytes:
+    return _body(status="error", error=message)
+
+
+REJECTED_PHONE = _body(
+    status="rejected",
+    rejected_id="<id>",
+    errors=[{"field": "prospect_phone", "problem": "not a phone number (got 'not-a-number')"}],
+)
+
+
+# (name, request, how to read it, status line, headers, body), in the order they are sent.
+HOOK_CASES: list[tuple[str, bytes, dict[str, bool], bytes, list[tuple[str, str]], bytes]] = [
+    (
+        "queued",
+        request("POST", "/hooks/crm", CRM, orjson.dumps(dial_body(dial_id="pin-1"))),
+        {},
+        b"HTTP/1.1 202 Accepted",
+        HOOK,
+        _body(status="queued", dial_id="pin-1"),
+    ),
+    (
+        "duplicate",
+        request("POST", "/hooks/crm", CRM, orjson.dumps(dial_body(dial_id="pin-1"))),
+        {},
+        b"HTTP/1.1 200 OK",
+        HOOK,
+        _body(status="duplicate", dial_id="pin-1"),
+    ),
+    (
+        "ignored",
+        request("POST", "/hooks/g", [JSON_TYPE], NOT_ENDED),
+        {},
+        b"HTTP/1.1 200 OK",
+        HOOK,
+        _body(status="ignored", reason="the conversation has not ended"),
+    ),
+    (
+        "rejected",
+        request("POST", "/hooks/crm", CRM, orjson.dumps(dial_body(prospect_phone="not-a-number"))),
+        {},
+        b"HTTP/1.1 422 Unprocessable Entity",
+        HOOK,
+        REJECTED_PHONE,
+    ),
+    (
+        "rejected, through the router (HEAD: no body)",
+        request("HEAD", "/hooks/crm", [TOKEN]),
+        {"head_only": True},
+        b"HTTP/1.1 422 Unprocessable Entity",
+        [CT, ("content-length", "<any>")],
+        b"",
+    ),
+    (
+        "unknown source",
+        request("POST", "/hooks/nope", CRM, b"{}"),
+        {},
+        b"HTTP/1.1 404 Not Found",
+        HOOK,
+        error("unknown source 'nope'"),
+    ),
+    (
+        "forbidden address",
+        request("POST", "/hooks/lan", [JSON_TYPE], b"{}"),
+        {},
+        b"HTTP/1.1 403 Forbidden",
+        HOOK,
+        error("client address not allowed"),
+    ),
+    (
+        "the budget's one request",
+        request("POST", "/hooks/slow", [JSON_TYPE], orjson.dumps(dial_body(dial_id="pin-2"))),
+        {},
+        b"HTTP/1.1 202 Accepted",
+        HOOK,
+        _body(status="queued", dial_id="pin-2"),
+    ),
+    (
+        "rate limited",
+        request("POST", "/hooks/slow", [JSON_TYPE], b"{}"),
+        {},
+        b"HTTP/1.1 429 Too Many Requests",
+        [CT, CL, ("retry-after", "3600")],
+        error("rate limit exceeded"),
+    ),
+    (
+        "unauthorized",
+        request("POST", "/hooks/crm", [("X-Relay-Token", "wrong"), JSON_TYPE], b"{}"),
+        {},
+        b"HTTP/1.1 401 Unauthorized",
+        HOOK,
+        error("unauthorized"),
+    ),
+    (
+        "body too large (declared)",
+        request("POST", "/hooks/crm", CRM, length=5000),
+        {"until_closed": True},
+        b"HTTP/1.1 413 Request Entity Too Large",
+        [CT, CL, CLOSE],
+        error("body over 4096 bytes"),
+    ),
+    (
+        "body not received in time",
+        request("POST", "/hooks/crm", CRM, length=100) + b'{"dial_id": ',
+        {"until_closed": True},
+        b"HTTP/1.1 408 Request Timeout",
+        [CT, CL, CLOSE],
+        error("body not received in time"),
+    ),
+    (
+        "unsupported content type",
+        request("POST", "/hooks/crm", [TOKEN, ("Content-Type", "application/xml")], b"<x/>"),
+        {},
+        b"HTTP/1.1 415 Unsupported Media Type",
+        HOOK,
+        error("unsupported content type application/xml; send JSON or a form"),
+    ),
+    (
+        "content encoding",
+        request("POST", "/hooks/crm", [*CRM, ("Content-Encoding", "gzip")], b"{}"),
+        {},
+        b"HTTP/1.1 415 Unsupported Media Type",
+        HOOK,
+        error("unsupported content type (Content-Encoding 'gzip'); send JSON or a form"),
+    ),
+    (
+        "too many headers (the hook)",
+        request("POST", "/hooks/crm", [*CRM, *EXTRA], b"{}"),
+        {"until_closed": True},
+        b"HTTP/1.1 431 Request Header Fields Too Large",
+        [CT, CL, CLOSE],
+        error("more than 20 headers"),
+    ),
+    (
+        "too many headers (the guard, another method)",
+        request("PUT", "/hooks/crm", [*CRM, *EXTRA], b"{}"),
+        {"until_closed": True},
+        b"HTTP/1.1 431 Request Header Fields Too Large",
+        [CT, CL, CLOSE],
+        error("more than 20 headers"),
+    ),
+    (
+        "headers too large (the guard, another route)",
+        request("GET", "/healthz", [("X-Big", "b" * 5000)]),
+        {"until_closed": True},
+        b"HTTP/1.1 431 Request Header Fields Too Large",
+        [CT, CL, CLOSE],
+        error("headers over 4096 bytes"),
+    ),
+    (
+        "method not allowed",
+        request("PUT", "/hooks/crm", CRM, b"{}"),
+        {},
+        b"HTTP/1.1 405 Method Not Allowed",
+        [("allow", "<methods>"), CL, CT],
+        error("Method Not Allowed"),
+    ),
+    (
+        "no route (a malformed hook path)",
+        request("POST", "/hooks/crm/extra", CRM, b"{}"),
+        {},
+        b"HTTP/1.1 404 Not Found",
+        STARLETTE,
+        error("Not Found"),
+    ),
+    (
+        "no route",
+        request("GET", "/nothing-here"),
+        {},
+        b"HTTP/1.1 404 Not Found",
+        STARLETTE,
+        error("Not Found"),
+    ),
+]
+
+PREVIEW_OK = (
+    b'{"status":"ok","queued":false,"dial":{"campaign_id":"abc-123","campaign_name":"Q2 '
+    b'Outbound Push","agent_name":"Jane Doe","ani":"5125550100","disposition_name":"Sale",'
+    b'"prospect_phone":"5125550187","datetime":"2026-04-10 14:32:15","call_direction":'
+    b'"Outbound","zip":"78701","sys_created_date_original":"2026-04-01","total_dial_attempts"'
+    b':3,"skill_name":"Sales Tier 1","lead_source":"facebook-ads","dial_id":"pin-p"},'
+    b'"warnings":[]}'
+)
+PREVIEW_CASES: list[tuple[str, bytes, dict[str, bool], bytes, list[tuple[str, str]], bytes]] = [
+    (
+        "preview: mapped",
+        request("POST", "/preview/crm", CRM, orjson.dumps(dial_body(dial_id="pin-p"))),
+        {},
+        b"HTTP/1.1 200 OK",
+        STARLETTE,
+        PREVIEW_OK,
+    ),
+    (
+        "preview: problems",
+        request("POST", "/preview/crm", CRM, orjson.dumps(dial_body(prospect_phone="x"))),
+        {},
+        b"HTTP/1.1 422 Unprocessable Entity",
+        STARLETTE,
+        b'{"status":"rejected","queued":false,"errors":[{"field":"prospect_phone","problem":'
+        b'"not a phone number (got \'x\')"}],"warnings":[]}',
+    ),
+    (
+        "preview: ignored",
+        request("POST", "/preview/g", [JSON_TYPE], NOT_ENDED),
+        {},
+        b"HTTP/1.1 200 OK",
+        STARLETTE,
+        b'{"status":"ignored","queued":false,"detail":"ignored: the conversation has not '
+        b'ended","warnings":[]}',
+    ),
+    (
+        "preview: unsupported content type",
+        request("POST", "/preview/crm", [TOKEN, ("Content-Type", "text/csv")], b"a,b"),
+        {},
+        b"HTTP/1.1 415 Unsupported Media Type",
+        STARLETTE,
+        error("unsupported content type text/csv; send JSON or a form"),
+    ),
+    (
+        "preview: unauthorized",
+        request("POST", "/preview/crm", [JSON_TYPE], b"{}"),
+        {},
+        b"HTTP/1.1 401 Unauthorized",
+        STARLETTE,
+        error("unauthorized"),
+    ),
+    (
+        "preview: unknown source",
+        request("POST", "/preview/nope", [JSON_TYPE], b"{}"),
+        {},
+        b"HTTP/1.1 404 Not Found",
+        STARLETTE,
+        error("unknown source 'nope'"),
+    ),
+    (
+        "preview: forbidden address",
+        request("POST", "/preview/lan", [JSON_TYPE], b"{}"),
+        {},
+        b"HTTP/1.1 403 Forbidden",
+        STARLETTE,
+        error("client address not allowed"),
+    ),
+    (
+        "preview: rate limited",
+        request("POST", "/preview/slow", [JSON_TYPE], b"{}"),
+        {},
+        b"HTTP/1.1 429 Too Many Requests",
+        [("retry-after", "3600"), CL, CT],
+        error("rate limit exceeded"),
+    ),
+    (
+        "preview: body too large",
+        request("POST", "/preview/crm", CRM, length=5000),
+        {"until_closed": True},
+        b"HTTP/1.1 413 Request Entity Too Large",
+        [CLOSE, CL, CT],
+        error("body over 4096 bytes"),
+    ),
+    (
+        "preview: body not received in time",
+        request("POST", "/preview/crm", CRM, length=100) + b"{",
+        {"until_closed": True},
+        b"HTTP/1.1 408 Request Timeout",
+        [CLOSE, CL, CT],
+        error("body not received in time"),
+    ),
+]
+
+# The server's own refusals, before any request reaches the app: no date header.
+PROTOCOL_CASES: list[tuple[str, bytes, bytes, list[tuple[str, str]], bytes]] = [
+    (
+        "request head not received in time",
+        b"POST /hooks/crm HTTP/1.1\r\nHost: x\r\nX-Relay-To",
+        b"HTTP/1.1 408 Request Timeout",
+        [CT, CL, CLOSE],
+        error("request head not received in time"),
+    ),
+    (
+        "request head too large",
+        b"POST /hooks/crm HTTP/1.1\r\nHost: x\r\nX-Flood: " + b"f" * 40_000,
+        b"HTTP/1.1 431 Request Header Fields Too Large",
+        [CT, CL, CLOSE],
+        error("request head over 20480 bytes"),
+    ),
+]
+
+
+def _normalize(body: bytes) -> bytes:
+    return re.sub(rb'"rejected_id":"[^"]+"', b'"rejected_id":"<id>"', body)
+
+
+def mismatch(
+    reply: Reply, status_line: bytes, headers: list[tuple[str, str]], body: bytes, *, dated: bool
+) -> str | None:
+    """What differs between ``reply`` and the pinned answer (None: nothing)."""
+    got = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in reply.headers]
+    dates = [v for k, v in got if k == "date"]
+    if dated != (len(dates) == 1):
+        return f"date headers: {dates}"
+    got = [(k, v) for k, v in got if k != "date"]
+    want = []
+    for k, v in headers:
+        if v == "CL":
+            v = str(len(reply.body))
+        elif v.startswith("<"):
+            v = next((g for n, g in got if n == k), v)
+        want.append((k, v))
+    problems = []
+    if reply.status_line != status_line:
+        problems.append(f"status line {reply.status_line!r}")
+    if got != want:
+        problems.append(f"headers {got}, pinned {want}")
+    if _normalize(reply.body) != body:
+        problems.append(f"body {reply.body!r}")
+    return "; ".join(problems) or None
+
+
+def test_every_hook_and_preview_answer_is_pinned(start_relay: Callable[..., RelayThread]) -> None:
+    """Each answer of the hook, the request guard, the router and the preview, as sent."""
+    relay = start_relay(SOURCES, **LIMITS)
+    port = relay.settings.port
+    problems = {}
+    for name, data, options, status_line, headers, body in HOOK_CASES + PREVIEW_CASES:
+        reply = exchange(port, data, **options)
+        problem = mismatch(reply, status_line, headers, body, dated=True)
+        if problem:
+            problems[name] = problem
+        if name == "method not allowed":
+            allowed = set((reply.header(b"allow") or b"").decode().split(", "))
+            assert allowed == {"GET", "HEAD", "POST"}
+        if name.startswith("rate limited"):
+            assert 3590 <= int(reply.header(b"retry-after") or 0) <= 3600
+    assert problems == {}
+
+
+def test_the_servers_refusals_are_pinned(start_relay: Callable[..., RelayThread]) -> None:
+    """The request-head refusals the server writes itself, before the app runs."""
+    relay = start_relay(SOURCES, **LIMITS)
+    problems = {}
+    for name, data, status_line, headers, body in PROTOCOL_CASES:
+        reply = exchange(relay.settings.port, data, until_closed=True)
+        problem = mismatch(reply, status_line, headers, body, dated=False)
+        if problem:
+            problems[name] = problem
+    assert problems == {}
+
+
+def test_crash_and_storage_failure_answers_are_pinned(
+    start_relay: Callable[..., RelayThread], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """500 for a relay bug, 503 when the queue cannot store."""
+    relay = start_relay(SOURCES)
+    port = relay.settings.port
+    data = request("POST", "/hooks/crm", CRM, orjson.dumps(dial_body(dial_id="pin-3")))
+
+    async def broken(*_args: object, **_kwargs: object) -> bool:
+        raise RuntimeError("a bug")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(relay.runtime.queue, "enqueue", broken)
+        crashed = exchange(port, data)
+    relay.call(relay.runtime.queue.close())
+    unavailable = exchange(port, data)
+    problems = {
+        "internal error": mismatch(
+            crashed,
+            b"HTTP/1.1 500 Internal Server Error",
+            HOOK,
+            error("internal error"),
+            dated=True,
+        ),
+        "unavailable": mismatch(
+            unavailable,
+            b"HTTP/1.1 503 Service Unavailable",
+            HOOK,
+            error("cannot store right now; retry"),
+            dated=True,
+        ),
+    }
+    assert {k: v for k, v in problems.items() if v} == {}
+
+
+async def _gone() -> dict[str, Any]:
+    return {"type": "http.disconnect"}
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/hooks/crm", [(b"content-type", b"application/json"), (b"content-length", b"48")]),
+        ("/preview/crm", [(b"content-length", b"48"), (b"content-type", b"application/json")]),
+    ],
+)
+def test_client_gone_answer_is_pinned(
+    start_relay: Callable[..., RelayThread], path: str, headers: list[tuple[bytes, bytes]]
+) -> None:
+    """A client that disconnects before its body arrived is answered 400 (which it never
+    reads, so this one is pinned at the relay's ASGI interface) and counted."""
+    relay = start_relay(SOURCES)
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"x-relay-token", b"crm-hook-secret"), (b"content-length", b"10")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", relay.settings.port),
+        "state": {"relay": relay.runtime},
+    }
+    relay.call(relay.app(scope, _gone, send))
+    assert sent == [
+        {"type": "http.response.start", "status": 400, "headers": headers},
+        {"type": "http.response.body", "body": error("client disconnected")},
+    ]
+    if path.startswith("/hooks/"):
+        counted = scrape.value(relay.url, "relay_webhooks_total", outcome="bad_request")
+        assert counted == 1
