@@ -409,7 +409,8 @@ def test_the_servers_refusals_are_pinned(start_relay: Callable[..., RelayThread]
 def test_crash_and_storage_failure_answers_are_pinned(
     start_relay: Callable[..., RelayThread], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """500 for a relay bug, 503 when the queue cannot store."""
+    """500 for a relay bug, 503 when the queue cannot store (counted as the rejection it is
+    when the request was to be kept in the rejected store)."""
     relay = start_relay(SOURCES)
     port = relay.settings.port
     data = request("POST", "/hooks/crm", CRM, orjson.dumps(dial_body(dial_id="pin-3")))
@@ -422,6 +423,8 @@ def test_crash_and_storage_failure_answers_are_pinned(
         crashed = exchange(port, data)
     relay.call(relay.runtime.queue.close())
     unavailable = exchange(port, data)
+    unmappable = orjson.dumps(dial_body(prospect_phone="not-a-number"))
+    not_kept = exchange(port, request("POST", "/hooks/crm", CRM, unmappable))
     problems = {
         "internal error": mismatch(
             crashed,
@@ -437,8 +440,18 @@ def test_crash_and_storage_failure_answers_are_pinned(
             error("cannot store right now; retry"),
             dated=True,
         ),
+        "unavailable, rejecting": mismatch(
+            not_kept,
+            b"HTTP/1.1 503 Service Unavailable",
+            HOOK,
+            error("cannot store right now; retry"),
+            dated=True,
+        ),
     }
     assert {k: v for k, v in problems.items() if v} == {}
+    counts = scrape.samples(relay.url, "relay_webhooks_total")
+    crm = {labels["outcome"]: value for labels, value in counts if labels["source"] == "crm"}
+    assert crm == {"error": 1, "unavailable": 1, "rejected": 1}
 
 
 async def _gone() -> dict[str, Any]:
