@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from relay.core.dial import DIAL_FIELDS
-from relay.core.pipeline import UnsupportedMediaType, map_request, parse_request
+from relay.core.pipeline import map_request, parse_request
 from relay.core.sources import parse_sources
-from relay.exceptions import MappingError
+from relay.exceptions import MappingError, UnsupportedMediaType
 from tests.conftest import dial_body
 from tests.support import scrape
 from tests.support.relay_server import RelayThread
