@@ -6,6 +6,7 @@ import hashlib
 import hmac
 import time
 import typing
+from collections.abc import Mapping
 
 import pytest
 from pydantic import SecretStr, TypeAdapter, ValidationError
@@ -31,7 +32,7 @@ from tests.support.credentials import (
 _auth = TypeAdapter(AuthConfig)
 
 
-def passes(config: dict[str, object], req: Req) -> bool:
+def passes(config: Mapping[str, object], req: Req) -> bool:
     auth = _auth.validate_python(config)
     headers = {k.lower(): v for k, v in req.headers.items()}
     try:
