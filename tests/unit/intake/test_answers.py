@@ -34,7 +34,7 @@ def documented_outcomes() -> set[str]:
     row = next(
         line for line in OPERATIONS.read_text().splitlines() if "`relay_webhooks_total" in line
     )
-    listed = row.split("intake answers:")[1].split("|")[0]
+    listed = row.split("intake answers:")[1].split("|")[0].split(". ")[0]
     return {re.sub(r"\(.*\)", "", word).strip() for word in listed.split(",")}
 
 
