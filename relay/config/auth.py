@@ -55,6 +55,9 @@ _STANDARD_WEBHOOKS = {
 }
 
 
+_Strings = Mapping[str, str]
+
+
 def _header_name(value: str | None) -> str | None:
     if value is not None and not _HEADER_NAME.match(value):
         raise ValueError(f"{value!r} is not a valid HTTP header name")
@@ -82,6 +85,11 @@ def _equals_any(presented: str | None, secrets: Sequence[SecretStr]) -> bool:
     return ok
 
 
+def _api_key(where: str, name: str, description: str) -> dict[str, Any]:
+    """An OpenAPI ``apiKey`` security scheme: a secret in a named header or query parameter."""
+    return {"type": "apiKey", "in": where, "name": name, "description": description}
+
+
 class AuthScheme(BaseModel):
     """A source's authentication: ``verify`` a request; ``openapi_scheme`` documents it."""
 
@@ -98,8 +106,8 @@ class AuthScheme(BaseModel):
     def verify(
         self,
         *,
-        headers: Mapping[str, str],
-        query: Mapping[str, str],
+        headers: _Strings,
+        query: _Strings,
         body: bytes,
         now: float | None = None,
     ) -> None:
@@ -110,9 +118,7 @@ class AuthScheme(BaseModel):
         if not self._accepts(headers, query, body, now):
             raise AuthError("authentication failed")
 
-    def _accepts(
-        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float | None
-    ) -> bool:
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         raise NotImplementedError
 
 
@@ -149,9 +155,7 @@ class NoAuth(AuthScheme):
 
     type: Literal["none"]
 
-    def _accepts(
-        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float | None
-    ) -> bool:
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         return True
 
 
@@ -167,16 +171,10 @@ class HeaderAuth(_HeaderSecrets):
 
     @classmethod
     def openapi_scheme(cls) -> dict[str, Any] | None:
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": cls.model_fields["header"].default,
-            "description": "`auth: {type: header}`; the header name is per source.",
-        }
+        name = cls.model_fields["header"].default
+        return _api_key("header", name, "`auth: {type: header}`; the header name is per source.")
 
-    def _accepts(
-        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float | None
-    ) -> bool:
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         return _equals_any(headers.get(self.header.lower()), self.all_secrets())
 
 
@@ -191,9 +189,7 @@ class BearerAuth(_HeaderSecrets):
     def openapi_scheme(cls) -> dict[str, Any] | None:
         return {"type": "http", "scheme": "bearer", "description": "`type: bearer`."}
 
-    def _accepts(
-        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float | None
-    ) -> bool:
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         scheme, _, token = headers.get("authorization", "").partition(" ")
         return scheme.lower() == "bearer" and _equals_any(token.strip(), self.all_secrets())
 
@@ -209,16 +205,12 @@ class QueryAuth(_Secrets):
 
     @classmethod
     def openapi_scheme(cls) -> dict[str, Any] | None:
-        return {
-            "type": "apiKey",
-            "in": "query",
-            "name": cls.model_fields["param"].default,
-            "description": "`type: query` (Five9, VICIdial); the parameter is per source.",
-        }
+        name = cls.model_fields["param"].default
+        return _api_key(
+            "query", name, "`type: query` (Five9, VICIdial); the parameter is per source."
+        )
 
-    def _accepts(
-        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float | None
-    ) -> bool:
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         return _equals_any(query.get(self.param), self.all_secrets())
 
 
@@ -249,9 +241,7 @@ class BasicAuth(AuthScheme):
     def openapi_scheme(cls) -> dict[str, Any] | None:
         return {"type": "http", "scheme": "basic", "description": "`type: basic`."}
 
-    def _accepts(
-        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float | None
-    ) -> bool:
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         scheme, _, encoded = headers.get("authorization", "").partition(" ")
         if scheme.lower() != "basic":
             return False
@@ -307,17 +297,14 @@ class HmacAuth(_Secrets):
         preset = ", ".join(
             f"`{_STANDARD_WEBHOOKS[h]}`" for h in ("id_header", "timestamp_header", "header")
         )
-        return {
-            "type": "apiKey",
-            "in": "header",
-            "name": cls.model_fields["header"].default,
-            "description": "`type: hmac`: HMAC-SHA256 of the raw body (with `preset: "
-            f"standard-webhooks`: {preset}).",
-        }
+        return _api_key(
+            "header",
+            cls.model_fields["header"].default,
+            "`type: hmac`: HMAC-SHA256 of the raw body "
+            f"(with `preset: standard-webhooks`: {preset}).",
+        )
 
-    def _accepts(
-        self, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, now: float | None
-    ) -> bool:
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         presented = headers.get(self.header.lower())
         if not presented:
             return False

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 import pytest
@@ -51,8 +51,16 @@ CT, CL, CLOSE = (
     ("content-length", "CL"),
     ("connection", "close"),
 )
-HOOK = [CT, CL]  # the hook's own framing
-STARLETTE = [CL, CT]  # Response/JSONResponse framing
+
+
+def hook(*extra: tuple[str, str]) -> list[tuple[str, str]]:
+    """The hook's own framing (and the guard's, and the server's): content-type first."""
+    return [CT, CL, *extra]
+
+
+def starlette(*extra: tuple[str, str]) -> list[tuple[str, str]]:
+    """Starlette's ``Response`` framing: the extra headers first, content-type last."""
+    return [*extra, CL, CT]
 
 
 def _body(**content: Any) -> bytes:
@@ -63,176 +71,125 @@ def error(message: str) -> bytes:
     return _body(status="error", error=message)
 
 
+class Case(NamedTuple):
+    """One request and the answer pinned for it."""
+
+    name: str
+    request: bytes
+    status_line: bytes
+    headers: list[tuple[str, str]]
+    body: bytes
+    read: dict[str, bool] = {}  # how to read it: head_only, until_closed
+
+
+def dial(**fields: Any) -> bytes:
+    return orjson.dumps(dial_body(**fields))
+
+
+OK, ACCEPTED, UNPROCESSABLE = b"HTTP/1.1 200 OK", b"HTTP/1.1 202 Accepted", b"HTTP/1.1 422 Unp"
+UNPROCESSABLE += b"rocessable Entity"
+TOO_MANY_HEADERS = b"HTTP/1.1 431 Request Header Fields Too Large"
 REJECTED_PHONE = _body(
     status="rejected",
     rejected_id="<id>",
     errors=[{"field": "prospect_phone", "problem": "not a phone number (got 'not-a-number')"}],
 )
+CLOSED = {"until_closed": True}
 
 
-# (name, request, how to read it, status line, headers, body), in the order they are sent.
-HOOK_CASES: list[tuple[str, bytes, dict[str, bool], bytes, list[tuple[str, str]], bytes]] = [
-    (
-        "queued",
-        request("POST", "/hooks/crm", CRM, orjson.dumps(dial_body(dial_id="pin-1"))),
-        {},
-        b"HTTP/1.1 202 Accepted",
-        HOOK,
-        _body(status="queued", dial_id="pin-1"),
-    ),
-    (
-        "duplicate",
-        request("POST", "/hooks/crm", CRM, orjson.dumps(dial_body(dial_id="pin-1"))),
-        {},
-        b"HTTP/1.1 200 OK",
-        HOOK,
-        _body(status="duplicate", dial_id="pin-1"),
-    ),
-    (
-        "ignored",
-        request("POST", "/hooks/g", [JSON_TYPE], NOT_ENDED),
-        {},
-        b"HTTP/1.1 200 OK",
-        HOOK,
-        _body(status="ignored", reason="the conversation has not ended"),
-    ),
-    (
-        "rejected",
-        request("POST", "/hooks/crm", CRM, orjson.dumps(dial_body(prospect_phone="not-a-number"))),
-        {},
-        b"HTTP/1.1 422 Unprocessable Entity",
-        HOOK,
-        REJECTED_PHONE,
-    ),
-    (
-        "rejected, through the router (HEAD: no body)",
-        request("HEAD", "/hooks/crm", [TOKEN]),
-        {"head_only": True},
-        b"HTTP/1.1 422 Unprocessable Entity",
-        [CT, ("content-length", "<any>")],
-        b"",
-    ),
-    (
-        "unknown source",
-        request("POST", "/hooks/nope", CRM, b"{}"),
-        {},
-        b"HTTP/1.1 404 Not Found",
-        HOOK,
-        error("unknown source 'nope'"),
-    ),
-    (
-        "forbidden address",
-        request("POST", "/hooks/lan", [JSON_TYPE], b"{}"),
-        {},
-        b"HTTP/1.1 403 Forbidden",
-        HOOK,
-        error("client address not allowed"),
-    ),
-    (
-        "the budget's one request",
-        request("POST", "/hooks/slow", [JSON_TYPE], orjson.dumps(dial_body(dial_id="pin-2"))),
-        {},
-        b"HTTP/1.1 202 Accepted",
-        HOOK,
-        _body(status="queued", dial_id="pin-2"),
-    ),
-    (
-        "rate limited",
-        request("POST", "/hooks/slow", [JSON_TYPE], b"{}"),
-        {},
-        b"HTTP/1.1 429 Too Many Requests",
-        [CT, CL, ("retry-after", "3600")],
-        error("rate limit exceeded"),
-    ),
-    (
-        "unauthorized",
-        request("POST", "/hooks/crm", [("X-Relay-Token", "wrong"), JSON_TYPE], b"{}"),
-        {},
-        b"HTTP/1.1 401 Unauthorized",
-        HOOK,
-        error("unauthorized"),
-    ),
-    (
-        "body too large (declared)",
-        request("POST", "/hooks/crm", CRM, length=5000),
-        {"until_closed": True},
-        b"HTTP/1.1 413 Request Entity Too Large",
-        [CT, CL, CLOSE],
-        error("body over 4096 bytes"),
-    ),
-    (
-        "body not received in time",
-        request("POST", "/hooks/crm", CRM, length=100) + b'{"dial_id": ',
-        {"until_closed": True},
-        b"HTTP/1.1 408 Request Timeout",
-        [CT, CL, CLOSE],
-        error("body not received in time"),
-    ),
-    (
-        "unsupported content type",
-        request("POST", "/hooks/crm", [TOKEN, ("Content-Type", "application/xml")], b"<x/>"),
-        {},
-        b"HTTP/1.1 415 Unsupported Media Type",
-        HOOK,
-        error("unsupported content type application/xml; send JSON or a form"),
-    ),
-    (
-        "content encoding",
-        request("POST", "/hooks/crm", [*CRM, ("Content-Encoding", "gzip")], b"{}"),
-        {},
-        b"HTTP/1.1 415 Unsupported Media Type",
-        HOOK,
-        error("unsupported content type (Content-Encoding 'gzip'); send JSON or a form"),
-    ),
-    (
-        "too many headers (the hook)",
-        request("POST", "/hooks/crm", [*CRM, *EXTRA], b"{}"),
-        {"until_closed": True},
-        b"HTTP/1.1 431 Request Header Fields Too Large",
-        [CT, CL, CLOSE],
-        error("more than 20 headers"),
-    ),
-    (
-        "too many headers (the guard, another method)",
-        request("PUT", "/hooks/crm", [*CRM, *EXTRA], b"{}"),
-        {"until_closed": True},
-        b"HTTP/1.1 431 Request Header Fields Too Large",
-        [CT, CL, CLOSE],
-        error("more than 20 headers"),
-    ),
-    (
-        "headers too large (the guard, another route)",
-        request("GET", "/healthz", [("X-Big", "b" * 5000)]),
-        {"until_closed": True},
-        b"HTTP/1.1 431 Request Header Fields Too Large",
-        [CT, CL, CLOSE],
-        error("headers over 4096 bytes"),
-    ),
-    (
-        "method not allowed",
-        request("PUT", "/hooks/crm", CRM, b"{}"),
-        {},
-        b"HTTP/1.1 405 Method Not Allowed",
-        [("allow", "<methods>"), CL, CT],
-        error("Method Not Allowed"),
-    ),
-    (
-        "no route (a malformed hook path)",
-        request("POST", "/hooks/crm/extra", CRM, b"{}"),
-        {},
-        b"HTTP/1.1 404 Not Found",
-        STARLETTE,
-        error("Not Found"),
-    ),
-    (
-        "no route",
-        request("GET", "/nothing-here"),
-        {},
-        b"HTTP/1.1 404 Not Found",
-        STARLETTE,
-        error("Not Found"),
-    ),
-]
+def refusals(prefix: str, framing: Callable[..., list[tuple[str, str]]]) -> list[Case]:
+    """What the hook and the preview both refuse (``authenticate``), at ``prefix``."""
+    at = prefix.strip("/") + ": "
+    return [
+        Case(
+            at + "unknown source",
+            request("POST", prefix + "nope", CRM, b"{}"),
+            b"HTTP/1.1 404 Not Found",
+            framing(),
+            error("unknown source 'nope'"),
+        ),
+        Case(
+            at + "forbidden address",
+            request("POST", prefix + "lan", [JSON_TYPE], b"{}"),
+            b"HTTP/1.1 403 Forbidden",
+            framing(),
+            error("client address not allowed"),
+        ),
+        Case(  # the budget's one request went to the hook first
+            at + "rate limited",
+            request("POST", prefix + "slow", [JSON_TYPE], b"{}"),
+            b"HTTP/1.1 429 Too Many Requests",
+            framing(("retry-after", "<seconds>")),
+            error("rate limit exceeded"),
+        ),
+        Case(
+            at + "unauthorized",
+            request("POST", prefix + "crm", [("X-Relay-Token", "wrong"), JSON_TYPE], b"{}"),
+            b"HTTP/1.1 401 Unauthorized",
+            framing(),
+            error("unauthorized"),
+        ),
+        Case(
+            at + "body too large (declared)",
+            request("POST", prefix + "crm", CRM, length=5000),
+            b"HTTP/1.1 413 Request Entity Too Large",
+            framing(CLOSE),
+            error("body over 4096 bytes"),
+            CLOSED,
+        ),
+        Case(
+            at + "body not received in time",
+            request("POST", prefix + "crm", CRM, length=100) + b'{"dial_id": ',
+            b"HTTP/1.1 408 Request Timeout",
+            framing(CLOSE),
+            error("body not received in time"),
+            CLOSED,
+        ),
+        Case(
+            at + "unsupported content type",
+            request("POST", prefix + "crm", [TOKEN, ("Content-Type", "text/csv")], b"a,b"),
+            b"HTTP/1.1 415 Unsupported Media Type",
+            framing(),
+            error("unsupported content type text/csv; send JSON or a form"),
+        ),
+    ]
+
+
+# In the order they are sent.
+HOOK_CASES = [
+    Case("queued", request("POST", "/hooks/crm", CRM, dial(dial_id="pin-1")), ACCEPTED, hook(),
+         _body(status="queued", dial_id="pin-1")),
+    Case("duplicate", request("POST", "/hooks/crm", CRM, dial(dial_id="pin-1")), OK, hook(),
+         _body(status="duplicate", dial_id="pin-1")),
+    Case("ignored", request("POST", "/hooks/g", [JSON_TYPE], NOT_ENDED), OK, hook(),
+         _body(status="ignored", reason="the conversation has not ended")),
+    Case("rejected", request("POST", "/hooks/crm", CRM, dial(prospect_phone="not-a-number")),
+         UNPROCESSABLE, hook(), REJECTED_PHONE),
+    Case("rejected, through the router (HEAD: no body)", request("HEAD", "/hooks/crm", [TOKEN]),
+         UNPROCESSABLE, [CT, ("content-length", "<any>")], b"", {"head_only": True}),
+    Case("the budget's one request",
+         request("POST", "/hooks/slow", [JSON_TYPE], dial(dial_id="pin-2")), ACCEPTED, hook(),
+         _body(status="queued", dial_id="pin-2")),
+    *refusals("/hooks/", hook),
+    Case("content encoding", request("POST", "/hooks/crm", [*CRM, ("Content-Encoding", "gzip")],
+         b"{}"), b"HTTP/1.1 415 Unsupported Media Type", hook(),
+         error("unsupported content type (Content-Encoding 'gzip'); send JSON or a form")),
+    Case("too many headers (the hook)", request("POST", "/hooks/crm", [*CRM, *EXTRA], b"{}"),
+         TOO_MANY_HEADERS, hook(CLOSE), error("more than 20 headers"), CLOSED),
+    Case("too many headers (the guard, another method)",
+         request("PUT", "/hooks/crm", [*CRM, *EXTRA], b"{}"), TOO_MANY_HEADERS, hook(CLOSE),
+         error("more than 20 headers"), CLOSED),
+    Case("headers too large (the guard, another route)",
+         request("GET", "/healthz", [("X-Big", "b" * 5000)]), TOO_MANY_HEADERS, hook(CLOSE),
+         error("headers over 4096 bytes"), CLOSED),
+    Case("method not allowed", request("PUT", "/hooks/crm", CRM, b"{}"),
+         b"HTTP/1.1 405 Method Not Allowed", starlette(("allow", "<methods>")),
+         error("Method Not Allowed")),
+    Case("no route (a malformed hook path)", request("POST", "/hooks/crm/extra", CRM, b"{}"),
+         b"HTTP/1.1 404 Not Found", starlette(), error("Not Found")),
+    Case("no route", request("GET", "/nothing-here"), b"HTTP/1.1 404 Not Found", starlette(),
+         error("Not Found")),
+]  # fmt: skip
 
 PREVIEW_OK = (
     b'{"status":"ok","queued":false,"dial":{"campaign_id":"abc-123","campaign_name":"Q2 '
@@ -242,136 +199,59 @@ PREVIEW_OK = (
     b':3,"skill_name":"Sales Tier 1","lead_source":"facebook-ads","dial_id":"pin-p"},'
     b'"warnings":[]}'
 )
-PREVIEW_CASES: list[tuple[str, bytes, dict[str, bool], bytes, list[tuple[str, str]], bytes]] = [
-    (
-        "preview: mapped",
-        request("POST", "/preview/crm", CRM, orjson.dumps(dial_body(dial_id="pin-p"))),
-        {},
-        b"HTTP/1.1 200 OK",
-        STARLETTE,
-        PREVIEW_OK,
-    ),
-    (
-        "preview: problems",
-        request("POST", "/preview/crm", CRM, orjson.dumps(dial_body(prospect_phone="x"))),
-        {},
-        b"HTTP/1.1 422 Unprocessable Entity",
-        STARLETTE,
-        b'{"status":"rejected","queued":false,"errors":[{"field":"prospect_phone","problem":'
-        b'"not a phone number (got \'x\')"}],"warnings":[]}',
-    ),
-    (
-        "preview: ignored",
-        request("POST", "/preview/g", [JSON_TYPE], NOT_ENDED),
-        {},
-        b"HTTP/1.1 200 OK",
-        STARLETTE,
-        b'{"status":"ignored","queued":false,"detail":"ignored: the conversation has not '
-        b'ended","warnings":[]}',
-    ),
-    (
-        "preview: unsupported content type",
-        request("POST", "/preview/crm", [TOKEN, ("Content-Type", "text/csv")], b"a,b"),
-        {},
-        b"HTTP/1.1 415 Unsupported Media Type",
-        STARLETTE,
-        error("unsupported content type text/csv; send JSON or a form"),
-    ),
-    (
-        "preview: unauthorized",
-        request("POST", "/preview/crm", [JSON_TYPE], b"{}"),
-        {},
-        b"HTTP/1.1 401 Unauthorized",
-        STARLETTE,
-        error("unauthorized"),
-    ),
-    (
-        "preview: unknown source",
-        request("POST", "/preview/nope", [JSON_TYPE], b"{}"),
-        {},
-        b"HTTP/1.1 404 Not Found",
-        STARLETTE,
-        error("unknown source 'nope'"),
-    ),
-    (
-        "preview: forbidden address",
-        request("POST", "/preview/lan", [JSON_TYPE], b"{}"),
-        {},
-        b"HTTP/1.1 403 Forbidden",
-        STARLETTE,
-        error("client address not allowed"),
-    ),
-    (
-        "preview: rate limited",
-        request("POST", "/preview/slow", [JSON_TYPE], b"{}"),
-        {},
-        b"HTTP/1.1 429 Too Many Requests",
-        [("retry-after", "3600"), CL, CT],
-        error("rate limit exceeded"),
-    ),
-    (
-        "preview: body too large",
-        request("POST", "/preview/crm", CRM, length=5000),
-        {"until_closed": True},
-        b"HTTP/1.1 413 Request Entity Too Large",
-        [CLOSE, CL, CT],
-        error("body over 4096 bytes"),
-    ),
-    (
-        "preview: body not received in time",
-        request("POST", "/preview/crm", CRM, length=100) + b"{",
-        {"until_closed": True},
-        b"HTTP/1.1 408 Request Timeout",
-        [CLOSE, CL, CT],
-        error("body not received in time"),
-    ),
-]
+PREVIEW_PROBLEMS = (
+    b'{"status":"rejected","queued":false,"errors":[{"field":"prospect_phone","problem":'
+    b'"not a phone number (got \'x\')"}],"warnings":[]}'
+)
+PREVIEW_IGNORED = (
+    b'{"status":"ignored","queued":false,"detail":"ignored: the conversation has not '
+    b'ended","warnings":[]}'
+)
+PREVIEW_CASES = [
+    Case("preview: mapped", request("POST", "/preview/crm", CRM, dial(dial_id="pin-p")), OK,
+         starlette(), PREVIEW_OK),
+    Case("preview: problems", request("POST", "/preview/crm", CRM, dial(prospect_phone="x")),
+         UNPROCESSABLE, starlette(), PREVIEW_PROBLEMS),
+    Case("preview: ignored", request("POST", "/preview/g", [JSON_TYPE], NOT_ENDED), OK,
+         starlette(), PREVIEW_IGNORED),
+    *refusals("/preview/", starlette),
+]  # fmt: skip
 
 # The server's own refusals, before any request reaches the app: no date header.
-PROTOCOL_CASES: list[tuple[str, bytes, bytes, list[tuple[str, str]], bytes]] = [
-    (
-        "request head not received in time",
-        b"POST /hooks/crm HTTP/1.1\r\nHost: x\r\nX-Relay-To",
-        b"HTTP/1.1 408 Request Timeout",
-        [CT, CL, CLOSE],
-        error("request head not received in time"),
-    ),
-    (
-        "request head too large",
-        b"POST /hooks/crm HTTP/1.1\r\nHost: x\r\nX-Flood: " + b"f" * 40_000,
-        b"HTTP/1.1 431 Request Header Fields Too Large",
-        [CT, CL, CLOSE],
-        error("request head over 20480 bytes"),
-    ),
-]
+PROTOCOL_CASES = [
+    Case("request head not received in time", b"POST /hooks/crm HTTP/1.1\r\nHost: x\r\nX-Re",
+         b"HTTP/1.1 408 Request Timeout", hook(CLOSE),
+         error("request head not received in time"), CLOSED),
+    Case("request head too large",
+         b"POST /hooks/crm HTTP/1.1\r\nHost: x\r\nX-Flood: " + b"f" * 40_000,
+         TOO_MANY_HEADERS, hook(CLOSE), error("request head over 20480 bytes"), CLOSED),
+]  # fmt: skip
 
 
 def _normalize(body: bytes) -> bytes:
     return re.sub(rb'"rejected_id":"[^"]+"', b'"rejected_id":"<id>"', body)
 
 
-def mismatch(
-    reply: Reply, status_line: bytes, headers: list[tuple[str, str]], body: bytes, *, dated: bool
-) -> str | None:
-    """What differs between ``reply`` and the pinned answer (None: nothing)."""
+def mismatch(reply: Reply, case: Case, *, dated: bool = True) -> str | None:
+    """What differs between ``reply`` and the answer pinned in ``case`` (None: nothing)."""
     got = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in reply.headers]
     dates = [v for k, v in got if k == "date"]
     if dated != (len(dates) == 1):
         return f"date headers: {dates}"
     got = [(k, v) for k, v in got if k != "date"]
     want = []
-    for k, v in headers:
+    for k, v in case.headers:
         if v == "CL":
             v = str(len(reply.body))
-        elif v.startswith("<"):
+        elif v.startswith("<"):  # checked on its own
             v = next((g for n, g in got if n == k), v)
         want.append((k, v))
     problems = []
-    if reply.status_line != status_line:
+    if reply.status_line != case.status_line:
         problems.append(f"status line {reply.status_line!r}")
     if got != want:
         problems.append(f"headers {got}, pinned {want}")
-    if _normalize(reply.body) != body:
+    if _normalize(reply.body) != case.body:
         problems.append(f"body {reply.body!r}")
     return "; ".join(problems) or None
 
@@ -379,17 +259,16 @@ def mismatch(
 def test_every_hook_and_preview_answer_is_pinned(start_relay: Callable[..., RelayThread]) -> None:
     """Each answer of the hook, the request guard, the router and the preview, as sent."""
     relay = start_relay(SOURCES, **LIMITS)
-    port = relay.settings.port
     problems = {}
-    for name, data, options, status_line, headers, body in HOOK_CASES + PREVIEW_CASES:
-        reply = exchange(port, data, **options)
-        problem = mismatch(reply, status_line, headers, body, dated=True)
+    for case in HOOK_CASES + PREVIEW_CASES:
+        reply = exchange(relay.settings.port, case.request, **case.read)
+        problem = mismatch(reply, case)
         if problem:
-            problems[name] = problem
-        if name == "method not allowed":
+            problems[case.name] = problem
+        if case.name == "method not allowed":
             allowed = set((reply.header(b"allow") or b"").decode().split(", "))
             assert allowed == {"GET", "HEAD", "POST"}
-        if name.startswith("rate limited"):
+        if case.name.endswith("rate limited"):  # 1/hour, a moment after the one request
             assert 3590 <= int(reply.header(b"retry-after") or 0) <= 3600
     assert problems == {}
 
@@ -398,11 +277,11 @@ def test_the_servers_refusals_are_pinned(start_relay: Callable[..., RelayThread]
     """The request-head refusals the server writes itself, before the app runs."""
     relay = start_relay(SOURCES, **LIMITS)
     problems = {}
-    for name, data, status_line, headers, body in PROTOCOL_CASES:
-        reply = exchange(relay.settings.port, data, until_closed=True)
-        problem = mismatch(reply, status_line, headers, body, dated=False)
+    for case in PROTOCOL_CASES:
+        reply = exchange(relay.settings.port, case.request, **case.read)
+        problem = mismatch(reply, case, dated=False)
         if problem:
-            problems[name] = problem
+            problems[case.name] = problem
     assert problems == {}
 
 
@@ -413,7 +292,7 @@ def test_crash_and_storage_failure_answers_are_pinned(
     when the request was to be kept in the rejected store)."""
     relay = start_relay(SOURCES)
     port = relay.settings.port
-    data = request("POST", "/hooks/crm", CRM, orjson.dumps(dial_body(dial_id="pin-3")))
+    data = request("POST", "/hooks/crm", CRM, dial(dial_id="pin-3"))
 
     async def broken(*_args: object, **_kwargs: object) -> bool:
         raise RuntimeError("a bug")
@@ -423,29 +302,18 @@ def test_crash_and_storage_failure_answers_are_pinned(
         crashed = exchange(port, data)
     relay.call(relay.runtime.queue.close())
     unavailable = exchange(port, data)
-    unmappable = orjson.dumps(dial_body(prospect_phone="not-a-number"))
-    not_kept = exchange(port, request("POST", "/hooks/crm", CRM, unmappable))
+    not_kept = exchange(port, request("POST", "/hooks/crm", CRM, dial(prospect_phone="x")))
+    storing = error("cannot store right now; retry")
     problems = {
         "internal error": mismatch(
             crashed,
-            b"HTTP/1.1 500 Internal Server Error",
-            HOOK,
-            error("internal error"),
-            dated=True,
+            Case("", data, b"HTTP/1.1 500 Internal Server Error", hook(), error("internal error")),
         ),
         "unavailable": mismatch(
-            unavailable,
-            b"HTTP/1.1 503 Service Unavailable",
-            HOOK,
-            error("cannot store right now; retry"),
-            dated=True,
+            unavailable, Case("", data, b"HTTP/1.1 503 Service Unavailable", hook(), storing)
         ),
         "unavailable, rejecting": mismatch(
-            not_kept,
-            b"HTTP/1.1 503 Service Unavailable",
-            HOOK,
-            error("cannot store right now; retry"),
-            dated=True,
+            not_kept, Case("", data, b"HTTP/1.1 503 Service Unavailable", hook(), storing)
         ),
     }
     assert {k: v for k, v in problems.items() if v} == {}
