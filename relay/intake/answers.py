@@ -111,7 +111,10 @@ class Answer:
 
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         """``content-type``, ``content-length``, then the extras (the hook's framing)."""
-        return [_JSON, (b"content-length", str(len(self.body)).encode()), *self.extra]
+        headers = [_JSON, (b"content-length", str(len(self.body)).encode())]
+        if self.extra:
+            headers.extend(self.extra)
+        return headers
 
     async def send(self, send: Send) -> None:
         """Send it over ASGI, as the hook and the request guard do."""
@@ -154,11 +157,11 @@ class Kind:
     def __call__(self, *extra: tuple[bytes, bytes], **fields: Any) -> Answer:
         """This answer with ``fields`` (in the body, or in the error text) and ``extra``
         headers."""
-        if self.error is None:
-            content = {"status": self.name, **fields}
+        if self.error is None:  # the hook's hot path: its fields are text, which orjson writes
+            body = orjson.dumps({"status": self.name, **fields})
         else:
-            content = {"status": "error", "error": self.error.format(**fields)}
-        return self.document(content, *extra)
+            body = _dumps({"status": "error", "error": self.error.format(**fields)})
+        return Answer(self.status, self.outcome, body, (*extra, _CLOSE) if self.close else extra)
 
     def document(self, content: dict[str, Any], *extra: tuple[bytes, bytes]) -> Answer:
         """This answer with ``content`` as the whole body."""
