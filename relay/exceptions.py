@@ -1,14 +1,20 @@
 """The relay's exceptions, one root.
 
 RelayError
-├── ConfigError            settings or sources file invalid (startup)
-├── MappingError           a request could not become a Dial (carries problems)
-├── AuthError              a webhook failed its source's authentication
-├── QueueError             the durable queue could not do what was asked
-│   └── QueueUnavailable   the queue cannot store right now (intake answers 503)
-├── DeliveryError          outboundIQ could not be reached or refused a dial
-└── ResolveError           a mapping job cannot be resolved yet (vendor API trouble)
-    └── ResolveAuthError   the vendor refused the relay's credentials (the source is held)
+├── ConfigError               settings or sources file invalid (startup)
+├── MappingError              a request could not become a Dial (carries problems; 422)
+├── AuthError                 a webhook failed its source's authentication (401)
+├── RequestError              the intake cannot take a request as it was sent
+│   ├── BodyTooLarge          the body is over the limit (413)
+│   ├── BodyTimeout           the body did not arrive in time (408)
+│   ├── ClientGone            the client disconnected before its body arrived (400)
+│   └── UnsupportedMediaType  neither JSON nor a form, or a Content-Encoding (415)
+├── QueueError                the durable queue could not do what was asked
+│   └── QueueUnavailable      the queue cannot store right now (intake answers 503)
+└── ResolveError              a mapping job cannot be resolved yet (vendor API trouble)
+    └── ResolveAuthError      the vendor refused the relay's credentials (the source is held)
+
+The intake's answer to each is in ``relay.intake.answers``.
 """
 
 from __future__ import annotations
@@ -47,16 +53,39 @@ class AuthError(RelayError):
     """A webhook did not authenticate. The message never carries what was presented."""
 
 
+class RequestError(RelayError):
+    """The intake cannot take a request as it was sent (each answered with a 4xx)."""
+
+
+class BodyTooLarge(RequestError):
+    """The request body is over ``limit`` bytes (refused before it is all read)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
+        self.limit = limit
+
+
+class BodyTimeout(RequestError):
+    """The whole request body did not arrive in time (a slow client)."""
+
+
+class ClientGone(RequestError):
+    """The client disconnected before its request body arrived."""
+
+
+class UnsupportedMediaType(RequestError):
+    """The body is neither JSON nor a URL-encoded form, or it is encoded (compressed).
+
+    The message names what was sent: the media type, or ``(Content-Encoding 'gzip')``.
+    """
+
+
 class QueueError(RelayError):
     """The durable queue failed."""
 
 
 class QueueUnavailable(QueueError):
     """The queue cannot store right now; the sender should retry."""
-
-
-class DeliveryError(RelayError):
-    """A dial could not be delivered to outboundIQ."""
 
 
 class ResolveError(RelayError):

@@ -25,8 +25,9 @@ from relay.core.sources import Source, check_keys, load_configured_sources
 from relay.delivery.resolver import close_mappings
 from relay.delivery.worker import Forwarder, create_client
 from relay.exceptions import ConfigError, QueueError
-from relay.intake.endpoint import HOOK_PREFIX, HookEndpoint
-from relay.intake.guard import RequestGuard, json_http_error
+from relay.intake.answers import HOOK_PREFIX, json_http_error
+from relay.intake.endpoint import HookEndpoint
+from relay.intake.guard import RequestGuard
 from relay.intake.openapi import openapi_endpoint
 from relay.intake.preview import preview
 from relay.intake.runtime import RelayRuntime
@@ -150,7 +151,7 @@ def create_app(
 
     hooks = HookEndpoint(runtime)
     routes = [
-        Route("/hooks/{source}", hooks, methods=["GET", "POST"]),
+        Route(HOOK_PREFIX + "{source}", hooks, methods=["GET", "POST"]),
         Route("/preview/{source}", preview, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),

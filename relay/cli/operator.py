@@ -24,7 +24,7 @@ from relay.core.backfill import BackfillOptions, readers, run_backfill
 from relay.core.normalize import normalize_datetime
 from relay.core.pipeline import map_request, parse_request, store_mapped
 from relay.core.sources import load_configured_sources
-from relay.exceptions import MappingError
+from relay.exceptions import MappingError, UnsupportedMediaType
 from relay.obs.logs import mask_phone
 from relay.queue import create_queue
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
@@ -198,11 +198,7 @@ async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
         try:
             request = parse_request(rec.method, rec.content_type, rec.query, rec.body)
             mapped = map_request(source, request)
-        except MappingError as exc:
-            print(f"{rec.id}: still rejected: {exc}")
-            still += 1
-            continue
-        except ValueError as exc:
+        except (MappingError, UnsupportedMediaType, ValueError) as exc:
             print(f"{rec.id}: still rejected: {exc}")
             still += 1
             continue

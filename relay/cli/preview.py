@@ -16,9 +16,9 @@ from typing import Any
 import orjson
 
 from relay.cli.common import load_settings, sources_from
-from relay.core.pipeline import UnsupportedMediaType, parse_request
+from relay.core.pipeline import parse_request
 from relay.core.preview import Preview, preview_request, read_request
-from relay.exceptions import ConfigError, MappingError
+from relay.exceptions import ConfigError, MappingError, UnsupportedMediaType
 
 __all__ = ["register"]
 

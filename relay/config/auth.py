@@ -5,6 +5,10 @@ parameter equals a secret; for Five9 and VICIdial, which can send nothing else),
 and ``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
 ``preset: standard-webhooks`` sets the Standard Webhooks headers and format).
 
+Each scheme is a class (its config model) with ``verify(headers=, query=, body=)``, which
+raises ``AuthError`` unless the request carries a valid credential, and ``openapi_scheme()``,
+its OpenAPI security scheme (``relay.intake.openapi`` lists ``AUTH_SCHEMES`` in that order).
+
 Every comparison is constant-time, and independent of the presented value's length (both
 sides are hashed first). Every scheme accepts several secrets so one can be rotated without
 downtime. Failures raise one ``AuthError`` that never says which part failed.
@@ -20,13 +24,24 @@ import hmac
 import re
 import time
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from relay.exceptions import AuthError
 
-__all__ = ["AuthConfig", "hmac_key", "verify"]
+__all__ = [
+    "AUTH_SCHEMES",
+    "AuthConfig",
+    "AuthScheme",
+    "BasicAuth",
+    "BearerAuth",
+    "HeaderAuth",
+    "HmacAuth",
+    "NoAuth",
+    "QueryAuth",
+    "hmac_key",
+]
 
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$")
 _TIMESTAMP = re.compile(r"^[0-9]{1,12}$")
@@ -40,15 +55,74 @@ _STANDARD_WEBHOOKS = {
 }
 
 
+_Strings = Mapping[str, str]
+
+
 def _header_name(value: str | None) -> str | None:
     if value is not None and not _HEADER_NAME.match(value):
         raise ValueError(f"{value!r} is not a valid HTTP header name")
     return value
 
 
-class _Secrets(BaseModel):
+def _digest(value: bytes) -> bytes:
+    return hashlib.sha256(value).digest()
+
+
+@functools.lru_cache(maxsize=256)
+def _secret_digest(secret: str) -> bytes:
+    """A configured secret's digest, computed once (it is compared on every webhook)."""
+    return _digest(secret.encode())
+
+
+def _equals_any(presented: str | None, secrets: Sequence[SecretStr]) -> bool:
+    """Constant-time: no early exit, and no dependence on the presented value's length."""
+    if presented is None:
+        return False
+    given = _digest(presented.encode("utf-8", "surrogateescape"))
+    ok = False
+    for secret in secrets:
+        ok |= hmac.compare_digest(given, _secret_digest(secret.get_secret_value()))
+    return ok
+
+
+def _api_key(where: str, name: str, description: str) -> dict[str, Any]:
+    """An OpenAPI ``apiKey`` security scheme: a secret in a named header or query parameter."""
+    return {"type": "apiKey", "in": where, "name": name, "description": description}
+
+
+class AuthScheme(BaseModel):
+    """A source's authentication: ``verify`` a request; ``openapi_scheme`` documents it."""
+
     model_config = ConfigDict(extra="forbid")
 
+    #: Its name among the OpenAPI document's security schemes (None: no credential).
+    openapi_name: ClassVar[str | None] = None
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        """Its OpenAPI security scheme, with the defaults (the document names no source)."""
+        return None
+
+    def verify(
+        self,
+        *,
+        headers: _Strings,
+        query: _Strings,
+        body: bytes,
+        now: float | None = None,
+    ) -> None:
+        """Raise ``AuthError`` unless the request carries a valid credential.
+
+        ``headers`` has lower-case names; ``now`` (epoch seconds) defaults to the wall clock.
+        """
+        if not self._accepts(headers, query, body, now):
+            raise AuthError("authentication failed")
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        raise NotImplementedError
+
+
+class _Secrets(AuthScheme):
     secret: SecretStr | None = None
     secrets: list[SecretStr] = Field(default_factory=list)
 
@@ -76,33 +150,79 @@ class _HeaderSecrets(_Secrets):
         return self
 
 
-class NoAuth(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class NoAuth(AuthScheme):
+    """``type: none``: anyone may send (pair it with ``allow_ips``)."""
+
     type: Literal["none"]
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        return True
 
 
 class HeaderAuth(_HeaderSecrets):
+    """``type: header``: a named header equals a secret."""
+
     type: Literal["header"]
     header: str = "X-Relay-Token"
 
     _name = field_validator("header")(_header_name)
 
+    openapi_name: ClassVar[str | None] = "headerToken"
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        name = cls.model_fields["header"].default
+        return _api_key("header", name, "`auth: {type: header}`; the header name is per source.")
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        return _equals_any(headers.get(self.header.lower()), self.all_secrets())
+
 
 class BearerAuth(_HeaderSecrets):
+    """``type: bearer``: ``Authorization: Bearer <secret>``."""
+
     type: Literal["bearer"]
+
+    openapi_name: ClassVar[str | None] = "bearerToken"
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        return {"type": "http", "scheme": "bearer", "description": "`type: bearer`."}
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        scheme, _, token = headers.get("authorization", "").partition(" ")
+        return scheme.lower() == "bearer" and _equals_any(token.strip(), self.all_secrets())
 
 
 class QueryAuth(_Secrets):
+    """``type: query``: a query parameter equals a secret (for senders that can do nothing
+    else; the parameter never reaches the mapping or the stores)."""
+
     type: Literal["query"]
     param: str = Field(default="token", min_length=1)
 
+    openapi_name: ClassVar[str | None] = "queryToken"
 
-class BasicAuth(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        name = cls.model_fields["param"].default
+        return _api_key(
+            "query", name, "`type: query` (Five9, VICIdial); the parameter is per source."
+        )
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        return _equals_any(query.get(self.param), self.all_secrets())
+
+
+class BasicAuth(AuthScheme):
+    """``type: basic``: HTTP Basic with the configured username and one of the passwords."""
+
     type: Literal["basic"]
     username: str = Field(min_length=1)
     password: SecretStr | None = None
     passwords: list[SecretStr] = Field(default_factory=list)
+
+    openapi_name: ClassVar[str | None] = "basicAuth"
 
     @model_validator(mode="after")
     def _need_one(self) -> BasicAuth:
@@ -116,6 +236,23 @@ class BasicAuth(BaseModel):
 
     def all_passwords(self) -> list[SecretStr]:
         return ([self.password] if self.password is not None else []) + list(self.passwords)
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        return {"type": "http", "scheme": "basic", "description": "`type: basic`."}
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        scheme, _, encoded = headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        user, sep, password = decoded.partition(":")
+        user_ok = hmac.compare_digest(_digest(user.encode()), _digest(self.username.encode()))
+        password_ok = _equals_any(password, self.all_passwords())
+        return bool(sep) & user_ok & password_ok
 
 
 class HmacAuth(_Secrets):
@@ -138,6 +275,8 @@ class HmacAuth(_Secrets):
 
     _names = field_validator("header", "timestamp_header", "id_header")(_header_name)
 
+    openapi_name: ClassVar[str | None] = "hmacSignature"
+
     @model_validator(mode="before")
     @classmethod
     def _preset(cls, data: Any) -> Any:
@@ -153,11 +292,77 @@ class HmacAuth(_Secrets):
             hmac_key(s)  # raises ValueError for a malformed whsec_ key
         return self
 
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        preset = ", ".join(
+            f"`{_STANDARD_WEBHOOKS[h]}`" for h in ("id_header", "timestamp_header", "header")
+        )
+        return _api_key(
+            "header",
+            cls.model_fields["header"].default,
+            "`type: hmac`: HMAC-SHA256 of the raw body "
+            f"(with `preset: standard-webhooks`: {preset}).",
+        )
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        presented = headers.get(self.header.lower())
+        if not presented:
+            return False
+        try:
+            signed = self._signed_content(headers, body, time.time() if now is None else now)
+        except AuthError:
+            return False
+        # Several space-separated signatures: the sender's rotation (standard-webhooks).
+        candidates = [c for c in (self._decode_signature(p) for p in presented.split()) if c]
+        ok = False
+        for secret in self.all_secrets():
+            expected = hmac.new(hmac_key(secret), signed, hashlib.sha256).digest()
+            for candidate in candidates:
+                ok |= hmac.compare_digest(candidate, expected)
+        return ok
+
+    def _signed_content(self, headers: Mapping[str, str], body: bytes, now: float) -> bytes:
+        """What the sender signed; ``AuthError`` when its timestamp or id is missing or bad."""
+        if not self.timestamp_header:
+            return body
+        stamp = headers.get(self.timestamp_header.lower(), "")
+        if not _TIMESTAMP.match(stamp):  # integer seconds only: no NaN, no 1e9, no spaces
+            raise AuthError("authentication failed")
+        if abs(now - int(stamp)) > self.tolerance_seconds:  # too old (a replay) or too new
+            raise AuthError("authentication failed")
+        if not self.id_header:
+            return stamp.encode() + b"." + body
+        msg_id = headers.get(self.id_header.lower(), "")
+        if not msg_id or "." in msg_id:  # the spec forbids '.', which would shift the fields
+            raise AuthError("authentication failed")
+        return msg_id.encode() + b"." + stamp.encode() + b"." + body
+
+    def _decode_signature(self, candidate: str) -> bytes | None:
+        if not candidate.startswith(self.prefix):
+            return None  # e.g. a "v1a," (asymmetric) signature next to our "v1," one
+        encoded = candidate[len(self.prefix) :]
+        try:
+            if self.encoding == "hex":
+                return bytes.fromhex(encoded) if len(encoded) == 64 else None
+            return base64.b64decode(encoded, validate=True)
+        except (ValueError, binascii.Error):
+            return None
+
 
 AuthConfig = Annotated[
     NoAuth | HeaderAuth | BearerAuth | QueryAuth | BasicAuth | HmacAuth,
     Field(discriminator="type"),
 ]
+
+#: Every scheme, in the order of the OpenAPI document's ``security`` alternatives.
+AUTH_SCHEMES: tuple[type[AuthScheme], ...] = (
+    HeaderAuth,
+    BearerAuth,
+    QueryAuth,
+    BasicAuth,
+    HmacAuth,
+    NoAuth,
+)
 
 
 def hmac_key(secret: SecretStr) -> bytes:
@@ -172,111 +377,3 @@ def hmac_key(secret: SecretStr) -> bytes:
     if not key:
         raise ValueError("a whsec_ secret must not be empty")
     return key
-
-
-def _digest(value: bytes) -> bytes:
-    return hashlib.sha256(value).digest()
-
-
-def _equals_any(presented: str | None, secrets: Sequence[SecretStr]) -> bool:
-    """Constant-time: no early exit, and no dependence on the presented value's length."""
-    if presented is None:
-        return False
-    given = _digest(presented.encode("utf-8", "surrogateescape"))
-    ok = False
-    for secret in secrets:
-        ok |= hmac.compare_digest(given, _secret_digest(secret.get_secret_value()))
-    return ok
-
-
-@functools.lru_cache(maxsize=256)
-def _secret_digest(secret: str) -> bytes:
-    """A configured secret's digest, computed once (it is compared on every webhook)."""
-    return _digest(secret.encode())
-
-
-def verify(
-    auth: AuthConfig,
-    *,
-    headers: Mapping[str, str],
-    query: Mapping[str, str],
-    body: bytes,
-    now: float | None = None,
-) -> None:
-    """Raise ``AuthError`` unless the request satisfies ``auth`` (``headers``: lower-case keys)."""
-    if isinstance(auth, NoAuth):
-        return
-    if isinstance(auth, HeaderAuth):
-        ok = _equals_any(headers.get(auth.header.lower()), auth.all_secrets())
-    elif isinstance(auth, BearerAuth):
-        scheme, _, token = headers.get("authorization", "").partition(" ")
-        ok = scheme.lower() == "bearer" and _equals_any(token.strip(), auth.all_secrets())
-    elif isinstance(auth, QueryAuth):
-        ok = _equals_any(query.get(auth.param), auth.all_secrets())
-    elif isinstance(auth, BasicAuth):
-        ok = _verify_basic(auth, headers.get("authorization", ""))
-    else:
-        ok = _verify_hmac(auth, headers, body, time.time() if now is None else now)
-    if not ok:
-        raise AuthError("authentication failed")
-
-
-def _verify_basic(auth: BasicAuth, header: str) -> bool:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return False
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return False
-    user, sep, password = decoded.partition(":")
-    user_ok = hmac.compare_digest(_digest(user.encode()), _digest(auth.username.encode()))
-    password_ok = _equals_any(password, auth.all_passwords())
-    return bool(sep) & user_ok & password_ok
-
-
-def _signed_content(auth: HmacAuth, headers: Mapping[str, str], body: bytes, now: float) -> bytes:
-    """What the sender signed; ``AuthError`` when its timestamp or id is missing or bad."""
-    if not auth.timestamp_header:
-        return body
-    stamp = headers.get(auth.timestamp_header.lower(), "")
-    if not _TIMESTAMP.match(stamp):  # integer seconds only: no NaN, no 1e9, no spaces
-        raise AuthError("authentication failed")
-    if abs(now - int(stamp)) > auth.tolerance_seconds:  # too old (a replay) or too new
-        raise AuthError("authentication failed")
-    if not auth.id_header:
-        return stamp.encode() + b"." + body
-    msg_id = headers.get(auth.id_header.lower(), "")
-    if not msg_id or "." in msg_id:  # the spec forbids '.', which would shift the fields
-        raise AuthError("authentication failed")
-    return msg_id.encode() + b"." + stamp.encode() + b"." + body
-
-
-def _decode_signature(auth: HmacAuth, candidate: str) -> bytes | None:
-    if not candidate.startswith(auth.prefix):
-        return None  # e.g. a "v1a," (asymmetric) signature next to our "v1," one
-    encoded = candidate[len(auth.prefix) :]
-    try:
-        if auth.encoding == "hex":
-            return bytes.fromhex(encoded) if len(encoded) == 64 else None
-        return base64.b64decode(encoded, validate=True)
-    except (ValueError, binascii.Error):
-        return None
-
-
-def _verify_hmac(auth: HmacAuth, headers: Mapping[str, str], body: bytes, now: float) -> bool:
-    presented = headers.get(auth.header.lower())
-    if not presented:
-        return False
-    try:
-        signed = _signed_content(auth, headers, body, now)
-    except AuthError:
-        return False
-    # Several space-separated signatures: the sender's rotation (standard-webhooks).
-    candidates = [c for c in (_decode_signature(auth, p) for p in presented.split()) if c]
-    ok = False
-    for secret in auth.all_secrets():
-        expected = hmac.new(hmac_key(secret), signed, hashlib.sha256).digest()
-        for candidate in candidates:
-            ok |= hmac.compare_digest(candidate, expected)
-    return ok

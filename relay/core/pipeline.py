@@ -13,12 +13,11 @@ import structlog
 from relay.core.dial import Dial, build_dial
 from relay.core.mapping import DeferredJob, InboundRequest, MappingResult
 from relay.core.sources import Source
-from relay.exceptions import MappingError, Problem
+from relay.exceptions import MappingError, Problem, UnsupportedMediaType
 from relay.queue.base import DialQueue, NewDial, RejectedRecord
 
 __all__ = [
     "Mapped",
-    "UnsupportedMediaType",
     "build_mapped",
     "empty_warnings",
     "map_request",
@@ -35,10 +34,6 @@ log = structlog.get_logger("relay.core.pipeline")
 
 JSON_TYPES = ("application/json",)
 FORM_TYPE = "application/x-www-form-urlencoded"
-
-
-class UnsupportedMediaType(ValueError):
-    """The body is neither JSON nor a URL-encoded form."""
 
 
 def media_type(content_type: str) -> str:

@@ -5,8 +5,9 @@ Answers: 202 queued (only after the queue commit is durable), 200 duplicate, 200
 source, 403 client address not allowed, 429 over the source's rate limit, 401 failed auth,
 408 body not received in time, 413 body too large, 415 other content types or encodings, 422
 mapping problems (the raw request is kept in the rejected store), 431 too many or too large
-headers, 500 a relay bug (logged, counted), 503 when the queue cannot store. The request head
-timeout is enforced before this (relay.intake.server).
+headers, 500 a relay bug (logged, counted), 503 when the queue cannot store: each a row of
+``relay.intake.answers``. The request head timeout is enforced before this
+(relay.intake.server).
 
 This is the relay's hot path, so the hook is a plain ASGI endpoint (``HookEndpoint``) that
 ``RelayApp`` calls before Starlette's middleware and router: it reads the ASGI scope and
@@ -18,78 +19,34 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
 from urllib.parse import parse_qsl
 
-import orjson
 import structlog
 from starlette.types import Receive, Scope, Send
 
-from relay.config.auth import verify
 from relay.config.network import client_address, in_networks
 from relay.core.mapping import InboundRequest
-from relay.core.pipeline import (
-    UnsupportedMediaType,
-    map_request,
-    parse_request,
-    reject,
-    store_mapped,
-)
+from relay.core.pipeline import map_request, parse_request, reject, store_mapped
 from relay.core.sources import Source
-from relay.exceptions import AuthError, MappingError, QueueError
-from relay.intake.guard import COUNTED, header_problem, outcome_of, retry_after_header
+from relay.exceptions import (
+    AuthError,
+    BodyTimeout,
+    BodyTooLarge,
+    ClientGone,
+    MappingError,
+    QueueError,
+    RequestError,
+    UnsupportedMediaType,
+)
+from relay.intake import answers
+from relay.intake.answers import Answer, rate_limited, refusal
+from relay.intake.guard import COUNTED, header_problem
 from relay.intake.runtime import RelayRuntime
 from relay.obs.logs import info_line
 
-__all__ = ["HOOK_PREFIX", "Answer", "HookEndpoint", "Incoming", "authenticate", "read_body"]
-
-HOOK_PREFIX = "/hooks/"
+__all__ = ["HookEndpoint", "Incoming", "authenticate", "read_body"]
 
 log = structlog.get_logger("relay.intake.endpoint")
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class BodyTimeout(Exception):
-    pass
-
-
-class ClientGone(Exception):
-    pass
-
-
-class Answer:
-    """A JSON answer: status, body and extra headers (rendered by orjson)."""
-
-    __slots__ = ("body", "headers", "status")
-
-    def __init__(
-        self, status: int, /, headers: dict[str, str] | None = None, **content: Any
-    ) -> None:
-        self.status = status
-        self.body = orjson.dumps(content)
-        self.headers = headers
-
-    def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        out = [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(self.body)).encode()),
-        ]
-        if self.headers:
-            out.extend((k.lower().encode(), v.encode()) for k, v in self.headers.items())
-        return out
-
-    async def send(self, send: Send) -> None:
-        await send(
-            {"type": "http.response.start", "status": self.status, "headers": self.raw_headers()}
-        )
-        await send({"type": "http.response.body", "body": self.body})
-
-
-#: For answers given before the body was read: the rest of it is not worth waiting for.
-_CLOSE = {"Connection": "close"}
 
 
 class Incoming:
@@ -131,7 +88,7 @@ async def read_body(
     not hold the request open); ``ClientGone`` when the client disconnected first.
     """
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge
+        raise BodyTooLarge(limit)
     task = asyncio.current_task()
     expired = False
     timer = None
@@ -154,7 +111,7 @@ async def read_body(
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                raise BodyTooLarge
+                raise BodyTooLarge(limit)
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
@@ -182,12 +139,11 @@ def _admit(incoming: Incoming, runtime: RelayRuntime, source: Source, kind: str)
             log.warning(
                 "webhook_forbidden_ip", source=source.name, client=incoming.client, kind=kind
             )
-            return Answer(403, status="error", error="client address not allowed")
+            return answers.FORBIDDEN_IP()
     if source.config.rate_limit is not None:
         wait = runtime.limiter.acquire(source.name, source.config.rate_limit)
         if wait is not None:
-            retry = {"Retry-After": retry_after_header(wait)}
-            return Answer(429, retry, status="error", error="rate limit exceeded")
+            return rate_limited(wait)
     return None
 
 
@@ -197,7 +153,7 @@ async def authenticate(
     """Find the source, read the body and check auth; on failure, the answer to send."""
     source = runtime.sources.get(name)
     if source is None:
-        return None, b"", Answer(404, status="error", error=f"unknown source {name!r}")
+        return None, b"", answers.UNKNOWN_SOURCE(name=name)
     settings = runtime.settings
     refused = _admit(incoming, runtime, source, kind)
     if refused is not None:
@@ -209,19 +165,14 @@ async def authenticate(
             settings.max_body_bytes,
             settings.body_timeout_seconds,
         )
-    except BodyTooLarge:
-        limit = settings.max_body_bytes
-        return source, b"", Answer(413, _CLOSE, status="error", error=f"body over {limit} bytes")
-    except BodyTimeout:
-        return source, b"", Answer(408, _CLOSE, status="error", error="body not received in time")
-    except ClientGone:
-        return source, b"", Answer(400, status="error", error="client disconnected")
+    except RequestError as exc:  # too large, too slow, or gone
+        return source, b"", refusal(exc)
     try:
-        verify(source.config.auth, headers=incoming.headers, query=incoming.query, body=body)
-    except AuthError:
+        source.config.auth.verify(headers=incoming.headers, query=incoming.query, body=body)
+    except AuthError as exc:
         runtime.metrics.auth_failures.labels(name).inc()
         log.warning("webhook_unauthorized", source=name, client=incoming.client, kind=kind)
-        return source, body, Answer(401, status="error", error="unauthorized")
+        return source, body, refusal(exc)
     return source, body, None
 
 
@@ -250,18 +201,6 @@ def inbound(
     )
 
 
-#: The outcome label of each refusal ``authenticate`` can give.
-_REFUSALS = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden_ip",
-    404: "unknown_source",
-    408: "timeout",
-    413: "too_large",
-    429: "rate_limited",
-}
-
-
 class HookEndpoint:
     """``/hooks/<source>`` as a plain ASGI endpoint: ``await endpoint(scope, receive, send,
     name)``, or as a Starlette route's app (the name from the path parameters). Every answer
@@ -286,14 +225,13 @@ class HookEndpoint:
         try:
             problem = header_problem(incoming.raw_headers, runtime.settings)
             if problem is not None:
-                answer = Answer(431, _CLOSE, status="error", error=problem)
-                outcome = outcome_of(431)
+                answer = answers.HEADERS_TOO_LARGE(problem=problem)
             else:
-                answer, outcome, dial_id = await _handle(incoming, receive, runtime, name)
+                answer, dial_id = await _handle(incoming, receive, runtime, name)
         except Exception:
             self._log.exception("webhook_failed", source=name, client=incoming.client)
-            answer = Answer(500, status="error", error="internal error")
-            outcome = "error"
+            answer = answers.INTERNAL_ERROR()
+        outcome = answer.outcome or "error"  # every answer of the hook's has its own
         scope[COUNTED] = True
         runtime.metrics.webhook_outcome(name if name in runtime.sources else "_unknown", outcome)
         info_line(
@@ -314,16 +252,16 @@ class HookEndpoint:
 
 async def _handle(
     incoming: Incoming, receive: Receive, runtime: RelayRuntime, name: str
-) -> tuple[Answer, str, str | None]:
+) -> tuple[Answer, str | None]:
+    """The answer to a webhook, and the dial_id it stored or found stored."""
     source, body, failure = await authenticate(incoming, receive, runtime, name, "hook")
     if failure is not None:
-        return failure, _REFUSALS.get(failure.status, "error"), None
+        return failure, None
     assert source is not None
     try:
         parsed = inbound(incoming, source, body, runtime)
     except UnsupportedMediaType as exc:
-        error = f"unsupported content type {exc}; send JSON or a form"
-        return Answer(415, status="error", error=error), "unsupported_media", None
+        return refusal(exc), None
     except MappingError as exc:
         raw = InboundRequest(
             method=incoming.method,
@@ -332,13 +270,13 @@ async def _handle(
             body=body,
             data=None,
         )
-        return await _rejected(runtime, source, raw, exc, incoming.client), "rejected", None
+        return await _rejected(runtime, source, raw, exc, incoming.client), None
     try:
         mapped = map_request(source, parsed)
     except MappingError as exc:
-        return await _rejected(runtime, source, parsed, exc, incoming.client), "rejected", None
+        return await _rejected(runtime, source, parsed, exc, incoming.client), None
     if mapped.ignored is not None:
-        return Answer(200, status="ignored", reason=mapped.ignored), "ignored", None
+        return answers.IGNORED(reason=mapped.ignored), None
     forwarder = runtime.forwarder
     try:
         queued, key = await store_mapped(
@@ -350,13 +288,12 @@ async def _handle(
         )
     except QueueError as exc:
         log.error("queue_store_failed", source=source.name, error=str(exc))
-        answer = Answer(503, status="error", error="cannot store right now; retry")
-        return answer, "unavailable", None
+        return answers.UNAVAILABLE(), None
     if not queued:
-        return Answer(200, status="duplicate", dial_id=key), "duplicate", key
+        return answers.DUPLICATE(dial_id=key), key
     if forwarder is not None:
         forwarder.queued()
-    return Answer(202, status="queued", dial_id=key), "queued", key
+    return answers.QUEUED(dial_id=key), key
 
 
 async def _rejected(
@@ -371,7 +308,7 @@ async def _rejected(
         rejected_id: str | None = await reject(runtime.queue, source.name, request, exc.problems)
     except QueueError as err:
         log.error("rejected_store_failed", source=source.name, error=str(err))
-        return Answer(503, status="error", error="cannot store right now; retry")
+        return answers.UNAVAILABLE_REJECTING()
     log.warning(
         "webhook_rejected",
         source=source.name,
@@ -379,4 +316,4 @@ async def _rejected(
         fields=[p.field for p in exc.problems],
         client=client,
     )
-    return Answer(422, status="rejected", rejected_id=rejected_id, errors=errors)
+    return answers.REJECTED(rejected_id=rejected_id, errors=errors)

@@ -8,41 +8,21 @@ path, 431, 500), so ``relay_webhooks_total`` accounts for every request the inta
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Protocol
 
-import orjson
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relay.config.limits import RateLimit
+from relay.intake.answers import HEADERS_TOO_LARGE, HOOK_PREFIX, outcome_of
 from relay.obs.metrics import RelayMetrics
 
-__all__ = [
-    "COUNTED",
-    "RateLimiter",
-    "RequestGuard",
-    "header_problem",
-    "json_http_error",
-    "outcome_of",
-]
+__all__ = ["COUNTED", "HeaderLimits", "RateLimiter", "RequestGuard", "header_problem"]
 
 #: Set in the ASGI scope by a route that counted its own answer in ``relay_webhooks_total``.
 COUNTED = "relay.counted"
-
-_STATUS_OUTCOMES = {
-    400: "bad_request",
-    404: "unknown_source",
-    405: "method_not_allowed",
-    408: "timeout",
-    413: "too_large",
-    431: "headers_too_large",
-}
 
 
 @dataclass
@@ -74,25 +54,6 @@ class RateLimiter:
         return (1.0 - bucket.tokens) / limit.per_second
 
 
-def retry_after_header(seconds: float) -> str:
-    """``Retry-After`` in whole seconds, never 0 (a 0 invites an immediate retry storm)."""
-    return str(max(1, math.ceil(seconds)))
-
-
-def _error(status: int, message: str) -> tuple[Message, Message]:
-    body = orjson.dumps({"status": "error", "error": message})
-    start: Message = {
-        "type": "http.response.start",
-        "status": status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            (b"connection", b"close"),
-        ],
-    }
-    return start, {"type": "http.response.body", "body": body}
-
-
 def header_problem(headers: list[tuple[bytes, bytes]], limits: HeaderLimits) -> str | None:
     """Why a request's headers are refused (431), or None: too many, or too many bytes."""
     if len(headers) > limits.max_header_count:
@@ -101,11 +62,6 @@ def header_problem(headers: list[tuple[bytes, bytes]], limits: HeaderLimits) -> 
     if size > limits.max_header_bytes:
         return f"headers over {limits.max_header_bytes} bytes"
     return None
-
-
-def outcome_of(status: int) -> str:
-    """The ``relay_webhooks_total`` outcome of an answer given outside the hook's own logic."""
-    return _STATUS_OUTCOMES.get(status, "error" if status >= 500 else f"http_{status}")
 
 
 class HeaderLimits(Protocol):
@@ -139,12 +95,10 @@ class RequestGuard:
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        hook = path.startswith("/hooks/")
+        hook = path.startswith(HOOK_PREFIX)
         problem = header_problem(scope.get("headers", []), self)
         if problem is not None:
-            start, body = _error(431, problem)
-            await send(start)
-            await send(body)
+            await HEADERS_TOO_LARGE(problem=problem).send(send)
             if hook:
                 self._count(path, 431)
             return
@@ -166,16 +120,6 @@ class RequestGuard:
                 self._count(path, status)
 
     def _count(self, path: str, status: int) -> None:
-        name = path[len("/hooks/") :]
+        name = path[len(HOOK_PREFIX) :]
         label = name if name in self.sources() else "_unknown"
         self.metrics.webhook_outcome(label, outcome_of(status))
-
-
-async def json_http_error(_request: Request, exc: Exception) -> Response:
-    """Starlette's own refusals (404 no route, 405 wrong method) as JSON, like ours."""
-    assert isinstance(exc, HTTPException)
-    return JSONResponse(
-        {"status": "error", "error": exc.detail},
-        status_code=exc.status_code,
-        headers=exc.headers,
-    )

@@ -13,7 +13,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relay import __version__
+from relay.config.auth import AUTH_SCHEMES
 from relay.core.dial import Dial
+from relay.intake.answers import HOOK_PREFIX
 
 __all__ = ["openapi_document", "openapi_endpoint"]
 
@@ -45,15 +47,11 @@ _QUERY = {
     "explode": True,
     "schema": {"type": "object", "additionalProperties": {"type": "string"}},
 }
-# Each source uses exactly one scheme; header names, the query parameter and the HMAC
-# header are configurable per source (these are the defaults). See docs/security.md.
+# Each source uses exactly one scheme (``{}``: none); header names, the query parameter and
+# the HMAC header are configurable per source (the schemes show the defaults). See
+# docs/security.md.
 _SECURITY: list[dict[str, list[str]]] = [
-    {"headerToken": []},
-    {"bearerToken": []},
-    {"queryToken": []},
-    {"basicAuth": []},
-    {"hmacSignature": []},
-    {},
+    {scheme.openapi_name: []} if scheme.openapi_name else {} for scheme in AUTH_SCHEMES
 ]
 
 
@@ -158,27 +156,9 @@ def _schemas() -> dict[str, Any]:
 
 def _security_schemes() -> dict[str, Any]:
     return {
-        "headerToken": {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Relay-Token",
-            "description": "`auth: {type: header}`; the header name is per source.",
-        },
-        "bearerToken": {"type": "http", "scheme": "bearer", "description": "`type: bearer`."},
-        "queryToken": {
-            "type": "apiKey",
-            "in": "query",
-            "name": "token",
-            "description": "`type: query` (Five9, VICIdial); the parameter is per source.",
-        },
-        "basicAuth": {"type": "http", "scheme": "basic", "description": "`type: basic`."},
-        "hmacSignature": {
-            "type": "apiKey",
-            "in": "header",
-            "name": "X-Signature",
-            "description": "`type: hmac`: HMAC-SHA256 of the raw body (with `preset: "
-            "standard-webhooks`: `webhook-id`, `webhook-timestamp`, `webhook-signature`).",
-        },
+        scheme.openapi_name: scheme.openapi_scheme()
+        for scheme in AUTH_SCHEMES
+        if scheme.openapi_name is not None
     }
 
 
@@ -219,7 +199,7 @@ def openapi_document() -> dict[str, Any]:
             "outboundIQ's Dials API. Authentication is per source (docs/security.md).",
         },
         "paths": {
-            "/hooks/{source}": {"parameters": [_SOURCE], "post": hook_post, "get": hook_get},
+            HOOK_PREFIX + "{source}": {"parameters": [_SOURCE], "post": hook_post, "get": hook_get},
             "/preview/{source}": {"parameters": [_SOURCE], "post": preview},
         },
         "components": {"schemas": _schemas(), "securitySchemes": _security_schemes()},

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import structlog
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 
-from relay.core.pipeline import UnsupportedMediaType
 from relay.core.preview import Preview, preview_request
-from relay.exceptions import MappingError
+from relay.exceptions import MappingError, UnsupportedMediaType
+from relay.intake.answers import PREVIEW, PREVIEW_PROBLEMS, refusal
 from relay.intake.endpoint import Incoming, authenticate, inbound
 from relay.intake.runtime import RelayRuntime
 
@@ -29,20 +29,12 @@ async def preview(request: Request) -> Response:
     name = request.path_params["source"]
     source, body, failure = await authenticate(incoming, request.receive, runtime, name, "preview")
     if failure is not None:
-        return Response(
-            failure.body,
-            status_code=failure.status,
-            headers=failure.headers,
-            media_type="application/json",
-        )
+        return failure.response()
     assert source is not None
     try:
         outcome = preview_request(source, inbound(incoming, source, body, runtime))
     except UnsupportedMediaType as exc:
-        return JSONResponse(
-            {"status": "error", "error": f"unsupported content type {exc}; send JSON or a form"},
-            status_code=415,
-        )
+        return refusal(exc).response()
     except MappingError as exc:
         outcome = Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
     log.info(
@@ -52,4 +44,4 @@ async def preview(request: Request) -> Response:
         ok=outcome.ok,
         warnings=len(outcome.warnings),
     )
-    return JSONResponse(outcome.as_dict(), status_code=200 if outcome.ok else 422)
+    return (PREVIEW if outcome.ok else PREVIEW_PROBLEMS).document(outcome.as_dict()).response()

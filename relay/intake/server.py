@@ -16,11 +16,11 @@ from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from relay.config.settings import Settings
+from relay.intake.answers import HEAD_TIMEOUT, HEAD_TOO_LARGE
 from relay.intake.runtime import RelayRuntime
 from relay.obs.metrics import RelayMetrics
 
@@ -36,15 +36,6 @@ if TYPE_CHECKING:
     _Base = H11Protocol
 else:
     _Base = object
-
-
-def _refusal(status: int, reason: str, message: str) -> bytes:
-    body = orjson.dumps({"status": "error", "error": message})
-    head = (
-        f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\n"
-        f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
-    )
-    return head.encode() + body
 
 
 class RelayServerConfig(uvicorn.Config):
@@ -135,8 +126,7 @@ class _HeadGuard(_Base):
         if self._head_bytes == 0:  # an idle connection: close quietly, as keep-alive does
             self.transport.close()
             return
-        message = "request head not received in time"
-        self._refuse("header_timeout", _refusal(408, "Request Timeout", message))
+        self._refuse("header_timeout", HEAD_TIMEOUT().http1())
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -159,10 +149,7 @@ class _HeadGuard(_Base):
         self._head_bytes += len(data)
         limit = self._limits().max_head_bytes
         if self._head_bytes > limit:
-            message = f"request head over {limit} bytes"
-            self._refuse(
-                "head_too_large", _refusal(431, "Request Header Fields Too Large", message)
-            )
+            self._refuse("head_too_large", HEAD_TOO_LARGE(limit=limit).http1())
 
     def on_response_complete(self) -> None:
         self._arm()  # before the parent, which may start a pipelined request at once

@@ -8,6 +8,7 @@ duplicate keys go to ``/hooks/<source>``; afterwards every answer is counted in
 from __future__ import annotations
 
 import socket
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -17,10 +18,10 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from relay.core.dial import DIAL_FIELDS
-from relay.core.pipeline import UnsupportedMediaType, map_request, parse_request
+from relay.core.dial import DIAL_FIELDS, Dial
+from relay.core.pipeline import FORM_TYPE, map_request, media_type, parse_request
 from relay.core.sources import parse_sources
-from relay.exceptions import MappingError
+from relay.exceptions import MappingError, UnsupportedMediaType
 from tests.conftest import dial_body
 from tests.support import scrape
 from tests.support.relay_server import RelayThread
@@ -149,22 +150,51 @@ def _request(draw: Any) -> dict[str, Any]:
 requests = st.composite(_request)()
 
 
-@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    content_type=content_types,
-    body=bodies,
-    query=st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=4),
-    mapping=st.sampled_from(["crm", "mapped"]),
-)
-def test_parse_and_map_raise_only_clear_errors(
+def outcome_of_parsing_and_mapping(
     content_type: str, body: bytes, query: dict[str, str], mapping: str
-) -> None:
-    """Parsing and mapping any request ends in a Dial or a MappingError/415, nothing else."""
+) -> str:
+    """``dial``, ``rejected`` or ``unsupported``; fails on anything else, or on an outcome
+    that does not fit the request."""
+    refused: UnsupportedMediaType | MappingError | None = None
     try:
         request = parse_request("POST", content_type, query, body, max_depth=32)
-        map_request(FUZZ_SOURCES[mapping], request)
-    except (MappingError, UnsupportedMediaType):
-        pass
+        mapped = map_request(FUZZ_SOURCES[mapping], request)
+    except (UnsupportedMediaType, MappingError) as exc:
+        refused = exc
+    if isinstance(refused, UnsupportedMediaType):
+        media = media_type(content_type)
+        assert body.strip(), "an empty body maps the query alone, whatever its type"
+        assert media not in ("application/json", FORM_TYPE) and not media.endswith("+json")
+        assert str(refused) == (media or "(none)")
+        return "unsupported"
+    if isinstance(refused, MappingError):
+        assert refused.problems
+        assert all(p.field and p.problem for p in refused.problems), refused.problems
+        return "rejected"
+    assert isinstance(mapped.dial, Dial), mapped
+    assert mapped.job is None and mapped.ignored is None
+    assert tuple(mapped.dial.model_dump()) == DIAL_FIELDS
+    return "dial"
+
+
+def test_parse_and_map_raise_only_clear_errors() -> None:
+    """Parsing and mapping any request ends in a complete Dial, a MappingError naming its
+    problems, or UnsupportedMediaType for a body neither JSON nor a form: nothing else, and
+    each of the three is reached."""
+    seen: Counter[str] = Counter()
+
+    @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+    @given(
+        content_type=content_types,
+        body=bodies,
+        query=st.dictionaries(st.text(max_size=10), st.text(max_size=20), max_size=4),
+        mapping=st.sampled_from(["crm", "mapped"]),
+    )
+    def check(content_type: str, body: bytes, query: dict[str, str], mapping: str) -> None:
+        seen[outcome_of_parsing_and_mapping(content_type, body, query, mapping)] += 1
+
+    check()
+    assert set(seen) == {"dial", "rejected", "unsupported"}, seen
 
 
 def hooks_total(relay: RelayThread) -> float:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation.modes import GenerationMode
 
+from relay import __version__
 from relay.core.dial import DIAL_FIELDS
 from tests.conftest import dial_body
 from tests.support import scrape
@@ -30,6 +33,7 @@ CREDENTIALS: dict[str, dict[str, dict[str, str]]] = {
     "open": {},
     "nope": {},
 }
+PINNED = Path(__file__).parents[1] / "fixtures" / "openapi.json"
 
 
 def test_openapi_documents_intake_and_preview(start_relay: Callable[..., RelayThread]) -> None:
@@ -49,6 +53,16 @@ def test_openapi_documents_intake_and_preview(start_relay: Callable[..., RelayTh
     assert "429" in doc["paths"]["/hooks/{source}"]["post"]["responses"]
     for secret in ("crm-hook-secret", "five9-query-secret", "crm", "five9"):
         assert secret not in r.text  # the same document for every deployment
+
+
+def test_openapi_document_is_pinned(start_relay: Callable[..., RelayThread]) -> None:
+    """The document served is exactly the pinned one (key order included), but for the
+    relay's version; security schemes and answers change only on purpose."""
+    relay = start_relay(SOURCES)
+    doc = httpx.get(f"{relay.url}/openapi.json").json()
+    assert doc["info"]["version"] == __version__
+    doc["info"]["version"] = "<version>"
+    assert json.dumps(doc, indent=2, ensure_ascii=False) + "\n" == PINNED.read_text()
 
 
 def test_schemathesis_finds_no_server_error(start_relay: Callable[..., RelayThread]) -> None:
