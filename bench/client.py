@@ -1,6 +1,6 @@
 """The raw client ceiling: POST one dial as fast as a client can, no queue, no relay.
 
-``relay`` is exactly the client the forwarder builds (``relay.delivery.worker.create_client``);
+``relay`` is exactly the client the forwarder builds (``relay.delivery.client.create_client``);
 ``httpx-default`` is httpx with its own transport (httpcore) and the same limits;
 ``aiohttp`` is aiohttp alone. ``python -m bench.client URL --transport T`` prints JSON.
 """
@@ -17,7 +17,7 @@ import httpx
 
 from bench.scenarios import wire_template
 from relay.config.settings import Settings
-from relay.delivery.worker import create_client
+from relay.delivery.client import create_client
 
 BODY = wire_template() % b"c-1"
 AUTH = {"Authorization": "Bearer bench-outboundiq-key"}

@@ -22,8 +22,9 @@ from starlette.types import Receive, Scope, Send
 from relay.app.heap import freeze_startup_heap, thaw_heap
 from relay.config.settings import Settings
 from relay.core.sources import Source, check_keys, load_configured_sources
+from relay.delivery.client import create_client
 from relay.delivery.resolver import close_mappings
-from relay.delivery.worker import Forwarder, create_client
+from relay.delivery.worker import Forwarder
 from relay.exceptions import ConfigError, QueueError
 from relay.intake.answers import HOOK_PREFIX, json_http_error
 from relay.intake.endpoint import HookEndpoint

@@ -21,7 +21,14 @@ import random
 
 from relay.core.retry_after import parse_retry_after
 
-__all__ = ["Outcome", "backoff_delay", "classify", "parse_retry_after"]
+__all__ = [
+    "Outcome",
+    "backoff_delay",
+    "classify",
+    "is_destination_failure",
+    "parse_retry_after",
+    "retry_delay",
+]
 
 
 class Outcome(enum.Enum):
@@ -61,3 +68,20 @@ def backoff_delay(
     """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**(attempt-1)))."""
     ceiling = min(cap, base * 2 ** min(max(attempt - 1, 0), 62))
     return (rng or random).uniform(0, ceiling)
+
+
+def retry_delay(
+    attempt: int,
+    hint: float | None,
+    *,
+    base: float,
+    cap: float,
+    hint_cap: float,
+    rng: random.Random | None = None,
+) -> float:
+    """The wait before retry ``attempt`` + 1: the backoff, or the server's ``hint`` (seconds,
+    from ``Retry-After``) when that is longer, the hint capped at ``hint_cap``."""
+    delay = backoff_delay(attempt, base=base, cap=cap, rng=rng)
+    if hint is not None:
+        delay = max(delay, min(hint, hint_cap))
+    return delay

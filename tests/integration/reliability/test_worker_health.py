@@ -4,16 +4,59 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from relay.config.settings import Settings
+from relay.core.sources import Source
+from relay.queue.base import LeasedDial
+from relay.queue.sqlite import SqliteQueue
 from tests.conftest import dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
 
 CRM = {"X-Relay-Token": "crm-hook-secret"}
+
+
+class ScriptedLeaseQueue(SqliteQueue):
+    """The real SQLite queue, whose ``lease`` the test can make hang, or fail once."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.hanging = False
+        self.failures_left = 0
+
+    async def lease(self, *args: Any, **kwargs: Any) -> list[LeasedDial]:
+        if self.failures_left:
+            self.failures_left -= 1
+            raise RuntimeError("boom")
+        if self.hanging:
+            await asyncio.Event().wait()  # never set: stuck until cancelled
+        return await super().lease(*args, **kwargs)
+
+
+@pytest.fixture
+def start_scripted_relay(
+    tmp_path: Path,
+    make_settings: Callable[..., Settings],
+    make_sources: Callable[..., dict[str, Source]],
+) -> Iterator[Callable[..., tuple[RelayThread, ScriptedLeaseQueue]]]:
+    """The relay in a thread (like ``start_relay``) on a ``ScriptedLeaseQueue``."""
+    started: list[RelayThread] = []
+
+    def factory(**overrides: object) -> tuple[RelayThread, ScriptedLeaseQueue]:
+        queue = ScriptedLeaseQueue(tmp_path / "scripted.db")
+        relay = RelayThread(make_settings(**overrides), sources=make_sources(), queue=queue)
+        started.append(relay.start())
+        return relay, queue
+
+    yield factory
+    for relay in started:
+        relay.stop()
 
 
 def test_dead_worker_flips_readiness(start_relay: Callable[..., RelayThread]) -> None:
@@ -33,19 +76,13 @@ def test_dead_worker_flips_readiness(start_relay: Callable[..., RelayThread]) ->
 
 
 def test_stalled_worker_with_work_due_flips_readiness(
-    start_relay: Callable[..., RelayThread], fake: FakeOutboundIQ
+    start_scripted_relay: Callable[..., tuple[RelayThread, ScriptedLeaseQueue]],
+    fake: FakeOutboundIQ,
 ) -> None:
     """A forwarder stuck while dials are due turns /readyz 503 after the stall threshold."""
-    relay = start_relay(worker_stall_seconds=1.0)
-    forwarder = relay.runtime.forwarder
-    assert forwarder is not None
-    stuck = asyncio.Event()
-
-    async def hang(*_args: Any, **_kwargs: Any) -> list[Any]:
-        await stuck.wait()
-        return []
-
-    forwarder._next_batch = hang  # type: ignore[method-assign]
+    relay, queue = start_scripted_relay(worker_stall_seconds=1.0)
+    assert relay.runtime.forwarder is not None
+    queue.hanging = True  # the forwarder's next lease never returns
     assert httpx.post(f"{relay.url}/hooks/crm", json=dial_body(), headers=CRM).status_code == 202
     assert httpx.get(f"{relay.url}/readyz").status_code == 200  # not yet: below the threshold
     assert fake.wait_for(lambda: httpx.get(f"{relay.url}/readyz").status_code == 503, timeout=6)
@@ -61,23 +98,15 @@ def test_stalled_worker_with_work_due_flips_readiness(
 
 
 def test_crashing_worker_is_restarted(
-    start_relay: Callable[..., RelayThread], fake: FakeOutboundIQ
+    start_scripted_relay: Callable[..., tuple[RelayThread, ScriptedLeaseQueue]],
+    fake: FakeOutboundIQ,
 ) -> None:
     """An exception in the forwarder loop is logged, counted, and the loop starts again."""
-    relay = start_relay()
+    relay, queue = start_scripted_relay()
     forwarder = relay.runtime.forwarder
-    assert forwarder is not None
-    original = forwarder._next_batch
-    calls = {"n": 0}
-
-    async def flaky(*args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            raise RuntimeError("boom")
-        return await original(*args, **kwargs)
-
-    forwarder._next_batch = flaky  # type: ignore[method-assign]
-    forwarder.wake()
+    assert forwarder is not None and relay.loop is not None
+    queue.failures_left = 1  # the forwarder's next lease raises
+    relay.loop.call_soon_threadsafe(forwarder.wake)
     assert httpx.post(f"{relay.url}/hooks/crm", json=dial_body(), headers=CRM).status_code == 202
     assert len(fake.wait_accepted(1, timeout=10)) == 1
     assert "relay_worker_restarts_total 1.0" in httpx.get(f"{relay.url}/metrics").text

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from relay.config.settings import Settings
-from relay.delivery.worker import create_client
+from relay.delivery.client import create_client
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply, free_port
 
 pytestmark = pytest.mark.anyio

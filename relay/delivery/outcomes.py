@@ -1,0 +1,204 @@
+"""What happens to a leased dial after an attempt: ack, retry, dead-letter, or hold its key.
+
+The one place that moves a leased item on, for the forwarder's POSTs (``posted``: the table
+in ``relay.delivery.policy``) and for the resolver's attempts at a mapping job (the building
+blocks: ``retry``, ``dead``, ``hold``, ``park``, ``release``, ``lift``). Each keeps the
+metrics in step (``relay_dials_delivered_total``, ``relay_dials_retried_total{reason}``,
+``relay_dials_dead_lettered_total{reason}``, the hold gauges) and wakes the worker when a
+dial may have become due sooner than it planned for.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Coroutine, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from pydantic import SecretStr
+
+from relay.config.settings import Settings
+from relay.core.retry_after import parse_retry_after
+from relay.core.sources import Source
+from relay.delivery.batching import AckBatcher
+from relay.delivery.holds import KeyHold, KeyHolds, key_id, sources_using
+from relay.delivery.policy import Outcome, classify, retry_delay
+from relay.delivery.poster import PostResult
+from relay.obs.logs import info_line
+from relay.obs.metrics import RelayMetrics
+from relay.queue.base import DialQueue, LeasedDial
+
+__all__ = ["ForwarderState", "Outcomes"]
+
+log = structlog.get_logger("relay.delivery.outcomes")
+
+#: Spawns queue housekeeping the worker tracks like a delivery (shutdown waits for it).
+Background = Callable[[Coroutine[Any, Any, None]], None]
+
+
+@dataclass
+class ForwarderState:
+    """What the forwarder exposes to readiness and metrics."""
+
+    heartbeat: float = field(default_factory=time.time)
+    in_flight: int = 0
+    delivered: int = 0
+
+
+@dataclass(kw_only=True, eq=False)
+class Outcomes:
+    """Acts on attempts' results against ``queue``; ``sources`` gives the current sources,
+    ``wake`` wakes the worker loop, ``background`` runs housekeeping the worker waits for."""
+
+    queue: DialQueue
+    holds: KeyHolds
+    metrics: RelayMetrics
+    settings: Settings
+    sources: Callable[[], Mapping[str, Source]]
+    state: ForwarderState
+    wake: Callable[[], None]
+    background: Background
+    clock: Callable[[], float] = time.time
+    _acks: AckBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._acks = AckBatcher(self.queue)
+
+    # --- after a POST ------------------------------------------------------------------
+    async def posted(self, dial: LeasedDial, key: SecretStr, result: PostResult) -> None:
+        """Act on outboundIQ's answer to ``dial`` sent with ``key`` (the policy table)."""
+        status = result.status
+        outcome = classify(status)
+        log_fields = {
+            "source": dial.source,
+            "dial_id": dial.dial_id,
+            "attempt": dial.attempts,
+            "status": status,
+            "outcome": outcome.value,
+        }
+        if outcome is Outcome.DELIVERED:
+            info_line(log, "dial_forwarded", dict(log_fields))
+            await self.delivered(dial)
+            self._resume(dial.source)
+        elif outcome is Outcome.HOLD_KEY and self._key_changed(dial.source, key):
+            # the config was reloaded while this POST was in flight: try the new key now
+            log.warning("outboundiq_key_refused_stale", **log_fields)
+            await self.queue.retry(dial.id, self.clock(), "refused key was replaced")
+            self.wake()
+        elif outcome is Outcome.HOLD_KEY:
+            log.error(
+                "outboundiq_key_refused", **log_fields, probe_in=self.settings.key_probe_seconds
+            )
+            assert status is not None
+            sharing = sources_using(key, self.sources()) or frozenset({dial.source})
+            await self.hold(
+                dial,
+                key=key_id(key),
+                sources=sharing,
+                status=status,
+                reason=f"key_held_{status}",
+                error=f"outboundIQ refused the key (HTTP {status})",
+                until=self.next_probe(self.clock()),
+            )
+        elif outcome is Outcome.DEAD:
+            log.error("dial_dead_lettered", **log_fields, response=result.body[:200])
+            await self.dead(dial, reason=f"http_{status}", status=status, body=result.body)
+        else:
+            now = self.clock()
+            delay = self.retry_delay(dial, parse_retry_after(result.retry_after, now=now))
+            reason = "timeout_or_connection" if status is None else f"http_{status}"
+            log.warning(
+                "dial_retry_scheduled", **log_fields, error=result.error, retry_in=round(delay, 3)
+            )
+            await self.retry(dial, now + delay, reason=reason, error=result.error)
+
+    def _key_changed(self, source: str, used: SecretStr) -> bool:
+        """Whether ``source`` has another key than ``used`` now (a reload happened meanwhile)."""
+        current = self.sources().get(source)
+        key = current.api_key if current is not None else None
+        return key is None or key.get_secret_value() != used.get_secret_value()
+
+    def _resume(self, source: str) -> None:
+        """``source`` got a 2xx: every hold on it is lifted and its dials are due now."""
+        for hold in self.holds.release_source(source):
+            log.info("outboundiq_key_resumed", sources=sorted(hold.sources))
+            self.background(self.lift(hold.sources))
+
+    def recovered(self) -> None:
+        """The destination circuit closed: every delayed dial is due now (in the background)."""
+        self.background(self._release_backlog())
+
+    async def _release_backlog(self) -> None:
+        released = await self.queue.release_delayed(now=self.clock())
+        log.info("backlog_released", dials=released)
+        self.wake()
+
+    # --- the building blocks -------------------------------------------------------------
+    async def delivered(self, dial: LeasedDial) -> None:
+        """outboundIQ has ``dial``: ack it and count it."""
+        await self._acks.ack(dial.id)
+        self.state.delivered += 1
+        self.state.heartbeat = self.clock()
+        self.metrics.delivered.labels(dial.source).inc()
+
+    def retry_delay(self, dial: LeasedDial, hint: float | None) -> float:
+        """The backoff before ``dial``'s next attempt; ``hint``: a server's wish, in seconds."""
+        s = self.settings
+        return retry_delay(
+            dial.attempts,
+            hint,
+            base=s.retry_base_seconds,
+            cap=s.retry_cap_seconds,
+            hint_cap=s.retry_after_cap_seconds,
+        )
+
+    async def retry(self, dial: LeasedDial, due_at: float, *, reason: str, error: str) -> None:
+        """Try ``dial`` again at ``due_at``, counted under ``reason``."""
+        self.metrics.retried.labels(dial.source, reason).inc()
+        await self.queue.retry(dial.id, due_at, error)
+        self.wake()  # the loop may be sleeping toward a later due time
+
+    def next_probe(self, now: float) -> float:
+        """When a dial parked or held at ``now`` is tried again."""
+        return now + self.settings.key_probe_seconds
+
+    async def park(self, dial: LeasedDial, *, reason: str, now: float) -> None:
+        """``dial`` cannot be sent as configured (no key, no mapping): look again next probe."""
+        self.metrics.retried.labels(dial.source, reason).inc()
+        await self.queue.retry(dial.id, self.next_probe(now), reason)
+
+    async def dead(
+        self, dial: LeasedDial, *, reason: str, status: int | None = None, body: str = ""
+    ) -> None:
+        """Move ``dial`` to the dead-letter store with ``reason`` (and outboundIQ's answer)."""
+        await self.queue.dead_letter(
+            dial.id, reason=reason, status=status, response_body=body, now=self.clock()
+        )
+        self.metrics.dead_lettered.labels(dial.source, reason).inc()
+
+    async def hold(
+        self,
+        dial: LeasedDial,
+        *,
+        key: str,
+        sources: frozenset[str],
+        status: int,
+        reason: str,
+        error: str,
+        until: float,
+    ) -> None:
+        """Hold ``key``: ``sources`` wait until ``until``, when ``dial`` is due to probe it."""
+        self.holds.hold(key, sources, status=status, until=until)
+        self.metrics.retried.labels(dial.source, reason).inc()
+        await self.queue.retry(dial.id, until, error)
+        await self.queue.delay_sources(sources, until)
+
+    def release(self, key: str) -> KeyHold | None:
+        """Lift the hold on ``key`` (its dials stay delayed until ``lift``); None: no hold."""
+        return self.holds.release(key)
+
+    async def lift(self, sources: frozenset[str]) -> None:
+        """Make the delayed dials of ``sources`` due now (their hold was lifted)."""
+        await self.queue.release_delayed(now=self.clock(), sources=sources)
+        self.wake()

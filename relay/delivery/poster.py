@@ -1,0 +1,75 @@
+"""One ``POST /dials``: a dial's wire JSON with its source's outboundIQ key, on the shared client.
+
+``Poster.post`` never raises for what the network or outboundIQ did: it returns a
+``PostResult`` with the status (``None`` when there was no answer: a timeout or a connection
+error), the start of the body, the ``Retry-After`` header and a short error text. With
+``rate_per_key`` > 0 the POSTs of one key are paced by a token bucket (callers wait their
+turn); every POST is timed in ``relay_forward_latency_seconds``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import httpx
+from pydantic import SecretStr
+
+from relay.core.tokens import TokenBucket
+from relay.delivery.holds import key_id
+from relay.obs.metrics import RelayMetrics
+from relay.queue.base import LeasedDial
+
+__all__ = ["PostResult", "Poster"]
+
+BODY_LIMIT = 4000  # characters of outboundIQ's answer kept (for the dead-letter store)
+
+
+@dataclass(frozen=True)
+class PostResult:
+    """What one POST got: ``status`` None means no answer (timeout, connection error)."""
+
+    status: int | None
+    body: str
+    retry_after: str | None
+    error: str
+
+
+class Poster:
+    """Sends dials through ``client`` (``relay.delivery.client.create_client``)."""
+
+    def __init__(
+        self, client: httpx.AsyncClient, metrics: RelayMetrics, *, rate_per_key: float = 0.0
+    ) -> None:
+        self.client = client
+        self.metrics = metrics
+        self.rate_per_key = rate_per_key
+        self._buckets: dict[str, TokenBucket] = {}
+
+    async def post(self, dial: LeasedDial, key: SecretStr) -> PostResult:
+        """POST ``dial`` with ``key`` (after waiting for the key's rate limit, if any)."""
+        if self.rate_per_key > 0:
+            handle = key_id(key)
+            bucket = self._buckets.get(handle)
+            if bucket is None:
+                bucket = self._buckets[handle] = TokenBucket(self.rate_per_key)
+            await bucket.acquire()
+        started = time.perf_counter()
+        try:
+            response = await self.client.post(
+                "/dials",
+                content=dial.payload,
+                headers={"Authorization": f"Bearer {key.get_secret_value()}"},
+            )
+        except httpx.TimeoutException as exc:
+            return PostResult(None, "", None, f"timeout ({type(exc).__name__})")
+        except httpx.HTTPError as exc:
+            return PostResult(None, "", None, f"connection error ({type(exc).__name__})")
+        finally:
+            self.metrics.forward_latency.observe(time.perf_counter() - started)
+        return PostResult(
+            response.status_code,
+            response.text[:BODY_LIMIT],
+            response.headers.get("retry-after"),
+            f"http {response.status_code}",
+        )
