@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.queue.base import DialQueue
+from relay.queue.base import DeliveryQueue
 
 __all__ = ["AckBatcher"]
 
@@ -18,7 +18,7 @@ __all__ = ["AckBatcher"]
 class AckBatcher:
     """Collects queue ids to ack and flushes them with one ``queue.ack`` per round."""
 
-    def __init__(self, queue: DialQueue) -> None:
+    def __init__(self, queue: DeliveryQueue) -> None:
         self.queue = queue
         self._pending: list[str] = []
         self._next: asyncio.Future[None] | None = None

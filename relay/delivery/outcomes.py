@@ -27,7 +27,7 @@ from relay.delivery.policy import Outcome, classify, retry_delay
 from relay.delivery.poster import PostResult
 from relay.obs.logs import info_line
 from relay.obs.metrics import RelayMetrics
-from relay.queue.base import DialQueue, LeasedDial
+from relay.queue.base import DeliveryQueue, LeasedDial
 
 __all__ = ["ForwarderState", "Outcomes"]
 
@@ -51,7 +51,7 @@ class Outcomes:
     """Acts on attempts' results against ``queue``; ``sources`` gives the current sources,
     ``wake`` wakes the worker loop, ``background`` runs housekeeping the worker waits for."""
 
-    queue: DialQueue
+    queue: DeliveryQueue
     holds: KeyHolds
     metrics: RelayMetrics
     settings: Settings

@@ -33,7 +33,7 @@ from relay.core.sources import Source
 from relay.delivery.holds import vendor_hold
 from relay.delivery.outcomes import Outcomes
 from relay.exceptions import MappingError, ResolveAuthError, ResolveError
-from relay.queue.base import DialQueue, LeasedDial
+from relay.queue.base import DeliveryQueue, LeasedDial
 
 __all__ = ["Resolver", "close_mappings"]
 
@@ -45,7 +45,7 @@ class Resolver:
     """Turns leased mapping jobs into dials; ``sources`` gives the current sources."""
 
     outcomes: Outcomes
-    queue: DialQueue
+    queue: DeliveryQueue
     sources: Callable[[], Mapping[str, Source]]
     clock: Callable[[], float] = time.time
 

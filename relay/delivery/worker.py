@@ -37,7 +37,7 @@ from relay.delivery.poster import Poster
 from relay.delivery.resolver import Resolver
 from relay.exceptions import QueueError
 from relay.obs.metrics import RelayMetrics
-from relay.queue.base import DialQueue, LeasedDial
+from relay.queue.base import DeliveryQueue, LeasedDial
 
 __all__ = ["Forwarder"]
 
@@ -51,7 +51,7 @@ class Forwarder:
     def __init__(
         self,
         *,
-        queue: DialQueue,
+        queue: DeliveryQueue,
         sources: dict[str, Source],
         settings: Settings,
         client: httpx.AsyncClient,
