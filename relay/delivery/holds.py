@@ -113,8 +113,9 @@ class KeyHolds(Mapping[str, KeyHold]):
         return lifted
 
     def drop(self, key: str) -> None:
-        """Remove the hold on ``key``, which must exist (it has no dial left to probe with)."""
-        del self._holds[key]
+        """Remove the hold on ``key`` (it has no dial left to probe with); a hold a config
+        reload already lifted is gone already, which is fine."""
+        self._holds.pop(key, None)
         self._publish()
 
     def reset(self, sources: Collection[str]) -> frozenset[str]:

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
 from typing import Protocol
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from relay.config.limits import RateLimit
+from relay.core.tokens import TokenBucket
 from relay.intake.answers import HEADERS_TOO_LARGE, HOOK_PREFIX, outcome_of
 from relay.obs.metrics import RelayMetrics
 
@@ -25,33 +25,22 @@ __all__ = ["COUNTED", "HeaderLimits", "RateLimiter", "RequestGuard", "header_pro
 COUNTED = "relay.counted"
 
 
-@dataclass
-class _Bucket:
-    limit: RateLimit
-    tokens: float
-    updated: float
-
-
 class RateLimiter:
     """Token buckets, one per source, in this process (each replica counts on its own)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._buckets: dict[str, _Bucket] = {}
+        self._buckets: dict[str, tuple[RateLimit, TokenBucket]] = {}
         self._clock = clock
 
     def acquire(self, source: str, limit: RateLimit) -> float | None:
         """Take one request from ``source``'s budget; when empty, seconds until one is free."""
-        now = self._clock()
-        bucket = self._buckets.get(source)
-        if bucket is None or bucket.limit != limit:  # new source, or its limit was reloaded
-            bucket = self._buckets[source] = _Bucket(limit, limit.capacity, now)
-        elapsed = max(0.0, now - bucket.updated)
-        bucket.tokens = min(limit.capacity, bucket.tokens + elapsed * limit.per_second)
-        bucket.updated = now
-        if bucket.tokens >= 1.0:
-            bucket.tokens -= 1.0
-            return None
-        return (1.0 - bucket.tokens) / limit.per_second
+        entry = self._buckets.get(source)
+        if entry is None or entry[0] != limit:  # new source, or its limit was reloaded
+            entry = self._buckets[source] = (
+                limit,
+                TokenBucket(limit.per_second, limit.capacity, clock=self._clock),
+            )
+        return entry[1].take()
 
 
 def header_problem(headers: list[tuple[bytes, bytes]], limits: HeaderLimits) -> str | None:
