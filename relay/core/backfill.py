@@ -24,7 +24,7 @@ from typing import IO, Any
 import orjson
 
 from relay.core.mapping import InboundRequest
-from relay.core.pipeline import Mapped, map_request, reject, store_mapped
+from relay.core.pipeline import Mapped, enqueue_mapped, keep_rejected, map_request
 from relay.core.sources import Source
 from relay.exceptions import ConfigError, MappingError, Problem
 from relay.queue.base import DialQueue
@@ -250,7 +250,7 @@ async def _process(
             if len(report.rejects) < options.show_rejects:
                 report.rejects.append((record.file, record.row, exc.problems))
             if not options.dry_run:
-                stores.append(reject(queue, source.name, record.request(), exc.problems))
+                stores.append(keep_rejected(queue, source.name, record.request(), exc.problems))
             continue
         dial = mapped.dial
         if dial is None and mapped.job is None:
@@ -279,7 +279,7 @@ async def _store(
     report: BackfillReport,
     now: float,
 ) -> None:
-    queued, _key = await store_mapped(
+    queued, _key = await enqueue_mapped(
         queue, source, mapped, dedupe_seconds=options.dedupe_seconds, now=now, lane=BACKFILL_LANE
     )
     report.counts["queued" if queued else "duplicate"] += 1

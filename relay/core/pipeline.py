@@ -1,4 +1,15 @@
-"""From a parsed request to a stored dial: the steps intake, preview and replay share."""
+"""From a parsed request to a stored dial: the steps intake, preview, replay and backfill share.
+
+1. ``parse_request``: the raw request (method, content type, query, body) as an
+   ``InboundRequest``; 415 for a body that is neither JSON nor a form.
+2. ``call_mapping``: the source's (vendor) mapping on it; a mapping's crash is a
+   ``MappingError``, never a 500.
+3. ``finish_mapping``: the mapping's result normalized into a ``Dial`` (``dial_from_fields``),
+   or its deferred job, or the reason it is ignored: a ``Mapped``.
+   ``map_request`` is steps 2 and 3, logging the mapping's warnings.
+4. ``enqueue_mapped``: the ``Mapped`` stored durably (dedupe by key); or, when steps 2-3
+   raised, ``keep_rejected`` keeps the raw request for replay after a fix.
+"""
 
 from __future__ import annotations
 
@@ -18,16 +29,16 @@ from relay.queue.base import DialQueue, NewDial, RejectedRecord
 
 __all__ = [
     "Mapped",
-    "build_mapped",
+    "call_mapping",
+    "dial_from_fields",
     "empty_warnings",
+    "enqueue_mapped",
+    "finish_mapping",
+    "json_too_deep",
+    "keep_rejected",
     "map_request",
     "media_type",
     "parse_request",
-    "reject",
-    "run_mapping",
-    "source_dial",
-    "store_dial",
-    "store_mapped",
 ]
 
 log = structlog.get_logger("relay.core.pipeline")
@@ -100,7 +111,7 @@ class Mapped:
     ignored: str | None = None
 
 
-def run_mapping(source: Source, request: InboundRequest) -> MappingResult:
+def call_mapping(source: Source, request: InboundRequest) -> MappingResult:
     """The source's mapping on ``request``; a mapping bug becomes a ``MappingError``."""
     try:
         return source.mapping.map(request, source.context)
@@ -112,7 +123,7 @@ def run_mapping(source: Source, request: InboundRequest) -> MappingResult:
         ) from exc
 
 
-def source_dial(source: Source, fields: dict[str, object]) -> Dial:
+def dial_from_fields(source: Source, fields: dict[str, object]) -> Dial:
     """Build the Dial of mapped ``fields`` with the source's zone, defaults and directions."""
     return build_dial(
         fields,
@@ -123,13 +134,13 @@ def source_dial(source: Source, fields: dict[str, object]) -> Dial:
     )
 
 
-def build_mapped(source: Source, result: MappingResult) -> Mapped:
+def finish_mapping(source: Source, result: MappingResult) -> Mapped:
     """Normalize a mapping's result into the Dial (or pass its job / ignore on)."""
     if result.ignored is not None or result.job is not None:
         if result.job is not None and (result.job.kind == "dial" or not result.job.key):
             raise MappingError([Problem("mapping", "a deferred job needs a kind and a key")])
         return Mapped(None, list(result.warnings), job=result.job, ignored=result.ignored)
-    return Mapped(dial=source_dial(source, result.fields), warnings=list(result.warnings))
+    return Mapped(dial=dial_from_fields(source, result.fields), warnings=list(result.warnings))
 
 
 def empty_warnings(source: Source, dial: Dial) -> list[str]:
@@ -147,38 +158,13 @@ def map_request(source: Source, request: InboundRequest) -> Mapped:
 
     The mapping's own warnings (e.g. unsubstituted variables) are logged.
     """
-    result = run_mapping(source, request)
+    result = call_mapping(source, request)
     if result.warnings:
         log.warning("mapping_warnings", source=source.name, warnings=result.warnings)
-    return build_mapped(source, result)
+    return finish_mapping(source, result)
 
 
-async def store_dial(
-    queue: DialQueue,
-    source: Source,
-    dial: Dial,
-    *,
-    dedupe_seconds: float,
-    now: float | None = None,
-    due_at: float | None = None,
-    lane: int = 0,
-) -> bool:
-    """Enqueue ``dial`` durably; False when its ``dial_id`` was already accepted."""
-    received = time.time() if now is None else now
-    return await queue.enqueue(
-        NewDial(
-            source=source.name,
-            dial_id=dial.dial_id,
-            payload=dial.to_wire(),
-            received_at=received,
-            lane=lane,
-            due_at=due_at,
-        ),
-        dedupe_seconds,
-    )
-
-
-async def store_mapped(
+async def enqueue_mapped(
     queue: DialQueue,
     source: Source,
     mapped: Mapped,
@@ -188,21 +174,25 @@ async def store_mapped(
     now: float | None = None,
     lane: int = 0,
 ) -> tuple[bool, str]:
-    """Store a mapped dial, or its deferred job: (stored, key); False when a duplicate."""
-    if mapped.dial is not None:
-        stored = await store_dial(
-            queue,
-            source,
-            mapped.dial,
-            dedupe_seconds=dedupe_seconds,
-            due_at=due_at,
-            now=now,
-            lane=lane,
+    """Store a mapped dial, or its deferred job, durably: (stored, key); stored is False
+    when the key was already accepted within ``dedupe_seconds`` (a duplicate)."""
+    received = time.time() if now is None else now
+    dial = mapped.dial
+    if dial is not None:
+        stored = await queue.enqueue(
+            NewDial(
+                source=source.name,
+                dial_id=dial.dial_id,
+                payload=dial.to_wire(),
+                received_at=received,
+                lane=lane,
+                due_at=due_at,
+            ),
+            dedupe_seconds,
         )
-        return stored, mapped.dial.dial_id
+        return stored, dial.dial_id
     job = mapped.job
     assert job is not None, "an ignored request is not stored"
-    received = time.time() if now is None else now
     stored = await queue.enqueue(
         NewDial(
             source=source.name,
@@ -218,7 +208,7 @@ async def store_mapped(
     return stored, job.key
 
 
-async def reject(
+async def keep_rejected(
     queue: DialQueue, source: str, request: InboundRequest, problems: list[Problem]
 ) -> str:
     """Keep a request that could not be mapped, so it can be replayed after a fix."""

@@ -21,7 +21,7 @@ import orjson
 
 from relay.core.mapping import InboundRequest
 from relay.core.normalize import parse_timestamp
-from relay.core.pipeline import FORM_TYPE, build_mapped, empty_warnings, run_mapping
+from relay.core.pipeline import FORM_TYPE, call_mapping, empty_warnings, finish_mapping
 from relay.core.sources import Source
 from relay.exceptions import MappingError
 
@@ -82,12 +82,12 @@ def timezone_warnings(source: Source, fields: dict[str, object]) -> list[str]:
 def preview_request(source: Source, request: InboundRequest) -> Preview:
     """Map a parsed request as intake would, collecting every warning; nothing is stored."""
     try:
-        result = run_mapping(source, request)
+        result = call_mapping(source, request)
     except MappingError as exc:
         return Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
     guessed = timezone_warnings(source, result.fields)
     try:
-        mapped = build_mapped(source, result)
+        mapped = finish_mapping(source, result)
     except MappingError as exc:
         return Preview(
             dial=None,

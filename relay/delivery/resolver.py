@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 import structlog
 
 from relay.core.mapping import PendingJob, ResolvingMapping
-from relay.core.pipeline import source_dial
+from relay.core.pipeline import dial_from_fields
 from relay.core.sources import Source
 from relay.delivery.holds import vendor_hold
 from relay.delivery.outcomes import Outcomes
@@ -63,7 +63,7 @@ class Resolver:
         fields = {"source": item.source, "dial_id": item.dial_id, "kind": item.kind}
         try:
             result = await mapping.resolve(job, source.context)
-            dial = source_dial(source, result.fields)
+            dial = dial_from_fields(source, result.fields)
         except ResolveAuthError as exc:
             await self._hold(item, str(exc))
             return None

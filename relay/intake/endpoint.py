@@ -26,7 +26,7 @@ from starlette.types import Receive, Scope, Send
 
 from relay.config.network import client_address, in_networks
 from relay.core.mapping import InboundRequest
-from relay.core.pipeline import map_request, parse_request, reject, store_mapped
+from relay.core.pipeline import enqueue_mapped, keep_rejected, map_request, parse_request
 from relay.core.sources import Source
 from relay.exceptions import (
     AuthError,
@@ -279,7 +279,7 @@ async def _handle(
         return answers.IGNORED(reason=mapped.ignored), None
     forwarder = runtime.forwarder
     try:
-        queued, key = await store_mapped(
+        queued, key = await enqueue_mapped(
             runtime.queue,
             source,
             mapped,
@@ -305,7 +305,9 @@ async def _rejected(
 ) -> Answer:
     errors = [p.as_dict() for p in exc.problems]
     try:
-        rejected_id: str | None = await reject(runtime.queue, source.name, request, exc.problems)
+        rejected_id: str | None = await keep_rejected(
+            runtime.queue, source.name, request, exc.problems
+        )
     except QueueError as err:
         log.error("rejected_store_failed", source=source.name, error=str(err))
         return answers.UNAVAILABLE_REJECTING()

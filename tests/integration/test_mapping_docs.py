@@ -73,3 +73,28 @@ def test_vicidial_dispo_call_url_maps() -> None:
     outcome = preview_request(source, parse_request("GET", "", query, b""))
     assert outcome.warnings == []
     assert outcome.dial is not None and outcome.dial["ani"] == "5125550100"
+
+
+def test_python_mapping_example_maps_through_the_sdk(tmp_path: Path) -> None:
+    """The Python mapping of mappings.md, dropped into a mappings folder as written, imports
+    only the SDK and maps an Acme call into a Dial."""
+    python = blocks(DOCS / "mappings.md", "python")
+    [example] = [b for b in python if "class AcmeMapping" in b]
+    [factory] = [b for b in python if b.startswith("def mapping(")]
+    assert re.findall(r"^(?:from|import) (relay[\w.]*)", example, re.M) == ["relay.sdk"]
+    (tmp_path / "acme.py").write_text(example + "\n\n" + factory)
+    sources = parse_sources(
+        "sources:\n  acme:\n    mapping: acme\n    auth: {type: none}\n",
+        mappings_dir=tmp_path,
+    )
+    body = (
+        b'{"call": {"uuid": "42", "from": "+1 512 555 0100", "to": "(512) 555-0187",'
+        b' "ended": "2026-04-10 09:32:15", "result": "Sale"}}'
+    )
+    outcome = preview_request(sources["acme"], parse_request("POST", "application/json", {}, body))
+    assert outcome.dial is not None, outcome.errors
+    assert outcome.dial["dial_id"] == "acme-42"
+    assert outcome.dial["ani"] == "5125550100"
+    assert outcome.dial["prospect_phone"] == "5125550187"
+    assert outcome.dial["datetime"] == "2026-04-10 09:32:15"  # naive: the source zone, UTC
+    assert outcome.dial["call_direction"] == "Outbound"
