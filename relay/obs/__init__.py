@@ -1,0 +1,1 @@
+"""Observability: structured logs (masked, secret-free) and Prometheus metrics."""
