@@ -131,6 +131,11 @@ class _Params:
 class Five9Mapping:
     """Maps a Five9 Web Connector request onto Dials fields."""
 
+    #: Five9 reports a transferred call once per agent who dispositions it (same call_id):
+    #: hold each dial this long for the later legs (docs/vendors/five9.md says why 900 s).
+    #: A source's ``coalesce_seconds`` overrides it (0 turns it off).
+    coalesce_seconds = 900.0
+
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         self.options = Five9Options.model_validate(options or {})
         self.names = {name: self.options.names.get(name, name) for name in DEFAULT_NAMES}

@@ -29,6 +29,7 @@ __all__ = ["SourceConfig", "SourcesFile", "parse_sources_file"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+MAX_COALESCE_SECONDS = 86400.0  # a day: past that, a held dial is news no longer
 
 
 class SourceConfig(BaseModel):
@@ -45,6 +46,9 @@ class SourceConfig(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     allow_ips: list[IPNetwork] | None = None  # CIDRs; None: any address may call
     rate_limit: RateLimit | None = None
+    #: Seconds a dial is held after its first webhook so that later legs of the same call
+    #: (same dial_id) merge into it (relay.core.legs); None: the mapping's default, else 0.
+    coalesce_seconds: float | None = Field(default=None, ge=0, le=MAX_COALESCE_SECONDS)
 
     @field_validator("allow_ips", mode="before")
     @classmethod

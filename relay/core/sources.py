@@ -55,6 +55,17 @@ class Source:
         )
 
     @property
+    def coalesce_seconds(self) -> float:
+        """How long a dial waits after its first webhook for later legs of its call (0: no
+        wait, a later leg is a duplicate): the source's ``coalesce_seconds``, else its
+        mapping's default (a ``coalesce_seconds`` attribute; Five9's is 900), else 0."""
+        configured = self.config.coalesce_seconds
+        if configured is not None:
+            return configured
+        default = getattr(self.mapping, "coalesce_seconds", 0.0)
+        return float(default) if isinstance(default, int | float) else 0.0
+
+    @property
     def secret_query_param(self) -> str | None:
         """The query parameter carrying this source's secret, stripped before mapping."""
         return self.config.auth.param if isinstance(self.config.auth, QueryAuth) else None

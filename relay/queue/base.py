@@ -6,7 +6,15 @@ Code outside ``relay.queue`` imports from here; the modules behind it may move.
 
 from __future__ import annotations
 
-from relay.queue.models import DeadDial, LeasedDial, NewDial, QueueStats, RejectedRecord
+from relay.queue.models import (
+    DeadDial,
+    LeasedDial,
+    LegMerge,
+    LegOutcome,
+    NewDial,
+    QueueStats,
+    RejectedRecord,
+)
 from relay.queue.protocols import (
     DeadLetterStore,
     DeliveryQueue,
@@ -22,6 +30,8 @@ __all__ = [
     "DeliveryQueue",
     "DialQueue",
     "LeasedDial",
+    "LegMerge",
+    "LegOutcome",
     "NewDial",
     "QueueHealth",
     "QueueLifecycle",

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 __all__ = [
     "DeadDial",
     "LeasedDial",
+    "LegMerge",
+    "LegOutcome",
     "NewDial",
     "QueueStats",
     "RejectedRecord",
@@ -24,6 +28,14 @@ class NewDial:
     lane: int = 0  # 0 = live intake; higher lanes (backfill) drain after lower ones
     due_at: float | None = None  # first attempt not before (a held key's next probe)
     kind: str = "dial"  # "dial": payload is the wire JSON; other kinds are mapping jobs
+
+
+#: What ``DeliveryQueue.coalesce`` did with a leg of a call: stored it (the first leg, held),
+#: merged it into the held dial, or nothing (a duplicate: the call's window has closed).
+LegOutcome = Literal["queued", "coalesced", "duplicate"]
+#: How a later leg joins a held dial: ``merge(stored payload, leg payload) -> new payload``.
+#: It must be pure: a backend may call it more than once for one leg.
+LegMerge = Callable[[bytes, bytes], bytes]
 
 
 @dataclass(frozen=True)

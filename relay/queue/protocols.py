@@ -26,7 +26,15 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Protocol
 
-from relay.queue.models import DeadDial, LeasedDial, NewDial, QueueStats, RejectedRecord
+from relay.queue.models import (
+    DeadDial,
+    LeasedDial,
+    LegMerge,
+    LegOutcome,
+    NewDial,
+    QueueStats,
+    RejectedRecord,
+)
 
 __all__ = [
     "DeadLetterStore",
@@ -67,6 +75,22 @@ class DeliveryQueue(Protocol):
         """
         ...
 
+    async def coalesce(
+        self, dial: NewDial, dedupe_seconds: float, *, window: float, merge: LegMerge
+    ) -> LegOutcome:
+        """Store ``dial`` as one leg of a call whose legs arrive within ``window`` seconds.
+
+        The first leg is stored as ``enqueue`` would, but held: due no earlier than its
+        ``received_at + window``, and no lease (a probe's horizon included) or
+        ``release_delayed`` takes it sooner. A later leg of the same ``(source, dial_id)``
+        received before then is merged into the held dial's payload (``merge(stored, leg)``),
+        atomically however many legs arrive at once, on however many replicas. ``"queued"``:
+        the first leg, stored; ``"coalesced"``: merged; ``"duplicate"``: nothing stored (the
+        window has closed, or the dial is already leased). The id is remembered for
+        ``max(dedupe_seconds, window)``.
+        """
+        ...
+
     async def seen(self, source: str, dial_id: str, *, now: float) -> bool:
         """True when ``(source, dial_id)`` was accepted and its dedupe entry has not expired."""
         ...
@@ -101,7 +125,9 @@ class DeliveryQueue(Protocol):
         ...
 
     async def release_delayed(self, *, now: float, sources: Collection[str] | None = None) -> int:
-        """Make every delayed dial (of ``sources``, or all) due now: circuit closed, key fixed."""
+        """Make every delayed dial (of ``sources``, or all) due now: circuit closed, key fixed.
+
+        A held first leg (``coalesce``) becomes due at the end of its window, not before."""
         ...
 
     async def delay_sources(self, sources: Collection[str], until: float) -> int:

@@ -11,7 +11,7 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from relay.queue.models import NewDial
-from relay.queue.redis.leasing import RedisLeasing
+from relay.queue.redis.legs import RedisLegs
 
 if TYPE_CHECKING:
     from relay.queue.protocols import DeliveryQueue
@@ -19,11 +19,8 @@ if TYPE_CHECKING:
 __all__ = ["RedisDelivery"]
 
 
-class RedisDelivery(RedisLeasing):
-    """``DeliveryQueue`` on Redis Streams (leasing itself is ``RedisLeasing``)."""
-
-    def _seen_key(self, source: str, dial_id: str) -> str:
-        return f"{self.base}:seen:{len(source)}:{source}:{dial_id}"
+class RedisDelivery(RedisLegs):
+    """``DeliveryQueue`` on Redis Streams (leasing: ``RedisLeasing``; legs: ``RedisLegs``)."""
 
     async def seen(self, source: str, dial_id: str, *, now: float) -> bool:
         marker = await self._op(lambda c: c.get(self._seen_key(source, dial_id)))

@@ -16,6 +16,9 @@ key lives in one slot) and builds the other key names from it. Layout (docs/redi
 ``B:index``                     sorted set queue id → received_at (oldest, totals)
 ``B:count``                     hash source → dials in the queue
 ``B:seen:<len>:<source>:<id>``  dedupe marker (its expiry time), ``SET NX PX`` the window
+``B:held:<len>:<source>:<id>``  a call's held first leg (``coalesce``): ``q`` queue id, ``u``
+                                end of its window, ``v`` legs merged (expires after the window)
+``B:holding``                   sorted set queue id → end of the window, of held first legs
 ``B:dead`` / ``B:dead:<id>``    dead letters;  ``B:rejected`` / ``B:rejected:<id>`` rejected
 ``B:seq:dial|dead|rejected``    id counters (the dial counter is seeded from the clock, so ids
                                 never repeat after Redis restarts empty)
@@ -51,6 +54,8 @@ NAMES = (
     "replay_dead",
     "purge",
     "add_rejected",
+    "hold",
+    "merge_leg",
 )
 
 

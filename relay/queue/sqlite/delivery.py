@@ -7,9 +7,8 @@ from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
 from relay.queue.models import LeasedDial, NewDial
-from relay.queue.sqlite.reader import SqliteReader
-from relay.queue.sqlite.store import SqliteStore
-from relay.queue.sqlite.writer import SqliteWriter
+from relay.queue.sqlite.intake import insert_dial, remember, sweep_expired
+from relay.queue.sqlite.legs import SqliteLegs
 
 if TYPE_CHECKING:
     from relay.queue.protocols import DeliveryQueue
@@ -17,45 +16,21 @@ if TYPE_CHECKING:
 __all__ = ["LANES", "SqliteDelivery"]
 
 LANES = (0, 1)
-_SEEN_SWEEP_EVERY = 5000  # enqueues between sweeps of expired dedupe entries
 
 
-class SqliteDelivery(SqliteStore):
-    """``DeliveryQueue`` on the ``dials`` and ``seen`` tables."""
-
-    def __init__(self, writer: SqliteWriter, reader: SqliteReader) -> None:
-        super().__init__(writer, reader)
-        self._enqueues = 0
+class SqliteDelivery(SqliteLegs):
+    """``DeliveryQueue`` on the ``dials`` and ``seen`` tables (``coalesce``: ``SqliteLegs``)."""
 
     async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
-        self._enqueues += 1
-        sweep = self._enqueues % _SEEN_SWEEP_EVERY == 0
+        sweep = self._sweeping()
 
         def op(c: sqlite3.Connection) -> bool:
             now = dial.received_at
-            cur = c.execute(
-                "INSERT INTO seen (source, dial_id, expires_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (source, dial_id) DO UPDATE SET expires_at = excluded.expires_at "
-                "WHERE seen.expires_at <= ?",
-                (dial.source, dial.dial_id, now + dedupe_seconds, now),
-            )
-            if cur.rowcount == 0:
+            if not remember(c, dial, dedupe_seconds):
                 return False
-            c.execute(
-                "INSERT INTO dials (source, dial_id, payload, lane, received_at, due_at, kind) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (
-                    dial.source,
-                    dial.dial_id,
-                    dial.payload,
-                    dial.lane,
-                    now,
-                    dial.due_at or now,
-                    dial.kind,
-                ),
-            )
+            insert_dial(c, dial, dial.due_at or now)
             if sweep:
-                c.execute("DELETE FROM seen WHERE expires_at <= ?", (now,))
+                sweep_expired(c, now)
             return True
 
         return await self._writer.call(op)
@@ -82,6 +57,10 @@ class SqliteDelivery(SqliteStore):
         if limit <= 0:
             return []
         filters, params = _source_filter(exclude_sources, only_sources)
+        held: tuple[float, ...] = ()
+        if horizon is not None and horizon > now:  # a probe: never a held leg before its time
+            filters += " AND id NOT IN (SELECT queue_id FROM holding WHERE until > ?)"
+            held = (now,)
 
         def op(c: sqlite3.Connection) -> list[LeasedDial]:
             out: list[LeasedDial] = []
@@ -92,7 +71,7 @@ class SqliteDelivery(SqliteStore):
                 rows = c.execute(
                     "SELECT id, source, dial_id, payload, attempts, received_at, kind FROM dials "  # noqa: S608
                     f"WHERE lane = ? AND due_at <= ?{filters} ORDER BY due_at, id LIMIT ?",
-                    (lane, now if horizon is None else horizon, *params, want),
+                    (lane, now if horizon is None else horizon, *params, *held, want),
                 ).fetchall()
                 if not rows:
                     continue
@@ -163,14 +142,22 @@ class SqliteDelivery(SqliteStore):
         if sources is not None:
             clause = f" AND source IN ({','.join('?' * len(sources))})"
             params = tuple(sources)
-        return await self._writer.call(
-            lambda c: (
-                c.execute(
-                    f"UPDATE dials SET due_at = ? WHERE leased = 0 AND due_at > ?{clause}",  # noqa: S608
-                    (now, now, *params),
-                ).rowcount
+        held = "id IN (SELECT queue_id FROM holding WHERE until > ?)"
+
+        def op(c: sqlite3.Connection) -> int:
+            # A held first leg (coalesce) is due at the end of its window, not now.
+            c.execute(
+                "UPDATE dials SET due_at = (SELECT until FROM holding WHERE queue_id = dials.id) "  # noqa: S608
+                f"WHERE leased = 0 AND {held}{clause}",
+                (now, *params),
             )
-        )
+            return c.execute(
+                f"UPDATE dials SET due_at = ? WHERE leased = 0 AND due_at > ? AND NOT {held}"  # noqa: S608
+                f"{clause}",
+                (now, now, now, *params),
+            ).rowcount
+
+        return await self._writer.call(op)
 
     async def next_due(self) -> float | None:
         def op(c: sqlite3.Connection) -> float | None:

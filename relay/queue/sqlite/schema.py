@@ -27,6 +27,17 @@ CREATE TABLE IF NOT EXISTS seen (
     PRIMARY KEY (source, dial_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_expiry ON seen (expires_at);
+-- The first leg of a call held for its later legs (DeliveryQueue.coalesce): which dials row
+-- holds (source, dial_id), and until when later legs merge into it.
+CREATE TABLE IF NOT EXISTS holding (
+    source TEXT NOT NULL,
+    dial_id TEXT NOT NULL,
+    queue_id INTEGER NOT NULL,
+    until REAL NOT NULL,
+    PRIMARY KEY (source, dial_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS holding_queue ON holding (queue_id, until);
+CREATE INDEX IF NOT EXISTS holding_until ON holding (until);
 CREATE TABLE IF NOT EXISTS dead (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     source TEXT NOT NULL,

@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Callable
 
+import orjson
 import pytest
 
 from relay.queue.base import DialQueue, NewDial, RejectedRecord
@@ -212,3 +213,135 @@ async def test_kind_and_replace_payload(queue: DialQueue) -> None:
     await queue.retry(leased.id, T0 + 1, "resolved; POST failed")
     (again,) = await queue.lease(1, 30, now=T0 + 1)
     assert (again.kind, again.payload) == ("dial", b'{"dial_id":"conv-1"}')
+
+
+# --- legs of one call (coalesce) ---------------------------------------------------------
+WINDOW = 60.0
+FOREVER = 1e18
+
+
+def leg(name: str, at: float, dial_id: str = "call", source: str = "crm") -> NewDial:
+    """A leg whose payload is the JSON list of the legs it holds."""
+    return NewDial(source=source, dial_id=dial_id, payload=orjson.dumps([name]), received_at=at)
+
+
+def union(stored: bytes, new_leg: bytes) -> bytes:
+    """A merge that keeps every leg it was given (order: as merged)."""
+    held: list[str] = orjson.loads(stored)
+    return orjson.dumps(held + [n for n in orjson.loads(new_leg) if n not in held])
+
+
+async def coalesce(queue: DialQueue, dial: NewDial, dedupe: float = 3600) -> str:
+    return await queue.coalesce(dial, dedupe, window=WINDOW, merge=union)
+
+
+async def test_coalesce_holds_the_first_leg_and_merges_later_ones(queue: DialQueue) -> None:
+    """The first leg is held for the window, later legs in it merge, then it is sent once and
+    a leg after the window is a duplicate."""
+    assert await coalesce(queue, leg("first", T0)) == "queued"
+    assert await coalesce(queue, leg("second", T0 + 30)) == "coalesced"
+    assert await coalesce(queue, leg("third", T0 + 59.5)) == "coalesced"
+    assert await queue.lease(5, 30, now=T0 + 59.9) == []
+    assert await queue.next_due() == pytest.approx(T0 + WINDOW)
+    assert not await queue.enqueue(leg("live", T0 + 40), 3600)  # one dedupe for both
+    (sent,) = await queue.lease(5, 30, now=T0 + WINDOW)
+    assert orjson.loads(sent.payload) == ["first", "second", "third"]
+    assert await coalesce(queue, leg("late", T0 + 61)) == "duplicate"
+    await queue.ack([sent.id])
+    assert await coalesce(queue, leg("later", T0 + 100)) == "duplicate"
+    assert await queue.lease(5, 30, now=T0 + 1000) == []
+
+
+async def test_coalesce_is_per_source_and_id(queue: DialQueue) -> None:
+    """Legs of other calls, or of the same id from another source, are calls of their own."""
+    assert await coalesce(queue, leg("a", T0)) == "queued"
+    assert await coalesce(queue, leg("b", T0 + 1, dial_id="other")) == "queued"
+    assert await coalesce(queue, leg("c", T0 + 1, source="elsewhere")) == "queued"
+    got = await queue.lease(5, 30, now=T0 + WINDOW + 1)
+    assert sorted(orjson.loads(d.payload)[0] for d in got) == ["a", "b", "c"]
+
+
+async def test_an_enqueued_dial_is_not_a_held_leg(queue: DialQueue) -> None:
+    """A dial stored by enqueue (a backfill) makes a later leg a duplicate, not a merge."""
+    assert await queue.enqueue(leg("backfilled", T0), 3600)
+    assert await coalesce(queue, leg("live", T0 + 1)) == "duplicate"
+    (only,) = await queue.lease(5, 30, now=T0 + 1)
+    assert orjson.loads(only.payload) == ["backfilled"]
+
+
+async def test_the_window_is_remembered_without_dedupe(queue: DialQueue) -> None:
+    """With dedupe off, a leg within the window still merges (the id is kept for the window)."""
+    assert await coalesce(queue, leg("first", T0), dedupe=0) == "queued"
+    assert await coalesce(queue, leg("second", T0 + 30), dedupe=0) == "coalesced"
+    (sent,) = await queue.lease(5, 30, now=T0 + WINDOW)
+    assert orjson.loads(sent.payload) == ["first", "second"]
+
+
+async def test_a_held_leg_is_never_sent_early(queue: DialQueue) -> None:
+    """Neither a probe's horizon nor release_delayed (circuit closed, key lifted) takes a held
+    leg before its window ends; a key hold can only push it later."""
+    assert await coalesce(queue, leg("held", T0)) == "queued"
+    now = T0 + 1
+    assert await queue.lease(1, 30, now=now, only_sources={"crm"}, horizon=FOREVER) == []
+    assert await queue.lease(1, 30, now=now, exclude_sources={"x"}, horizon=FOREVER) == []
+    assert await queue.release_delayed(now=now) == 0
+    assert await queue.release_delayed(now=now, sources={"crm"}) == 0
+    assert await queue.lease(5, 30, now=now) == []
+    assert await queue.enqueue(new("plain", at=now), 3600)  # a probe still finds other dials
+    (probe,) = await queue.lease(1, 30, now=now, only_sources={"crm"}, horizon=FOREVER)
+    assert probe.dial_id == "plain"
+    await queue.ack([probe.id])
+    assert await queue.delay_sources({"crm"}, T0 + 300) == 1
+    assert await queue.lease(5, 30, now=T0 + WINDOW) == []  # the key hold keeps it
+    assert await queue.release_delayed(now=T0 + 10, sources={"crm"}) == 0
+    assert await queue.lease(5, 30, now=T0 + 59) == []  # lifted: due at its window's end
+    (sent,) = await queue.lease(5, 30, now=T0 + WINDOW)
+    assert sent.dial_id == "call"
+
+
+async def test_a_leased_held_dial_takes_no_more_legs(queue: DialQueue) -> None:
+    """Once the dial is leased for sending, a leg stamped inside the window (another replica's
+    clock) is a duplicate: a payload being sent is never changed."""
+    assert await coalesce(queue, leg("first", T0)) == "queued"
+    (sent,) = await queue.lease(5, 30, now=T0 + WINDOW)
+    assert await coalesce(queue, leg("skewed", T0 + WINDOW - 1)) == "duplicate"
+    await queue.retry(sent.id, T0 + WINDOW + 5, "http 503")
+    (again,) = await queue.lease(5, 30, now=T0 + WINDOW + 5)
+    assert orjson.loads(again.payload) == ["first"]
+
+
+async def test_concurrent_legs_on_two_replicas_all_merge(
+    queue_factory: Callable[[], DialQueue],
+) -> None:
+    """Legs arriving at once on two queue clients (two replicas) all end up in the one dial."""
+    replicas = [queue_factory(), queue_factory()]
+    for replica in replicas:
+        await replica.open()
+    try:
+        names = [f"leg-{i}" for i in range(12)]
+        outcomes = await asyncio.gather(
+            *(coalesce(replicas[i % 2], leg(n, T0 + 1)) for i, n in enumerate(names))
+        )
+        assert sorted(outcomes) == ["coalesced"] * 11 + ["queued"]
+        (sent,) = await replicas[0].lease(5, 30, now=T0 + WINDOW + 1)
+        assert sorted(orjson.loads(sent.payload)) == sorted(names)
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+
+async def test_a_held_leg_survives_reopen(queue_factory: Callable[[], DialQueue]) -> None:
+    """After a restart the held dial is neither sent early nor closed to its later legs."""
+    q = queue_factory()
+    await q.open()
+    assert await coalesce(q, leg("first", T0)) == "queued"
+    await q.close()
+    q2 = queue_factory()
+    await q2.open()
+    try:
+        assert await q2.lease(5, 30, now=T0 + 1) == []
+        assert await coalesce(q2, leg("second", T0 + 2)) == "coalesced"
+        (sent,) = await q2.lease(5, 30, now=T0 + WINDOW)
+        assert orjson.loads(sent.payload) == ["first", "second"]
+    finally:
+        await q2.close()

@@ -32,6 +32,26 @@ local function matches(mode, set, src)
   if mode == 'o' then return set[src] == true end
   return true
 end
+-- Remember a dial id (its marker ``seen``) until ``now + window_s``, the marker holding its own
+-- expiry so that each entry keeps its window (a long backfill window is not cut short by a
+-- later, shorter live one); false when it is remembered already. A window of 0 remembers
+-- nothing.
+local function remember(seen, now, window_ms, window_s)
+  if tonumber(window_ms) <= 0 then return true end
+  local expires = string.format('%.6f', now + tonumber(window_s))
+  if redis.call('SET', seen, expires, 'NX', 'PX', window_ms) then return true end
+  local until_ = tonumber(redis.call('GET', seen) or '')
+  if until_ and until_ > now then return false end
+  redis.call('SET', seen, expires, 'PX', window_ms)
+  return true
+end
+-- The end of q's window while it is a held first leg (``hold``) at ``now``, else nil: no
+-- probe or release takes it before then.
+local function held_until(q, now)
+  local u = redis.call('ZSCORE', B .. ':holding', q)
+  if u and tonumber(u) > tonumber(now) then return u end
+  return nil
+end
 local function new_qid()
   local seq = B .. ':seq:dial'
   if redis.call('EXISTS', seq) == 0 then

@@ -5,7 +5,10 @@ local n = 0
 local function move(key)
   for _, q in ipairs(redis.call('ZRANGE', key, '(' .. now, '+inf', 'BYSCORE')) do
     local f = redis.call('HMGET', dial_key(q), 's', 'l')
-    if f[1] then
+    local held = f[1] and held_until(q, now)
+    if held then
+      add_delayed(q, f[1], held)  -- a held first leg: due at the end of its window
+    elseif f[1] then
       remove_delayed(q, f[1])
       push(q, f[2], now)
       n = n + 1

@@ -8,8 +8,10 @@ local cands = {}
 if mode == 'o' then
   for src, _ in pairs(set) do
     local z = redis.call('ZRANGE', B .. ':delayed:' .. src, '-inf', horizon, 'BYSCORE',
-      'LIMIT', 0, limit, 'WITHSCORES')
-    for i = 1, #z, 2 do table.insert(cands, {z[i], z[i + 1], false}) end
+      'LIMIT', 0, limit + 64, 'WITHSCORES')
+    for i = 1, #z, 2 do
+      if not held_until(z[i], ARGV[5]) then table.insert(cands, {z[i], z[i + 1], false}) end
+    end
   end
   for _, lane in ipairs({0, 1}) do
     local s = lane_stream(lane)
@@ -26,7 +28,7 @@ else
     if #z == 0 then break end
     for i = 1, #z, 2 do
       local src = redis.call('HGET', dial_key(z[i]), 's')
-      if src and #cands < limit and matches(mode, set, src) then
+      if src and #cands < limit and matches(mode, set, src) and not held_until(z[i], ARGV[5]) then
         table.insert(cands, {z[i], z[i + 1], false})
       end
     end
