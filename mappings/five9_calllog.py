@@ -5,11 +5,11 @@ Columns (Five9's standard report, plus those custom reports add): ``CALL ID``, `
 ``timezone`` or ``relay backfill --timezone``), ``CAMPAIGN``, ``CALL TYPE``, ``AGENT NAME``,
 ``DISPOSITION``, ``ANI``, ``DNIS``, ``SKILL``, ``LIST NAME``, ``DIAL ATTEMPTS``.
 
-The report has one row per call *leg*; legs share the ``CALL ID``. Consecutive legs of a call
-become one record: the first leg gives the numbers, time, campaign and call type; the last
-non-empty disposition, agent and skill win (the leg that ended the call dispositioned it).
-Each record is handed to the source's Five9 mapping under the parameter names that source
-uses, so it maps exactly like a live Web Connector call.
+The report has one row per call *leg*; legs share the ``CALL ID``. Each row becomes a record,
+handed to the source's Five9 mapping under the parameter names that source uses, so it maps
+exactly like a live Web Connector call, one per leg. The backfill then merges consecutive legs
+of a call into one dial with the rule live legs follow (``relay.core.legs``: the first leg's
+numbers, time, campaign and call type; the last non-empty disposition, agent and skill).
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ COLUMNS: dict[str, str] = {
     "LIST NAME": "lead_source",
     "DIAL ATTEMPTS": "attempts",
 }
-_LAST_WINS = frozenset({"disposition_name", "agent_name", "skill_name"})
 
 
 def _params(row: dict[str, str]) -> dict[str, str]:
@@ -50,31 +49,10 @@ def _params(row: dict[str, str]) -> dict[str, str]:
     return params
 
 
-def _merge(call: dict[str, str], leg: dict[str, str]) -> None:
-    for name, value in leg.items():
-        if value and (name in _LAST_WINS or not call.get(name)):
-            call[name] = value
-
-
 def read_call_log(path: Path, stream: Any, source: Source) -> Iterator[BackfillRecord]:
-    """One record per call (legs merged), keyed by the source's Five9 parameter names."""
+    """One record per row (a leg), keyed by the source's Five9 parameter names."""
     mapping = source.mapping
     names = mapping.names if isinstance(mapping, Five9Mapping) else {n: n for n in DEFAULT_NAMES}
-    current: dict[str, str] | None = None
-    first_line = 0
-
-    def record() -> BackfillRecord:
-        assert current is not None
-        data = {names[k]: v for k, v in current.items()}
-        return BackfillRecord(path.name, first_line, data, orjson.dumps(data))
-
     for line, row in csv_rows(stream):
-        leg = _params(row)
-        if current is not None and leg["call_id"] and leg["call_id"] == current["call_id"]:
-            _merge(current, leg)
-            continue
-        if current is not None:
-            yield record()
-        current, first_line = leg, line
-    if current is not None:
-        yield record()
+        data = {names[k]: v for k, v in _params(row).items()}
+        yield BackfillRecord(path.name, line, data, orjson.dumps(data))

@@ -5,6 +5,8 @@ at a time), go through the same mapping and normalizers as live webhooks, and ar
 the backfill lane, which drains only when the live lane is empty, under the same per-key rate
 limit. Dedupe uses the live rules (same ``dial_id``), remembered for ``--dedupe-days``, so
 re-running a file queues nothing twice. Rejects go to the rejected store with file and row.
+When the source coalesces the legs of a call (``coalesce_seconds``, on for Five9), consecutive
+records of one call are merged into one dial with the live rule (``relay.core.legs``).
 """
 
 from __future__ import annotations
@@ -23,8 +25,9 @@ from typing import IO, Any
 
 import orjson
 
+from relay.core.legs import merge_dials
 from relay.core.mapping import InboundRequest
-from relay.core.pipeline import Mapped, enqueue_mapped, keep_rejected, map_request
+from relay.core.pipeline import Mapped, keep_rejected, map_request, store_mapped
 from relay.core.sources import Source
 from relay.exceptions import ConfigError, MappingError, Problem
 from relay.queue.base import DialQueue
@@ -79,6 +82,8 @@ class _Counted(io.RawIOBase):
 
 
 Reader = Callable[[Path, _Counted, Source], Iterator[BackfillRecord]]
+# A record with what it mapped to, or why it could not be mapped.
+_Item = tuple[BackfillRecord, "Mapped | MappingError"]
 READER_ENTRY_POINTS = "outboundiq_relay.backfill_readers"
 
 
@@ -161,6 +166,7 @@ class BackfillReport:
             f"records   {self.records}  ({self.records / max(self.seconds, 1e-9):.0f}/s)",
             f"{verb:<9} {self.counts['queued']}",
             f"duplicate {self.counts['duplicate']}  (already sent or queued)",
+            f"coalesced {self.counts['coalesced']}  (later legs of a call, merged into its dial)",
             f"outside   {self.counts['outside_window']}  (--since/--until)",
             f"rejected  {self.counts['rejected']}",
             f"ignored   {self.counts['ignored']}  (not calls, per the mapping)",
@@ -204,6 +210,44 @@ def _in_window(when: str, since: str | None, until: str | None) -> bool:
     return (since is None or when >= since) and (until is None or when < until)
 
 
+class _Legs:
+    """Records mapped in file order; consecutive dials of one call (same ``dial_id``) merged
+    into one with the live rule (``relay.core.legs``) when the source coalesces legs.
+
+    ``add`` maps a record and returns what is finished: a record that could not be mapped
+    (with its ``MappingError``), a job or an ignored request at once; a dial once a record of
+    another call follows it (``flush`` returns the last one).
+    """
+
+    def __init__(self, source: Source, report: BackfillReport) -> None:
+        self.source = source
+        self.merging = source.coalesce_seconds > 0
+        self.report = report
+        self._call: tuple[BackfillRecord, Mapped] | None = None
+
+    def add(self, record: BackfillRecord) -> list[_Item]:
+        try:
+            mapped = map_request(self.source, record.request())
+        except MappingError as exc:
+            return [(record, exc)]
+        dial = mapped.dial
+        if dial is None:
+            return [(record, mapped)]
+        call = self._call
+        if self.merging and call is not None and call[1].dial is not None:
+            held = call[1].dial
+            if held.dial_id == dial.dial_id:
+                self._call = (call[0], Mapped(merge_dials(held, dial), call[1].warnings))
+                self.report.counts["coalesced"] += 1
+                return []
+        self._call = (record, mapped)
+        return [call] if call is not None else []
+
+    def flush(self) -> list[_Item]:
+        call, self._call = self._call, None
+        return [call] if call is not None else []
+
+
 async def run_backfill(
     queue: DialQueue, source: Source, files: list[Path], options: BackfillOptions
 ) -> BackfillReport:
@@ -218,14 +262,16 @@ async def run_backfill(
         reader = formats[options.fmt or guess_format(path)]
         with path.open("rb") as handle:
             stream = _Counted(handle)
-            pending: list[BackfillRecord] = []
+            legs = _Legs(source, report)
+            pending: list[_Item] = []
             for record in reader(path, stream, source):
-                pending.append(record)
+                report.records += 1
+                pending += legs.add(record)
                 if len(pending) >= _BATCH:
                     await _process(queue, source, pending, options, report)
                     pending = []
                     progress.update(report.records, done_bytes + stream.position)
-            await _process(queue, source, pending, options, report)
+            await _process(queue, source, pending + legs.flush(), options, report)
         done_bytes += path.stat().st_size
     report.seconds = time.monotonic() - started
     progress.update(report.records, done_bytes, final=True)
@@ -235,17 +281,15 @@ async def run_backfill(
 async def _process(
     queue: DialQueue,
     source: Source,
-    batch: list[BackfillRecord],
+    batch: list[_Item],
     options: BackfillOptions,
     report: BackfillReport,
 ) -> None:
-    report.records += len(batch)
     now = time.time()
     stores: list[Awaitable[object]] = []
-    for record in batch:
-        try:
-            mapped = map_request(source, record.request())
-        except MappingError as exc:
+    for record, mapped in batch:
+        if isinstance(mapped, MappingError):
+            exc = mapped
             report.counts["rejected"] += 1
             if len(report.rejects) < options.show_rejects:
                 report.rejects.append((record.file, record.row, exc.problems))
@@ -279,7 +323,14 @@ async def _store(
     report: BackfillReport,
     now: float,
 ) -> None:
-    queued, _key = await enqueue_mapped(
-        queue, source, mapped, dedupe_seconds=options.dedupe_seconds, now=now, lane=BACKFILL_LANE
+    # The legs of a call were merged above: the dial is stored as it is, not held.
+    stored, _key = await store_mapped(
+        queue,
+        source,
+        mapped,
+        dedupe_seconds=options.dedupe_seconds,
+        now=now,
+        lane=BACKFILL_LANE,
+        coalesce=False,
     )
-    report.counts["queued" if queued else "duplicate"] += 1
+    report.counts["queued" if stored == "queued" else "duplicate"] += 1

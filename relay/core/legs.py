@@ -67,8 +67,9 @@ def merge_legs(earlier: Mapping[str, V], later: Mapping[str, V]) -> dict[str, V]
 
 
 def merge_all(legs: Iterable[Mapping[str, V]]) -> dict[str, V]:
-    """Every leg merged, in the order given (at least one)."""
-    return reduce(merge_legs, legs, {})
+    """Every leg merged, in the order given (at least one: the first is where they start)."""
+    first, *later = legs
+    return reduce(merge_legs, later, dict(first))
 
 
 def merge_payloads(stored: bytes, leg: bytes) -> bytes:

@@ -7,8 +7,10 @@
 3. ``finish_mapping``: the mapping's result normalized into a ``Dial`` (``dial_from_fields``),
    or its deferred job, or the reason it is ignored: a ``Mapped``.
    ``map_request`` is steps 2 and 3, logging the mapping's warnings.
-4. ``enqueue_mapped``: the ``Mapped`` stored durably (dedupe by key); or, when steps 2-3
-   raised, ``keep_rejected`` keeps the raw request for replay after a fix.
+4. ``store_mapped``: the ``Mapped`` stored durably (dedupe by key), or merged into the held
+   dial of its call when the source coalesces legs (``relay.core.legs``); ``enqueue_mapped``
+   says only whether it was kept. When steps 2-3 raised, ``keep_rejected`` keeps the raw
+   request for replay after a fix.
 """
 
 from __future__ import annotations
@@ -22,10 +24,11 @@ import orjson
 import structlog
 
 from relay.core.dial import Dial, build_dial
+from relay.core.legs import merge_payloads
 from relay.core.mapping import DeferredJob, InboundRequest, MappingResult
 from relay.core.sources import Source
 from relay.exceptions import MappingError, Problem, UnsupportedMediaType
-from relay.queue.base import DialQueue, NewDial, RejectedRecord
+from relay.queue.base import DialQueue, LegOutcome, NewDial, RejectedRecord
 
 __all__ = [
     "Mapped",
@@ -39,6 +42,7 @@ __all__ = [
     "map_request",
     "media_type",
     "parse_request",
+    "store_mapped",
 ]
 
 log = structlog.get_logger("relay.core.pipeline")
@@ -164,7 +168,7 @@ def map_request(source: Source, request: InboundRequest) -> Mapped:
     return finish_mapping(source, result)
 
 
-async def enqueue_mapped(
+async def store_mapped(
     queue: DialQueue,
     source: Source,
     mapped: Mapped,
@@ -173,24 +177,33 @@ async def enqueue_mapped(
     due_at: float | None = None,
     now: float | None = None,
     lane: int = 0,
-) -> tuple[bool, str]:
-    """Store a mapped dial, or its deferred job, durably: (stored, key); stored is False
-    when the key was already accepted within ``dedupe_seconds`` (a duplicate)."""
+    coalesce: bool = True,
+) -> tuple[LegOutcome, str]:
+    """Store a mapped dial, or its deferred job, durably: (what happened, key).
+
+    ``"queued"``: stored; ``"duplicate"``: the key was already accepted within
+    ``dedupe_seconds``. When the source coalesces the legs of a call (``coalesce_seconds``;
+    ``coalesce`` False turns it off, e.g. for a backfill that merged them itself) a dial is
+    held for that window after its first leg, and a later leg within it is merged into it
+    (``relay.core.legs``): ``"coalesced"``.
+    """
     received = time.time() if now is None else now
     dial = mapped.dial
     if dial is not None:
-        stored = await queue.enqueue(
-            NewDial(
-                source=source.name,
-                dial_id=dial.dial_id,
-                payload=dial.to_wire(),
-                received_at=received,
-                lane=lane,
-                due_at=due_at,
-            ),
-            dedupe_seconds,
+        new = NewDial(
+            source=source.name,
+            dial_id=dial.dial_id,
+            payload=dial.to_wire(),
+            received_at=received,
+            lane=lane,
+            due_at=due_at,
         )
-        return stored, dial.dial_id
+        window = source.coalesce_seconds if coalesce else 0.0
+        if window > 0:
+            outcome = await queue.coalesce(new, dedupe_seconds, window=window, merge=merge_payloads)
+            return outcome, dial.dial_id
+        stored = await queue.enqueue(new, dedupe_seconds)
+        return ("queued" if stored else "duplicate"), dial.dial_id
     job = mapped.job
     assert job is not None, "an ignored request is not stored"
     stored = await queue.enqueue(
@@ -205,7 +218,25 @@ async def enqueue_mapped(
         ),
         dedupe_seconds,
     )
-    return stored, job.key
+    return ("queued" if stored else "duplicate"), job.key
+
+
+async def enqueue_mapped(
+    queue: DialQueue,
+    source: Source,
+    mapped: Mapped,
+    *,
+    dedupe_seconds: float,
+    due_at: float | None = None,
+    now: float | None = None,
+    lane: int = 0,
+) -> tuple[bool, str]:
+    """``store_mapped``, saying only whether the request was kept: (kept, key); kept is
+    False for a duplicate (a leg merged into its call's held dial was kept)."""
+    outcome, key = await store_mapped(
+        queue, source, mapped, dedupe_seconds=dedupe_seconds, due_at=due_at, now=now, lane=lane
+    )
+    return outcome != "duplicate", key
 
 
 async def keep_rejected(

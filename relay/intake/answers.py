@@ -11,6 +11,7 @@ row                     status  outcome              body, extra headers
 ======================  ======  ===================  ==========================================
 QUEUED                  202     queued               ``queued``, ``dial_id``
 DUPLICATE               200     duplicate            ``duplicate``, ``dial_id``
+COALESCED               202     coalesced            ``coalesced``, ``dial_id`` (a later leg)
 IGNORED                 200     ignored              ``ignored``, ``reason``
 REJECTED                422     rejected             ``rejected``, ``rejected_id``, ``errors``
 CLIENT_GONE             400     bad_request          client disconnected (``ClientGone``)
@@ -171,6 +172,8 @@ class Kind:
 
 QUEUED = Kind("queued", 202, "queued")
 DUPLICATE = Kind("duplicate", 200, "duplicate")
+#: A later leg of a call, merged into the dial held for its window (``coalesce_seconds``).
+COALESCED = Kind("coalesced", 202, "coalesced")
 IGNORED = Kind("ignored", 200, "ignored")
 REJECTED = Kind("rejected", 422, "rejected")
 CLIENT_GONE = Kind("client_gone", 400, "bad_request", "client disconnected", raised_by=ClientGone)
@@ -207,6 +210,7 @@ PREVIEW_PROBLEMS = Kind("preview_problems", 422, None)
 TABLE: tuple[Kind, ...] = (
     QUEUED,
     DUPLICATE,
+    COALESCED,
     IGNORED,
     REJECTED,
     CLIENT_GONE,

@@ -1,10 +1,11 @@
 """Intake: ``POST|GET /hooks/<source>``. Authenticate, map, store durably, then answer.
 
-Answers: 202 queued (only after the queue commit is durable), 200 duplicate, 200 ignored
-(an event the mapping acknowledges without storing, e.g. a Genesys call start), 404 unknown
-source, 403 client address not allowed, 429 over the source's rate limit, 401 failed auth,
-408 body not received in time, 413 body too large, 415 other content types or encodings, 422
-mapping problems (the raw request is kept in the rejected store), 431 too many or too large
+Answers: 202 queued (only after the queue commit is durable), 200 duplicate, 202 coalesced
+(a later leg of a call, merged into the dial held for the source's ``coalesce_seconds``), 200
+ignored (an event the mapping acknowledges without storing, e.g. a Genesys call start), 404
+unknown source, 403 client address not allowed, 429 over the source's rate limit, 401 failed
+auth, 408 body not received in time, 413 body too large, 415 other content types or encodings,
+422 mapping problems (the raw request is kept in the rejected store), 431 too many or too large
 headers, 500 a relay bug (logged, counted), 503 when the queue cannot store: each a row of
 ``relay.intake.answers``. The request head timeout is enforced before this
 (relay.intake.server).
@@ -26,7 +27,7 @@ from starlette.types import Receive, Scope, Send
 
 from relay.config.network import client_address, in_networks
 from relay.core.mapping import InboundRequest
-from relay.core.pipeline import enqueue_mapped, keep_rejected, map_request, parse_request
+from relay.core.pipeline import keep_rejected, map_request, parse_request, store_mapped
 from relay.core.sources import Source
 from relay.exceptions import (
     AuthError,
@@ -279,7 +280,7 @@ async def _handle(
         return answers.IGNORED(reason=mapped.ignored), None
     forwarder = runtime.forwarder
     try:
-        queued, key = await enqueue_mapped(
+        stored, key = await store_mapped(
             runtime.queue,
             source,
             mapped,
@@ -289,8 +290,10 @@ async def _handle(
     except QueueError as exc:
         log.error("queue_store_failed", source=source.name, error=str(exc))
         return answers.UNAVAILABLE(), None
-    if not queued:
+    if stored == "duplicate":
         return answers.DUPLICATE(dial_id=key), key
+    if stored == "coalesced":  # the held dial is due later: nothing for the forwarder now
+        return answers.COALESCED(dial_id=key), key
     if forwarder is not None:
         forwarder.queued()
     return answers.QUEUED(dial_id=key), key

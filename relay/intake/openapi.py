@@ -97,7 +97,14 @@ def _refusals() -> dict[str, Any]:
 def _hook_responses() -> dict[str, Any]:
     return {
         "200": _json("That dial_id was already accepted within the dedupe window.", "Duplicate"),
-        "202": _json("Stored durably; it will be delivered to outboundIQ.", "Queued"),
+        "202": {
+            "description": "Stored durably; it will be delivered to outboundIQ (queued). Or a "
+            "later leg of a call, merged into the dial held for the source's coalesce_seconds "
+            "(coalesced).",
+            "content": {
+                "application/json": {"schema": {"oneOf": [_ref("Queued"), _ref("Coalesced")]}}
+            },
+        },
         **_refusals(),
         "422": _json("Cannot be mapped; the raw request is kept for replay.", "Rejected"),
         "503": _json("The queue cannot store right now (or shutting down): retry.", "Error"),
@@ -118,6 +125,11 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["status", "dial_id"],
             "properties": {"status": {"const": "queued"}, "dial_id": {"type": "string"}},
+        },
+        "Coalesced": {
+            "type": "object",
+            "required": ["status", "dial_id"],
+            "properties": {"status": {"const": "coalesced"}, "dial_id": {"type": "string"}},
         },
         "Duplicate": {
             "type": "object",

@@ -26,6 +26,7 @@ sources:
   crm: {auth: {type: header, header: X-Relay-Token, secret: crm-hook-secret}}
   lan: {auth: {type: none}, allow_ips: ["10.0.0.0/8"]}
   slow: {auth: {type: none}, rate_limit: 1/hour}
+  legs: {auth: {type: none}, coalesce_seconds: 3600}
   g:
     mapping: genesys
     auth: {type: none}
@@ -161,6 +162,10 @@ HOOK_CASES = [
          _body(status="queued", dial_id="pin-1")),
     Case("duplicate", request("POST", "/hooks/crm", CRM, dial(dial_id="pin-1")), OK, hook(),
          _body(status="duplicate", dial_id="pin-1")),
+    Case("a call's first leg", request("POST", "/hooks/legs", [JSON_TYPE], dial(dial_id="pin-4")),
+         ACCEPTED, hook(), _body(status="queued", dial_id="pin-4")),
+    Case("coalesced", request("POST", "/hooks/legs", [JSON_TYPE], dial(dial_id="pin-4")),
+         ACCEPTED, hook(), _body(status="coalesced", dial_id="pin-4")),
     Case("ignored", request("POST", "/hooks/g", [JSON_TYPE], NOT_ENDED), OK, hook(),
          _body(status="ignored", reason="the conversation has not ended")),
     Case("rejected", request("POST", "/hooks/crm", CRM, dial(prospect_phone="not-a-number")),

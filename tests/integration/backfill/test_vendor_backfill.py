@@ -42,6 +42,7 @@ def test_five9_call_log_golden(
     assert main([*args, *window]) == 0
     out = capsys.readouterr().out
     assert "queued    4" in out and "outside   1" in out and "rejected  1" in out
+    assert "coalesced 1" in out  # the transferred call's second leg
     assert "call_log.csv:7: prospect_phone" in out
     relay = RelayThread(five9_cli).start()
     try:
@@ -52,6 +53,19 @@ def test_five9_call_log_golden(
         relay.stop()
     assert main([*args, *window]) == 0  # a re-run sends nothing twice
     assert "queued    0" in capsys.readouterr().out
+
+
+def test_five9_call_log_legs_follow_the_sources_coalescing(
+    configure_cli: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With coalesce_seconds: 0 a Five9 source keeps a call's first leg, in backfill as live:
+    the later leg is a duplicate."""
+    configure_cli(FIVE9_SOURCES + "    coalesce_seconds: 0\n")
+    file = str(FIXTURES / "five9" / "call_log.csv")
+    args = ["backfill", "five9", file, "--format", "five9-calllog", "--since", "2026-08-01"]
+    assert main([*args, "--timezone", "America/Los_Angeles", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "would queue 4" in out and "duplicate 1" in out and "coalesced 0" in out
 
 
 def test_genesys_details_golden(

@@ -56,6 +56,14 @@ def test_fallback_syntax() -> None:
             "sources:\n  a:\n    auth: {type: none}\n    options: {fields: {bogus: x}}\n",
             "sources.a.mapping",
         ),
+        (
+            "sources:\n  a:\n    auth: {type: none}\n    coalesce_seconds: -1\n",
+            "sources.a.coalesce_seconds",
+        ),
+        (
+            "sources:\n  a:\n    auth: {type: none}\n    coalesce_seconds: 90000\n",
+            "sources.a.coalesce_seconds",
+        ),
         ("sources:\n  'bad name!':\n    auth: {type: none}\n", "sources"),
         ("- just\n- a list\n", "expected a mapping"),
         ("sources: [\n", "not valid YAML"),
@@ -65,6 +73,26 @@ def test_errors_point_at_source_and_key(text: str, pointer: str) -> None:
     """Each validation error names the source and key at fault."""
     with pytest.raises(ConfigError, match=pointer.replace(".", r"\.")):
         parse_sources(text, env={})
+
+
+@pytest.mark.parametrize(
+    ("mapping", "configured", "window"),
+    [
+        ("five9", None, 900.0),  # Five9 reports a transferred call once per agent
+        ("five9", "0", 0.0),
+        ("five9", "120", 120.0),
+        ("generic", None, 0.0),
+        ("generic", "30", 30.0),
+        ("vicidial", None, 0.0),
+    ],
+)
+def test_coalesce_seconds_default_per_mapping(
+    mapping: str, configured: str | None, window: float
+) -> None:
+    """Legs coalesce by default for Five9 only; a source's coalesce_seconds overrides."""
+    extra = f"\n    coalesce_seconds: {configured}" if configured is not None else ""
+    text = f"sources:\n  a:\n    mapping: {mapping}\n    auth: {{type: none}}{extra}\n"
+    assert parse_sources(text, env={})["a"].coalesce_seconds == window
 
 
 def test_relay_check_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -178,6 +178,7 @@ def test_mappings_dir_module_and_preset(tmp_path: Path) -> None:
     source = parse_sources(text, env={}, mappings_dir=tmp_path)["f9"]
     assert source.mapping.names["call_id"] == "CallID"  # type: ignore[attr-defined]
     assert source.mapping.names["lead_source"] == "ListName"  # type: ignore[attr-defined]
+    assert source.coalesce_seconds == 900  # a preset over five9 is Five9: its legs coalesce
 
 
 @pytest.mark.parametrize(
