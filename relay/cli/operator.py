@@ -22,7 +22,7 @@ from relay.cli.common import load_settings
 from relay.config.zones import zone
 from relay.core.backfill import BackfillOptions, readers, run_backfill
 from relay.core.normalize import normalize_datetime
-from relay.core.pipeline import enqueue_mapped, map_request, parse_request
+from relay.core.pipeline import map_request, parse_request, store_mapped
 from relay.core.sources import load_configured_sources
 from relay.exceptions import MappingError, UnsupportedMediaType
 from relay.obs.logs import mask_phone
@@ -206,11 +206,11 @@ async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
             await queue.delete_rejected([rec.id])
             ignored += 1
             continue
-        ok, _key = await enqueue_mapped(
+        stored, _key = await store_mapped(
             queue, source, mapped, dedupe_seconds=settings.dedupe_window_seconds
         )
         await queue.delete_rejected([rec.id])
-        if ok:
+        if stored != "duplicate":  # a leg merged into its call's held dial was kept too
             queued += 1
         else:
             duplicates += 1

@@ -8,9 +8,8 @@
    or its deferred job, or the reason it is ignored: a ``Mapped``.
    ``map_request`` is steps 2 and 3, logging the mapping's warnings.
 4. ``store_mapped``: the ``Mapped`` stored durably (dedupe by key), or merged into the held
-   dial of its call when the source coalesces legs (``relay.core.legs``); ``enqueue_mapped``
-   says only whether it was kept. When steps 2-3 raised, ``keep_rejected`` keeps the raw
-   request for replay after a fix.
+   dial of its call when the source coalesces legs (``relay.core.legs``). When steps 2-3
+   raised, ``keep_rejected`` keeps the raw request for replay after a fix.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ __all__ = [
     "call_mapping",
     "dial_from_fields",
     "empty_warnings",
-    "enqueue_mapped",
     "finish_mapping",
     "json_too_deep",
     "keep_rejected",
@@ -219,24 +217,6 @@ async def store_mapped(
         dedupe_seconds,
     )
     return ("queued" if stored else "duplicate"), job.key
-
-
-async def enqueue_mapped(
-    queue: DialQueue,
-    source: Source,
-    mapped: Mapped,
-    *,
-    dedupe_seconds: float,
-    due_at: float | None = None,
-    now: float | None = None,
-    lane: int = 0,
-) -> tuple[bool, str]:
-    """``store_mapped``, saying only whether the request was kept: (kept, key); kept is
-    False for a duplicate (a leg merged into its call's held dial was kept)."""
-    outcome, key = await store_mapped(
-        queue, source, mapped, dedupe_seconds=dedupe_seconds, due_at=due_at, now=now, lane=lane
-    )
-    return outcome != "duplicate", key
 
 
 async def keep_rejected(

@@ -24,17 +24,12 @@ concurrently from one event loop. Ids are strings the backend hands out: a *queu
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from relay.queue.models import (
-    DeadDial,
-    LeasedDial,
-    LegMerge,
-    LegOutcome,
-    NewDial,
-    QueueStats,
-    RejectedRecord,
-)
+from relay.queue.models import DeadDial, LeasedDial, NewDial, QueueStats, RejectedRecord
+
+if TYPE_CHECKING:
+    from relay.queue.models import LegMerge, LegOutcome
 
 __all__ = [
     "DeadLetterStore",

@@ -6,7 +6,9 @@ settings besides mapping and auth: timezone, defaults, call_directions, options)
 Dials payload, or null when the request must be rejected) with ``errors``; ``warnings`` (what a
 preview reports); and ``deliveries`` (the hook's answers when the request is sent that many
 times; default one 202, or one 422 when rejected). The file is also a valid
-``relay preview`` request file.
+``relay preview`` request file. Each fixture is one request, sent at once, so its source does
+not wait for later legs of the call (``coalesce_seconds: 0`` unless the fixture's ``source``
+says otherwise); legs are tested in tests/integration/test_legs.py.
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ class Golden:
         return {
             "mapping": self.mapping,
             "auth": {"type": "query", "param": "token", "secret": self.token},
+            "coalesce_seconds": 0,
             **self.doc.get("source", {}),
         }
 

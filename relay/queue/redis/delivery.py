@@ -31,19 +31,8 @@ class RedisDelivery(RedisLegs):
 
     async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
         seen = self._seen_key(dial.source, dial.dial_id)
-        window_ms = int(dedupe_seconds * 1000) if dedupe_seconds > 0 else 0
         due = dial.due_at if dial.due_at is not None else dial.received_at
-        args = [
-            dial.source,
-            dial.dial_id,
-            dial.payload,
-            0 if dial.lane <= 0 else 1,
-            repr(dial.received_at),
-            repr(due),
-            dial.kind,
-            window_ms,
-            repr(dedupe_seconds),
-        ]
+        args = self._store_args(dial, due, dedupe_seconds)
         result = await self._op(
             lambda _c: self._scripts["enqueue"](keys=[self.base, seen], args=args)
         )

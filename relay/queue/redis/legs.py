@@ -26,11 +26,31 @@ _ROUNDS = 100  # merge attempts per leg: each failed one means another leg's suc
 _HOLD_SLACK_MS = 600_000  # the held-leg record outlives its window by this (clocks differ)
 
 
+def _held_ttl_ms(window: float) -> int:
+    """How long the held-leg record lives: its window, and some slack for clocks that differ."""
+    return int(window * 1000) + _HOLD_SLACK_MS
+
+
 class RedisLegs(RedisLeasing):
     """``coalesce`` with the ``hold`` and ``merge_leg`` scripts."""
 
     def _seen_key(self, source: str, dial_id: str) -> str:
         return f"{self.base}:seen:{len(source)}:{source}:{dial_id}"
+
+    def _store_args(self, dial: NewDial, due: float, dedupe_seconds: float) -> list[Any]:
+        """What ``enqueue.lua`` (and ``hold.lua``, first) takes to store ``dial``, due at ``due``
+        and remembered for ``dedupe_seconds``."""
+        return [
+            dial.source,
+            dial.dial_id,
+            dial.payload,
+            0 if dial.lane <= 0 else 1,
+            repr(dial.received_at),
+            repr(due),
+            dial.kind,
+            int(dedupe_seconds * 1000) if dedupe_seconds > 0 else 0,
+            repr(dedupe_seconds),
+        ]
 
     def _held_key(self, source: str, dial_id: str) -> str:
         return f"{self.base}:held:{len(source)}:{source}:{dial_id}"
@@ -42,19 +62,7 @@ class RedisLegs(RedisLeasing):
         remember = max(dedupe_seconds, window)
         until = dial.received_at + window
         due = max(dial.received_at if dial.due_at is None else dial.due_at, until)
-        args = [
-            dial.source,
-            dial.dial_id,
-            dial.payload,
-            0 if dial.lane <= 0 else 1,
-            repr(dial.received_at),
-            repr(due),
-            dial.kind,
-            int(remember * 1000),
-            repr(remember),
-            repr(until),
-            int(window * 1000) + _HOLD_SLACK_MS,
-        ]
+        args = [*self._store_args(dial, due, remember), repr(until), _held_ttl_ms(window)]
         keys = [self.base, self._seen_key(dial.source, dial.dial_id), held]
         reply: list[Any] = await self._op(lambda _c: self._scripts["hold"](keys=keys, args=args))
         if int(reply[0]) == 0:
