@@ -77,7 +77,8 @@ class RelayApp(Starlette):
     """Starlette, with the webhook route taken first: ``POST|GET /hooks/<source>`` goes
     straight to the hook endpoint, which checks the headers (431), counts and logs every
     answer, and turns a crash into a counted 500 itself. Anything else (other routes,
-    methods, malformed hook paths) goes through Starlette's middleware and router as usual.
+    methods, malformed hook paths) goes through Starlette's middleware and router as usual
+    (a HEAD to a hook is refused there: 405).
     """
 
     hooks: HookEndpoint

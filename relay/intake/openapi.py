@@ -100,7 +100,10 @@ def _hook_responses() -> dict[str, Any]:
         "202": _json("Stored durably; it will be delivered to outboundIQ.", "Queued"),
         **_refusals(),
         "422": _json("Cannot be mapped; the raw request is kept for replay.", "Rejected"),
-        "503": _json("The queue cannot store right now (or shutting down): retry.", "Error"),
+        "503": _json(
+            "The queue cannot store right now (or shutting down), or too many connections: retry.",
+            "Error",
+        ),
     }
 
 

@@ -10,6 +10,7 @@ headers first, ``content-type`` last); the hook's own answers put ``content-type
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 from typing import Any, NamedTuple
 from urllib.parse import urlencode
@@ -286,6 +287,25 @@ def test_the_servers_refusals_are_pinned(start_relay: Callable[..., RelayThread]
         if problem:
             problems[case.name] = problem
     assert problems == {}
+
+
+def test_the_connection_limit_refusal_is_pinned(start_relay: Callable[..., RelayThread]) -> None:
+    """A connection past a connection limit is answered by the server itself, at once."""
+    relay = start_relay(SOURCES, max_connections_per_client=1, keep_alive_seconds=600)
+    port = relay.settings.port
+    with socket.create_connection(("127.0.0.1", port)) as holder:
+        holder.sendall(request("GET", "/healthz"))
+        assert holder.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        data = request("POST", "/hooks/crm", CRM, dial(dial_id="pin-busy"))
+        reply = exchange(port, data, until_closed=True)
+    busy = Case(
+        "too many connections",
+        data,
+        b"HTTP/1.1 503 Service Unavailable",
+        hook(("retry-after", "1"), CLOSE),
+        error("too many connections; retry"),
+    )
+    assert mismatch(reply, busy, dated=False) is None
 
 
 def test_crash_and_storage_failure_answers_are_pinned(
