@@ -183,14 +183,14 @@ def _converted(moment: datetime, tz: tzinfo) -> datetime:
     try:
         return moment.astimezone(tz)
     except OverflowError:
-        raise ValueError("time out of range once converted to UTC") from None
+        raise ValueError("time outside the years 1-9999 once converted") from None
 
 
 def normalize_datetime(value: object, tz: tzinfo = UTC) -> str:
     """A call time as UTC ``YYYY-MM-DD HH:MM:SS``; naive inputs are in ``tz`` (DST-correct)."""
     moment = _converted(parse_timestamp(value, tz), UTC)
-    return moment.isoformat(" ", "seconds")[:19]  # the year padded to 4 digits, as strftime
-    # does not everywhere
+    # isoformat pads the year to 4 digits (strftime's %Y does not everywhere), and is cheaper
+    return moment.isoformat(" ", "seconds")[:19]
 
 
 def normalize_date(value: object, tz: tzinfo = UTC) -> str:
