@@ -1,8 +1,11 @@
 """Fuzzing the intake of a real relay: whatever arrives, a clear 4xx or success, never a 5xx.
 
-Random bodies, content types, encodings, huge numbers, deep nesting, invalid UTF-8 and
-duplicate keys go to ``/hooks/<source>``; afterwards every answer is counted in
-``relay_webhooks_total`` and the relay still accepts a good webhook.
+Random bodies, content types, encodings, methods (HEAD included), huge numbers, deep nesting,
+invalid UTF-8 and duplicate keys go to ``/hooks/<source>``; afterwards every answer is counted
+in ``relay_webhooks_total`` and the relay still accepts a good webhook. Then the hardened
+paths: values past every limit in each Dials field (numbers past 64 bits, times past the
+calendar once in UTC, huge, control and structured strings), huge or structured dial ids, and
+any query replayed with a signed (HMAC) request.
 """
 
 from __future__ import annotations
