@@ -84,7 +84,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default="bench-key")
     args = parser.parse_args(argv)
     app: Any = bare_app() if args.kind == "bare" else naive_app(args.destination, args.api_key)
-    settings = Settings(host="127.0.0.1", port=args.port, shutdown_grace_seconds=1)
+    settings = Settings(
+        host="127.0.0.1",
+        port=args.port,
+        shutdown_grace_seconds=1,
+        max_connections_per_client=0,  # the load generator is one client, as for the relay
+    )
     uvicorn.Server(server_config(app, settings)).run()
 
 

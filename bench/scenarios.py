@@ -129,6 +129,7 @@ class Bench:
             RELAY_FORWARD_CONCURRENCY=str(self.plan.forward_concurrency),
             RELAY_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
             RELAY_SHUTDOWN_GRACE_SECONDS="2",
+            RELAY_MAX_CONNECTIONS_PER_CLIENT="0",  # the load generator is one client
         )
         proc = Proc(
             "relay", python("-m", "relay", "serve"), cpu=SERVER_CPU, workdir=workdir, env=env

@@ -102,10 +102,17 @@ def _event(data: Any) -> tuple[str, str, dict[str, Any]]:
         topic_conversation, event = parse_topic(str(topic))
     except ValueError as exc:
         raise MappingError([Problem("detail.topicName", f"{exc} (got {topic!r})")]) from None
-    conversation_id = str(body.get("conversationId") or topic_conversation).strip()
+    conversation_id = _text_id(body.get("conversationId") or topic_conversation)
     if not conversation_id:
         raise MappingError([Problem("detail.eventBody.conversationId", "missing or empty")])
     return conversation_id, event, body
+
+
+def _text_id(value: object) -> str:
+    """A conversation id as text; an object or a list is no id (it would become one)."""
+    if isinstance(value, dict | list):
+        raise MappingError([Problem("dial_id", "the conversationId is not a text")])
+    return str(value).strip()
 
 
 class GenesysMapping:
@@ -148,7 +155,7 @@ class GenesysMapping:
 
         It already holds the call, so the job carries it and resolution only names the ids.
         """
-        conversation_id = str(details["conversationId"]).strip()
+        conversation_id = _text_id(details["conversationId"])
         if not conversation_id:
             raise MappingError([Problem("conversationId", "missing or empty")])
         if not details.get("conversationEnd"):

@@ -7,7 +7,7 @@ import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import httpx
 import structlog
@@ -77,7 +77,8 @@ class RelayApp(Starlette):
     """Starlette, with the webhook route taken first: ``POST|GET /hooks/<source>`` goes
     straight to the hook endpoint, which checks the headers (431), counts and logs every
     answer, and turns a crash into a counted 500 itself. Anything else (other routes,
-    methods, malformed hook paths) goes through Starlette's middleware and router as usual.
+    methods, malformed hook paths) goes through Starlette's middleware and router as usual
+    (a HEAD to a hook is refused there: 405).
     """
 
     hooks: HookEndpoint
@@ -152,8 +153,8 @@ def create_app(
 
     hooks = HookEndpoint(runtime)
     routes = [
-        Route(HOOK_PREFIX + "{source}", hooks, methods=["GET", "POST"]),
-        Route("/preview/{source}", preview, methods=["GET", "POST"]),
+        _get_and_post(HOOK_PREFIX + "{source}", hooks),
+        _get_and_post("/preview/{source}", preview),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
@@ -175,6 +176,15 @@ def create_app(
     app.hooks = hooks
     app.state.runtime = runtime
     return app
+
+
+def _get_and_post(path: str, endpoint: Any) -> Route:
+    """A route for GET and POST only. Starlette adds HEAD to every GET route, but a GET to a
+    hook is a dial: a HEAD must never queue one (nor reach a mapping), so it is a 405."""
+    route = Route(path, endpoint, methods=["GET", "POST"])
+    assert route.methods is not None
+    route.methods.discard("HEAD")
+    return route
 
 
 async def _supervise(runtime: RelayRuntime, forwarder: Forwarder) -> None:

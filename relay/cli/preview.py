@@ -37,6 +37,8 @@ def cmd_preview(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(f"{args.file}: {exc}") from None
     query = {k: v for k, v in raw.query.items() if k != source.secret_query_param}
+    if not source.config.auth.query_is_mapped:  # as the hook does: the query is not signed
+        query = {}
     try:
         outcome = preview_request(
             source, parse_request(raw.method, raw.content_type, query, raw.body)

@@ -26,7 +26,15 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from relay.exceptions import AuthError
 
@@ -64,6 +72,23 @@ def _header_name(value: str | None) -> str | None:
     return value
 
 
+#: The shortest secret accepted: one character, or whitespace, protects nothing.
+MIN_SECRET_CHARS = 2
+
+
+def _not_trivial(secret: SecretStr) -> SecretStr:
+    """A configured secret, unless it is empty, one character or whitespace (the error names
+    the field, never the value)."""
+    if len(secret.get_secret_value().strip()) < MIN_SECRET_CHARS:
+        raise ValueError(
+            f"a secret must have at least {MIN_SECRET_CHARS} characters besides whitespace"
+        )
+    return secret
+
+
+_Secret = Annotated[SecretStr, AfterValidator(_not_trivial)]
+
+
 def _digest(value: bytes) -> bytes:
     return hashlib.sha256(value).digest()
 
@@ -97,6 +122,9 @@ class AuthScheme(BaseModel):
 
     #: Its name among the OpenAPI document's security schemes (None: no credential).
     openapi_name: ClassVar[str | None] = None
+    #: Whether the query string may feed the mapping. False for a scheme that signs the body
+    #: alone: an unsigned query would turn a captured request into new dials.
+    query_is_mapped: ClassVar[bool] = True
 
     @classmethod
     def openapi_scheme(cls) -> dict[str, Any] | None:
@@ -123,15 +151,13 @@ class AuthScheme(BaseModel):
 
 
 class _Secrets(AuthScheme):
-    secret: SecretStr | None = None
-    secrets: list[SecretStr] = Field(default_factory=list)
+    secret: _Secret | None = None
+    secrets: list[_Secret] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _need_one(self) -> _Secrets:
         if self.secret is None and not self.secrets:
             raise ValueError("set `secret` (or `secrets`, a list, to rotate)")
-        if any(not s.get_secret_value() for s in self.all_secrets()):
-            raise ValueError("secrets must not be empty")
         return self
 
     def all_secrets(self) -> list[SecretStr]:
@@ -219,8 +245,8 @@ class BasicAuth(AuthScheme):
 
     type: Literal["basic"]
     username: str = Field(min_length=1)
-    password: SecretStr | None = None
-    passwords: list[SecretStr] = Field(default_factory=list)
+    password: _Secret | None = None
+    passwords: list[_Secret] = Field(default_factory=list)
 
     openapi_name: ClassVar[str | None] = "basicAuth"
 
@@ -230,8 +256,6 @@ class BasicAuth(AuthScheme):
             raise ValueError("a Basic username cannot contain ':'")
         if self.password is None and not self.passwords:
             raise ValueError("set `password` (or `passwords`, a list, to rotate)")
-        if any(not p.get_secret_value() for p in self.all_passwords()):
-            raise ValueError("passwords must not be empty")
         return self
 
     def all_passwords(self) -> list[SecretStr]:
@@ -261,7 +285,8 @@ class HmacAuth(_Secrets):
     Signed content: the raw body; ``<timestamp>.<body>`` with ``timestamp_header``;
     ``<id>.<timestamp>.<body>`` with ``id_header`` too (Standard Webhooks). The signature
     header may carry several space-separated signatures. A secret written ``whsec_<base64>``
-    is a Standard Webhooks key: its HMAC key is the decoded bytes.
+    is a Standard Webhooks key: its HMAC key is the decoded bytes. The query string is not
+    signed, so it never reaches the mapping (``query_is_mapped``).
     """
 
     type: Literal["hmac"]
@@ -276,6 +301,7 @@ class HmacAuth(_Secrets):
     _names = field_validator("header", "timestamp_header", "id_header")(_header_name)
 
     openapi_name: ClassVar[str | None] = "hmacSignature"
+    query_is_mapped: ClassVar[bool] = False  # the signature does not cover it
 
     @model_validator(mode="before")
     @classmethod
@@ -374,6 +400,6 @@ def hmac_key(secret: SecretStr) -> bytes:
         key = base64.b64decode(value[len(_WHSEC) :], validate=True)
     except binascii.Error:
         raise ValueError("a whsec_ secret must be base64 after the prefix") from None
-    if not key:
-        raise ValueError("a whsec_ secret must not be empty")
+    if len(key) < MIN_SECRET_CHARS:
+        raise ValueError(f"a whsec_ secret must decode to at least {MIN_SECRET_CHARS} bytes")
     return key

@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(default=15.0, gt=0)
     keep_alive_seconds: int = Field(default=5, gt=0)
     max_connections: int = Field(default=1000, gt=0)
+    max_connections_per_client: int = Field(default=100, ge=0)  # per address; 0 = no limit
 
     # Forwarder
     forward_concurrency: int = Field(default=64, ge=1)

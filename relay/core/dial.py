@@ -18,6 +18,7 @@ from relay.core.normalize import (
     normalize_attempts,
     normalize_date,
     normalize_datetime,
+    normalize_dial_id,
     normalize_direction,
     normalize_phone,
     normalize_zip,
@@ -124,15 +125,24 @@ def build_dial(
                 continue
         try:
             out[name] = _text(raw) if normalizer is None else normalizer(raw, tz, directions)
+        except Exception as exc:  # every normalizer's failure is the field's problem (a 422)
+            problems.append(_problem(name, raw, exc))
+    raw_id = fields.get("dial_id")
+    dial_id = None
+    if not _is_empty(raw_id):
+        try:
+            dial_id = normalize_dial_id(raw_id)
         except ValueError as exc:
-            problems.append(Problem(name, f"{exc} (got {_describe(name, raw)})"))
+            problems.append(_problem("dial_id", raw_id, exc))
     if problems:
         raise MappingError(problems)
-    raw_id = fields.get("dial_id")
-    out["dial_id"] = (
-        str(raw_id).strip() if not _is_empty(raw_id) else synthetic_dial_id(source, out)
-    )
+    out["dial_id"] = dial_id or synthetic_dial_id(source, out)
     return Dial.model_validate(out)
+
+
+def _problem(name: str, raw: object, exc: Exception) -> Problem:
+    reason = str(exc) if isinstance(exc, ValueError) else f"cannot be read ({type(exc).__name__})"
+    return Problem(name, f"{reason} (got {_describe(name, raw)})")
 
 
 _FIELD_SET = frozenset(DIAL_FIELDS)
@@ -188,7 +198,10 @@ _PLAN = tuple((name, _NORMALIZERS.get(name)) for name in _VALUE_FIELDS)
 
 def _describe(name: str, raw: object) -> str:
     """A short quote of a rejected value; phone numbers are masked to their last 4 digits."""
-    if name in _PHONE_FIELDS and any(c.isdigit() for c in str(raw)):
-        return mask_phone(str(raw))
-    text = str(raw)
+    try:
+        text = str(raw)
+    except ValueError:  # an integer too long to write out
+        return "a number too long to show"
+    if name in _PHONE_FIELDS and any(c.isdigit() for c in text):
+        return mask_phone(text)
     return repr(text if len(text) <= 40 else text[:37] + "...")

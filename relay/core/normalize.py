@@ -18,9 +18,12 @@ from relay.config.zones import zone
 
 __all__ = [
     "DEFAULT_DIRECTIONS",
+    "MAX_ATTEMPTS",
+    "MAX_DIAL_ID_LENGTH",
     "normalize_attempts",
     "normalize_date",
     "normalize_datetime",
+    "normalize_dial_id",
     "normalize_direction",
     "normalize_phone",
     "normalize_zip",
@@ -174,20 +177,27 @@ def parse_timestamp(value: object, tz: tzinfo = UTC) -> datetime:
     return parsed if parsed.tzinfo else _localize(parsed, tz)
 
 
+def _converted(moment: datetime, tz: tzinfo) -> datetime:
+    """``moment`` in ``tz``; ``ValueError`` when that leaves years 1-9999 (9999-12-31 23:59
+    at -14:00 is past the calendar in UTC)."""
+    try:
+        return moment.astimezone(tz)
+    except OverflowError:
+        raise ValueError("time outside the years 1-9999 once converted") from None
+
+
 def normalize_datetime(value: object, tz: tzinfo = UTC) -> str:
     """A call time as UTC ``YYYY-MM-DD HH:MM:SS``; naive inputs are in ``tz`` (DST-correct)."""
-    moment = parse_timestamp(value, tz).astimezone(UTC)
-    if moment.year >= 1000:  # isoformat is cheaper, and pads the year as strftime does here
-        return moment.isoformat(" ", "seconds")[:19]
-    return moment.strftime("%Y-%m-%d %H:%M:%S")
+    moment = _converted(parse_timestamp(value, tz), UTC)
+    # isoformat pads the year to 4 digits (strftime's %Y does not everywhere), and is cheaper
+    return moment.isoformat(" ", "seconds")[:19]
 
 
 def normalize_date(value: object, tz: tzinfo = UTC) -> str:
     """A calendar date ``YYYY-MM-DD`` (lead created) in the source's time zone."""
     if isinstance(value, str) and _ISO_DATE.fullmatch(value.strip()):
         return date.fromisoformat(value.strip()).isoformat()
-    moment = parse_timestamp(value, tz)
-    return moment.astimezone(tz).date().isoformat()
+    return _converted(parse_timestamp(value, tz), tz).date().isoformat()
 
 
 def normalize_zip(value: object) -> str:
@@ -235,8 +245,13 @@ def normalize_direction(value: object, overrides: Mapping[str, str] | None = Non
     return text.title()
 
 
+#: The most dial attempts a record may claim: outboundIQ's .NET side reads a 32-bit integer,
+#: and anything past 64 bits cannot even be written as JSON.
+MAX_ATTEMPTS = 2**31 - 1
+
+
 def normalize_attempts(value: object) -> int:
-    """Dial attempts as a non-negative integer (``"3"``, ``3``, ``"3.0"`` → 3)."""
+    """Dial attempts as an integer in 0..``MAX_ATTEMPTS`` (``"3"``, ``3``, ``"3.0"`` → 3)."""
     if isinstance(value, bool):
         raise ValueError("not a number of attempts")
     if isinstance(value, int):
@@ -252,4 +267,26 @@ def normalize_attempts(value: object) -> int:
         number = int(as_float)
     if number < 0:
         raise ValueError("negative number of attempts")
+    if number > MAX_ATTEMPTS:
+        raise ValueError(f"more than {MAX_ATTEMPTS} attempts")
     return number
+
+
+#: The longest dial id accepted (a UUID is 36; a vendor's call id a few dozen).
+MAX_DIAL_ID_LENGTH = 255
+
+
+def normalize_dial_id(value: object) -> str:
+    """A vendor's dial id: a text or a number, trimmed, 1..``MAX_DIAL_ID_LENGTH`` characters."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("expected a text or a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("not a finite number")
+    if isinstance(value, int) and value.bit_length() > 4 * MAX_DIAL_ID_LENGTH:
+        raise ValueError(f"longer than {MAX_DIAL_ID_LENGTH} characters")  # before str() balks
+    text = str(value).strip()
+    if not text:
+        raise ValueError("empty")
+    if len(text) > MAX_DIAL_ID_LENGTH:
+        raise ValueError(f"longer than {MAX_DIAL_ID_LENGTH} characters")
+    return text

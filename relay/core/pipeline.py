@@ -25,6 +25,7 @@ import structlog
 from relay.core.dial import Dial, build_dial
 from relay.core.legs import merge_payloads
 from relay.core.mapping import DeferredJob, InboundRequest, MappingResult
+from relay.core.normalize import MAX_DIAL_ID_LENGTH
 from relay.core.sources import Source
 from relay.exceptions import MappingError, Problem, UnsupportedMediaType
 from relay.queue.base import DialQueue, LegOutcome, NewDial, RejectedRecord
@@ -141,6 +142,9 @@ def finish_mapping(source: Source, result: MappingResult) -> Mapped:
     if result.ignored is not None or result.job is not None:
         if result.job is not None and (result.job.kind == "dial" or not result.job.key):
             raise MappingError([Problem("mapping", "a deferred job needs a kind and a key")])
+        if result.job is not None and len(result.job.key) > MAX_DIAL_ID_LENGTH:  # its dial_id
+            reason = f"the job's key is longer than {MAX_DIAL_ID_LENGTH} characters"
+            raise MappingError([Problem("dial_id", reason)])
         return Mapped(None, list(result.warnings), job=result.job, ignored=result.ignored)
     return Mapped(dial=dial_from_fields(source, result.fields), warnings=list(result.warnings))
 

@@ -30,6 +30,7 @@ UNAVAILABLE             503     unavailable          cannot store right now; ret
 UNAVAILABLE_REJECTING   503     rejected             the same, when keeping a rejected request
 HEAD_TIMEOUT            408     (none)               the server's refusal; ``Connection: close``
 HEAD_TOO_LARGE          431     (none)               the server's refusal; ``Connection: close``
+TOO_MANY_CONNECTIONS    503     (none)               over a connection limit; ``Retry-After``
 PREVIEW                 200     (none)               the preview (``relay.core.preview``)
 PREVIEW_PROBLEMS        422     (none)               the preview, with its problems
 ======================  ======  ===================  ==========================================
@@ -203,6 +204,7 @@ UNAVAILABLE = Kind("unavailable", 503, "unavailable", "cannot store right now; r
 UNAVAILABLE_REJECTING = Kind("unavailable_rejecting", 503, "rejected", UNAVAILABLE.error)
 HEAD_TIMEOUT = Kind("head_timeout", 408, None, "request head not received in time", True)
 HEAD_TOO_LARGE = Kind("head_too_large", 431, None, "request head over {limit} bytes", True)
+TOO_MANY_CONNECTIONS = Kind("too_many_connections", 503, None, "too many connections; retry", True)
 PREVIEW = Kind("preview", 200, None)
 PREVIEW_PROBLEMS = Kind("preview_problems", 422, None)
 
@@ -229,6 +231,7 @@ TABLE: tuple[Kind, ...] = (
     UNAVAILABLE_REJECTING,
     HEAD_TIMEOUT,
     HEAD_TOO_LARGE,
+    TOO_MANY_CONNECTIONS,
     PREVIEW,
     PREVIEW_PROBLEMS,
 )

@@ -178,7 +178,10 @@ async def authenticate(
 
 
 def mapping_query(incoming: Incoming, source: Source) -> dict[str, str]:
-    """The query parameters a mapping sees: never the source's query secret."""
+    """The query parameters a mapping sees: never the source's query secret, and none at all
+    when the source's auth signs the body alone (the query is not signed)."""
+    if not source.config.auth.query_is_mapped:
+        return {}
     query = incoming.query
     secret_param = source.secret_query_param
     if secret_param and secret_param in query:

@@ -107,7 +107,10 @@ def _hook_responses() -> dict[str, Any]:
         },
         **_refusals(),
         "422": _json("Cannot be mapped; the raw request is kept for replay.", "Rejected"),
-        "503": _json("The queue cannot store right now (or shutting down): retry.", "Error"),
+        "503": _json(
+            "The queue cannot store right now (or shutting down), or too many connections: retry.",
+            "Error",
+        ),
     }
 
 

@@ -27,7 +27,18 @@ __all__ = ["configure_logging", "flush_logs", "info_line", "mask_phone"]
 
 _PHONE_KEYS = frozenset({"ani", "prospect_phone", "phone", "dnis", "number", "phone_number"})
 _TEXT_KEYS = frozenset(
-    {"event", "error", "exception", "response", "response_body", "body", "detail", "reason"}
+    {
+        "event",
+        "error",
+        "errors",
+        "exception",
+        "response",
+        "response_body",
+        "body",
+        "detail",
+        "reason",
+        "warnings",
+    }
 )
 # 10 to 15 digits, optionally with +, spaces, dots, dashes, slashes or parentheses between.
 _PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().\-/]{0,2}\d){9,14}(?![\w.])")
@@ -60,7 +71,11 @@ def _redact(
     """Mask values under phone-ish keys to their last 4 digits, and phone numbers inside
     free text (errors, outboundIQ's answers, tracebacks). One pass: it runs on every line."""
     for key, value in event.items():  # values are replaced in place: the keys do not change
-        if not isinstance(value, str) or not value:
+        if not isinstance(value, str):
+            if isinstance(value, list | tuple | dict | int) and key in _MASKED_KEYS:
+                event[key] = _masked(value, mask_phone if key in _PHONE_KEYS else None)
+            continue
+        if not value:
             continue
         if key in _PHONE_KEYS:
             event[key] = mask_phone(value)
@@ -69,6 +84,20 @@ def _redact(
         elif key in _TEXT_KEYS:
             event[key] = mask_phones_in_text(value)
     return event
+
+
+def _masked(value: object, whole: Callable[[str], str] | None) -> object:
+    """Every text inside a list, tuple or dict masked: as a phone number (``whole``), or
+    the phone numbers inside it. Lists of lists and dicts too (a copy, never in place)."""
+    if isinstance(value, str):
+        return value if not value else (whole or mask_phones_in_text)(value)
+    if isinstance(value, list | tuple):
+        return [_masked(item, whole) for item in value]
+    if isinstance(value, dict):
+        return {k: _masked(v, whole) for k, v in value.items()}
+    if whole is not None and type(value) is int:  # a number under a phone key
+        return whole(str(value))
+    return value
 
 
 _EVENT_NAMES: dict[str, str] = {}

@@ -94,7 +94,7 @@ class RelayMetrics:
         self.connections_refused = Counter(
             "relay_connections_refused_total",
             "Connections closed before a request was read, by reason "
-            "(header_timeout, head_too_large).",
+            "(header_timeout, head_too_large, max_connections, client_connections).",
             ["reason"],
             registry=r,
         )

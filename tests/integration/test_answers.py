@@ -10,8 +10,10 @@ headers first, ``content-type`` last); the hook's own answers put ``content-type
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 from typing import Any, NamedTuple
+from urllib.parse import urlencode
 
 import orjson
 import pytest
@@ -44,6 +46,7 @@ JSON_TYPE = ("Content-Type", "application/json")
 CRM = [TOKEN, JSON_TYPE]
 EXTRA = [(f"X-Extra-{i}", "v") for i in range(25)]
 NOT_ENDED = b'{"conversationId": "c-1", "participants": []}'
+DIAL_QUERY = urlencode(dial_body(dial_id="pin-head"))
 
 # What comes off the wire, as (status line, headers, body). In the headers, "CL" stands for
 # the content-length of the body as sent.
@@ -170,8 +173,9 @@ HOOK_CASES = [
          _body(status="ignored", reason="the conversation has not ended")),
     Case("rejected", request("POST", "/hooks/crm", CRM, dial(prospect_phone="not-a-number")),
          UNPROCESSABLE, hook(), REJECTED_PHONE),
-    Case("rejected, through the router (HEAD: no body)", request("HEAD", "/hooks/crm", [TOKEN]),
-         UNPROCESSABLE, [CT, ("content-length", "<any>")], b"", {"head_only": True}),
+    Case("HEAD never queues (no body)", request("HEAD", "/hooks/crm?" + DIAL_QUERY, [TOKEN]),
+         b"HTTP/1.1 405 Method Not Allowed",
+         [("allow", "<methods>"), ("content-length", "<any>"), CT], b"", {"head_only": True}),
     Case("the budget's one request",
          request("POST", "/hooks/slow", [JSON_TYPE], dial(dial_id="pin-2")), ACCEPTED, hook(),
          _body(status="queued", dial_id="pin-2")),
@@ -270,9 +274,9 @@ def test_every_hook_and_preview_answer_is_pinned(start_relay: Callable[..., Rela
         problem = mismatch(reply, case)
         if problem:
             problems[case.name] = problem
-        if case.name == "method not allowed":
+        if case.name in ("method not allowed", "HEAD never queues (no body)"):
             allowed = set((reply.header(b"allow") or b"").decode().split(", "))
-            assert allowed == {"GET", "HEAD", "POST"}
+            assert allowed == {"GET", "POST"}
         if case.name.endswith("rate limited"):  # 1/hour, a moment after the one request
             assert 3590 <= int(reply.header(b"retry-after") or 0) <= 3600
     assert problems == {}
@@ -288,6 +292,25 @@ def test_the_servers_refusals_are_pinned(start_relay: Callable[..., RelayThread]
         if problem:
             problems[case.name] = problem
     assert problems == {}
+
+
+def test_the_connection_limit_refusal_is_pinned(start_relay: Callable[..., RelayThread]) -> None:
+    """A connection past a connection limit is answered by the server itself, at once."""
+    relay = start_relay(SOURCES, max_connections_per_client=1, keep_alive_seconds=600)
+    port = relay.settings.port
+    with socket.create_connection(("127.0.0.1", port)) as holder:
+        holder.sendall(request("GET", "/healthz"))
+        assert holder.recv(65536).startswith(b"HTTP/1.1 200 OK")
+        data = request("POST", "/hooks/crm", CRM, dial(dial_id="pin-busy"))
+        reply = exchange(port, data, until_closed=True)
+    busy = Case(
+        "too many connections",
+        data,
+        b"HTTP/1.1 503 Service Unavailable",
+        hook(("retry-after", "1"), CLOSE),
+        error("too many connections; retry"),
+    )
+    assert mismatch(reply, busy, dated=False) is None
 
 
 def test_crash_and_storage_failure_answers_are_pinned(

@@ -1,12 +1,16 @@
 """Fuzzing the intake of a real relay: whatever arrives, a clear 4xx or success, never a 5xx.
 
-Random bodies, content types, encodings, huge numbers, deep nesting, invalid UTF-8 and
-duplicate keys go to ``/hooks/<source>``; afterwards every answer is counted in
-``relay_webhooks_total`` and the relay still accepts a good webhook.
+Random bodies, content types, encodings, methods (HEAD included), huge numbers, deep nesting,
+invalid UTF-8 and duplicate keys go to ``/hooks/<source>``; afterwards every answer is counted
+in ``relay_webhooks_total`` and the relay still accepts a good webhook. Then the hardened
+paths: values past every limit in each Dials field (numbers past 64 bits, times past the
+calendar once in UTC, huge, control and structured strings), huge or structured dial ids, and
+any query replayed with a signed (HMAC) request.
 """
 
 from __future__ import annotations
 
+import json
 import socket
 from collections import Counter
 from collections.abc import Callable
@@ -24,6 +28,7 @@ from relay.core.sources import parse_sources
 from relay.exceptions import MappingError, UnsupportedMediaType
 from tests.conftest import dial_body
 from tests.support import scrape
+from tests.support.credentials import hmac_hex
 from tests.support.relay_server import RelayThread
 
 SOURCES = """
@@ -41,6 +46,11 @@ sources:
         prospect_phone: call.to
         datetime: call.ended_at
         disposition_name: call.result
+  signed: {auth: {type: hmac, header: X-Sig, prefix: "sha256=", secret: signed-hook-secret}}
+  g:
+    mapping: genesys
+    auth: {type: none}
+    options: {client_id: relay-client, client_secret: relay-client-secret}
 """
 FUZZ_SOURCES = parse_sources(SOURCES, env={}, default_api_key=None)
 CLEAR_ANSWERS = {200, 202, 400, 401, 403, 404, 405, 408, 413, 415, 422, 429, 431}
@@ -139,7 +149,7 @@ def _request(draw: Any) -> dict[str, Any]:
     if draw(st.integers(0, 9)) == 0:
         headers["Content-Encoding"] = draw(st.sampled_from(["gzip", "br", "identity", "x"]))
     return {
-        "method": draw(weighted(["POST"], ["GET"])),
+        "method": draw(weighted(["POST"], ["GET", "HEAD"])),
         "url": f"/hooks/{source}",
         "params": query,
         "headers": headers,
@@ -213,10 +223,14 @@ def test_intake_survives_random_requests(start_relay: Callable[..., RelayThread]
         def send(request: dict[str, Any]) -> None:
             nonlocal sent
             method = request.pop("method")
-            if method == "GET":
+            if method != "POST":
                 request.pop("content")
             response = client.request(method, **request)
             sent += 1
+            if method == "HEAD":  # never queues, never reaches a mapping: refused, no body
+                assert response.status_code == 405
+                assert set(response.headers["allow"].split(", ")) == {"GET", "POST"}
+                return
             assert response.status_code in CLEAR_ANSWERS, response.text
             assert response.headers["content-type"] == "application/json"
             assert isinstance(response.json(), dict)
@@ -254,3 +268,179 @@ def test_protocol_survives_random_bytes(start_relay: Callable[..., RelayThread])
 
     send()
     assert httpx.post(f"{relay.url}/hooks/open", json=dial_body()).status_code == 202
+
+
+# --- extreme values through the whole intake ------------------------------------------------
+
+OFFSETS = st.integers(-14 * 60, 14 * 60).map(
+    lambda m: f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}"
+)
+extreme_numbers = st.one_of(
+    st.sampled_from([2**31 - 1, 2**31, 2**63 - 1, 2**63, 2**64, -(2**63), 1e20, 1.5e308, 5e-324]),
+    st.integers(min_value=-(2**64), max_value=2**64),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["1e20", "18446744073709551616", "1" * 400, "-0", "0x10", "1_000", "NaN"]),
+    st.integers(min_value=-(2**70), max_value=2**70).map(str),
+)
+extreme_dates = st.one_of(
+    st.sampled_from(
+        [
+            "9999-12-31T23:59:59-14:00",
+            "0001-01-01T01:00:00+14:00",
+            "9999-12-31 23:59:59",
+            "0001-01-01 00:00:00",
+            "99991231235959999",
+            "Fri, 31 Dec 9999 23:59:59 -1400",
+            "253402300799",
+            "253402300800000",
+        ]
+    ),
+    st.tuples(st.datetimes(), OFFSETS).map(lambda t: t[0].isoformat() + t[1]),
+    st.datetimes().map(lambda d: d.strftime("%m/%d/%Y %H:%M:%S")),
+)
+extreme_strings = st.one_of(
+    st.text(max_size=300),
+    st.text(st.characters(max_codepoint=0x1F), max_size=50),  # control characters
+    st.integers(250, 4000).map(lambda n: "x" * n),
+    st.sampled_from(["", " ", "\u2028", "\ufeff", "null", "None", "{'a': 1}", "\x00"]),
+)
+structured = st.one_of(
+    st.dictionaries(st.text(max_size=5), scalars, max_size=3), st.lists(scalars, max_size=3)
+)
+extreme_values = st.one_of(extreme_numbers, extreme_dates, extreme_strings, structured)
+extreme_dials = st.tuples(
+    st.dictionaries(st.sampled_from(DIAL_FIELDS), extreme_values, min_size=1, max_size=3),
+    st.uuids(),
+    st.sampled_from(["json", "form"]),
+)
+
+
+def _encode(fields: dict[str, Any], as_form: bool) -> tuple[bytes, str]:
+    if as_form:  # a form carries text only: numbers and objects as the sender would print them
+        return urlencode({k: str(v) for k, v in fields.items()}).encode(), FORM_TYPE
+    # the standard library writes integers past 64 bits, which orjson would refuse
+    return json.dumps(fields, allow_nan=False).encode(), "application/json"
+
+
+def test_extreme_values_through_the_whole_intake(
+    start_relay: Callable[..., RelayThread],
+) -> None:
+    """Numbers past 64 bits, times past the calendar once converted, huge, empty, control
+    and structured values in any Dials field, through a real relay: never a 5xx but 503;
+    every 422 is a field error kept for replay; /preview says ok exactly when the hook
+    stores (or finds stored) the dial."""
+    relay = start_relay(SOURCES, max_body_bytes=64 * 1024)
+    seen: Counter[int] = Counter()
+    with httpx.Client(base_url=relay.url, timeout=10) as client:
+
+        @settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+        @given(case=extreme_dials)
+        def send(case: tuple[dict[str, Any], Any, str]) -> None:
+            overrides, uuid, encoding = case
+            body, content_type = _encode(
+                {**dial_body(dial_id=str(uuid)), **overrides}, encoding == "form"
+            )
+            headers = {"Content-Type": content_type}
+            preview = client.post("/preview/open", content=body, headers=headers)
+            hook = client.post("/hooks/open", content=body, headers=headers)
+            seen[hook.status_code] += 1
+            assert hook.status_code < 500 or hook.status_code == 503, hook.text
+            assert preview.status_code < 500, preview.text
+            assert hook.status_code in (200, 202, 422), hook.text
+            assert (preview.status_code == 200) == (hook.status_code in (200, 202)), (
+                preview.text,
+                hook.text,
+            )
+            if hook.status_code == 422:
+                answer = hook.json()
+                assert answer["errors"] and all(e["field"] for e in answer["errors"])
+                kept = relay.call(relay.runtime.queue.get_rejected(answer["rejected_id"]))
+                assert kept is not None and kept.body == body
+
+        send()
+    assert seen[422] and (seen[202] or seen[200]), seen
+
+
+huge_or_structured_ids = st.one_of(
+    st.integers(256, 200_000).map(lambda n: "d" * n),
+    st.dictionaries(st.text(max_size=5), scalars, max_size=3),
+    st.lists(scalars, max_size=3),
+)
+
+
+def _with_id(where: str, dial_id: Any) -> tuple[str, bytes, dict[str, str]]:
+    """A request to ``where`` whose vendor id is ``dial_id`` (and is otherwise good)."""
+    headers = {"Content-Type": "application/json"}
+    if where == "crm":
+        headers["X-Relay-Token"] = "crm-hook-secret"
+        return "/hooks/crm", orjson.dumps(dial_body(dial_id=dial_id)), headers
+    if where == "mapped":
+        call = {"id": dial_id, "from": "5125550100", "to": "5125550187", "result": "Sale"}
+        body = orjson.dumps({"call": {**call, "ended_at": "2026-04-10T14:32:15Z"}})
+        return "/hooks/mapped?key=mapped-query-secret", body, headers
+    record = {"conversationId": dial_id, "participants": [], "conversationEnd": "2026-04-10"}
+    return "/hooks/g", orjson.dumps(record), headers
+
+
+def test_huge_or_structured_dial_ids_are_field_errors(
+    start_relay: Callable[..., RelayThread],
+) -> None:
+    """A vendor id that is an object, a list or longer than 255 characters, given as the
+    Dials field, through a declarative mapping or as a Genesys conversation: 422 on
+    ``dial_id``, kept for replay, and never echoed back."""
+    relay = start_relay(SOURCES, max_body_bytes=512 * 1024)
+    with httpx.Client(base_url=relay.url, timeout=10) as client:
+
+        @settings(max_examples=30, suppress_health_check=[HealthCheck.too_slow])
+        @given(dial_id=huge_or_structured_ids, where=st.sampled_from(["crm", "mapped", "g"]))
+        def send(dial_id: Any, where: str) -> None:
+            url, body, headers = _with_id(where, dial_id)
+            r = client.post(url, content=body, headers=headers)
+            assert r.status_code == 422, r.text[:300]
+            assert [e["field"] for e in r.json()["errors"]] == ["dial_id"], r.text[:300]
+            assert len(r.content) < 500
+            kept = relay.call(relay.runtime.queue.get_rejected(r.json()["rejected_id"]))
+            assert kept is not None and kept.body == body
+
+        send()
+
+
+def test_the_query_of_a_signed_request_changes_nothing(
+    start_relay: Callable[..., RelayThread],
+) -> None:
+    """An HMAC source signs the body alone: whatever query a captured request is replayed
+    with, the answer is the first dial's duplicate; a signed empty body maps to nothing."""
+    relay = start_relay(SOURCES)
+    body = orjson.dumps({k: v for k, v in dial_body().items() if k != "dial_id"})
+    signed = {"X-Sig": "sha256=" + hmac_hex("signed-hook-secret", body)}
+    empty = {"X-Sig": "sha256=" + hmac_hex("signed-hook-secret", b"")}
+    json_type = {"Content-Type": "application/json"}
+    with httpx.Client(base_url=relay.url, timeout=10) as client:
+        first = client.post("/hooks/signed", content=body, headers={**signed, **json_type})
+        assert first.status_code == 202
+        duplicate = {"status": "duplicate", "dial_id": first.json()["dial_id"]}
+        dial_keys = st.sampled_from(DIAL_FIELDS)
+
+        @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+        @given(
+            query=st.dictionaries(dial_keys | st.text(max_size=8), st.text(max_size=30)),
+            method=st.sampled_from(["GET", "POST"]),
+            with_body=st.booleans(),
+        )
+        def replay(query: dict[str, str], method: str, with_body: bool) -> None:
+            query = {**dial_body(dial_id=f"forged-{len(query)}"), **query}
+            if with_body:
+                r = client.request(
+                    method,
+                    "/hooks/signed",
+                    params=query,
+                    content=body,
+                    headers={**signed, **json_type},
+                )
+                assert (r.status_code, r.json()) == (200, duplicate), r.text
+            else:
+                r = client.request(method, "/hooks/signed", params=query, headers=empty)
+                assert r.status_code == 422, r.text
+                assert {e["field"] for e in r.json()["errors"]} >= {"ani", "prospect_phone"}
+
+        replay()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -211,15 +212,24 @@ def test_a_crash_in_the_hook_is_a_counted_json_500(
     assert httpx.post(f"{relay.url}/hooks/crm", json=dial_body(), headers=CRM).status_code == 202
 
 
-def test_head_through_the_router_is_counted_once(start_relay: Callable[..., RelayThread]) -> None:
-    """HEAD is routed by Starlette (GET and POST take the direct path) to the same endpoint,
-    which counts it: once, not again by the request guard."""
+def test_head_never_queues(start_relay: Callable[..., RelayThread]) -> None:
+    """HEAD (which Starlette would add to every GET route) is refused 405 with ``Allow: GET,
+    POST``, on the hook and the preview: even with a whole dial in the query it never
+    queues, never reaches a mapping or the rejected store; it is counted once."""
     relay = start_relay()
-    r = httpx.head(f"{relay.url}/hooks/crm", headers=CRM)
-    assert r.status_code == 422  # no body and no query: nothing to map
+    query = dial_body(dial_id="head-1")
+    for path in ("/hooks/crm", "/preview/crm"):
+        r = httpx.head(f"{relay.url}{path}", headers=CRM, params=query)
+        assert r.status_code == 405
+        assert set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+        assert r.content == b""
     counts = scrape.samples(relay.url, "relay_webhooks_total")
     crm = {labels["outcome"]: value for labels, value in counts if labels["source"] == "crm"}
-    assert crm == {"rejected": 1}
+    assert crm == {"method_not_allowed": 1}
+    stats = relay.call(relay.runtime.queue.stats(now=time.time()))
+    assert (stats.ready, stats.delayed, stats.leased, stats.rejected) == (0, 0, 0, 0)
+    got = httpx.get(f"{relay.url}/hooks/crm", headers=CRM, params=query)
+    assert got.status_code == 202  # the same request as a GET is a dial
 
 
 def test_running_relay_spaces_out_young_collections(

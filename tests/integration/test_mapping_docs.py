@@ -16,12 +16,12 @@ from relay.core.sources import parse_sources
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 PAGES = [DOCS / "mappings.md", *sorted((DOCS / "vendors").glob("*.md"))]
-ENV = {"FIVE9_HOOK_TOKEN": "t", "VICI_HOOK_TOKEN": "t", "CONVOSO_HOOK_TOKEN": "t"}
+ENV = {"FIVE9_HOOK_TOKEN": "t0", "VICI_HOOK_TOKEN": "t0", "CONVOSO_HOOK_TOKEN": "t0"}
 
 
 def _env_for(text: str) -> dict[str, str]:
     """Every ${VAR} an example names, set (the docs show secrets as variables)."""
-    return {**ENV, **{v: "x" for v in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text)}}
+    return {**ENV, **{v: "x0" for v in re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text)}}
 
 
 def blocks(page: Path, language: str) -> list[str]:

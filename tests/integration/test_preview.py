@@ -171,3 +171,19 @@ def test_raw_json_bodies_are_json(body: dict[str, object]) -> None:
     data = orjson.dumps(body)
     raw = read_request(data)
     assert (raw.content_type, raw.body, raw.method) == ("application/json", data, "POST")
+
+
+def test_cli_preview_ignores_the_query_of_a_signed_source(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """As the hook does, `relay preview` of an HMAC source maps the body alone: the query
+    is not signed, so it adds no field."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text("sources:\n  signed: {auth: {type: hmac, secret: signed-hook-secret}}\n")
+    raw = tmp_path / "body.json"
+    raw.write_text(json.dumps({k: v for k, v in dial_body().items() if k != "agent_name"}))
+    code = main(["preview", "signed", str(raw), "--sources-file", str(sources),
+                 "--query", "agent_name=Mallory&dial_id=forged"])  # fmt: skip
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (out["dial"]["agent_name"], out["dial"]["dial_id"]) == ("", "call-0001")

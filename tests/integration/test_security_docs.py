@@ -34,3 +34,23 @@ def test_documented_settings_exist() -> None:
     names = re.findall(r"`RELAY_([A-Z_]+)`", table)
     assert names
     assert {n.lower() for n in names} <= set(Settings.model_fields)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBES = DOC.split("## What the test suite probes", 1)[1].split("\n## ", 1)[0]
+
+
+def test_every_probe_names_tests_that_exist() -> None:
+    """Each probe of the table names its expected answer and tests that exist, by file and
+    function (so renaming or deleting one fails here until the page says so)."""
+    rows = [line for line in PROBES.splitlines() if line.startswith("| **")]
+    probes = set(re.findall(r"^\| \*\*([^*]+)\*\*", PROBES, re.M))
+    assert probes >= {"auth bypass", "replay", "malformed input", "slow clients", "config abuse"}
+    for row in rows:
+        _, answer, tests, _ = row.rsplit("|", 3)
+        assert answer.strip(), row
+        named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", tests)
+        assert named, row
+        for path, function in named:
+            source = (ROOT / path).read_text()
+            assert re.search(rf"^def {function}\(", source, re.M), f"{path}::{function}"

@@ -46,7 +46,7 @@ def test_recommended_data_action_template_maps_to_the_golden_dial() -> None:
 def test_documented_sources_are_valid() -> None:
     """Every sources YAML example in the guide validates."""
     env = {
-        name: "x"
+        name: "x0"
         for name in re.findall(r"\$\{(\w+)\}", DOC)
         if name.isupper() and not name.startswith("RELAY")
     }

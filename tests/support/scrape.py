@@ -6,9 +6,13 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 
-def samples(url: str, name: str) -> list[tuple[dict[str, str], float]]:
-    """Every sample of metric ``name`` (a counter's ``_total`` series), with its labels."""
-    text = httpx.get(f"{url}/metrics", timeout=10).text
+def samples(
+    url: str, name: str, *, client: httpx.Client | None = None
+) -> list[tuple[dict[str, str], float]]:
+    """Every sample of metric ``name`` (a counter's ``_total`` series), with its labels;
+    read through ``client`` when given (say, one bound to another local address)."""
+    get = client.get if client is not None else httpx.get
+    text = get(f"{url}/metrics", timeout=10).text
     out = []
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
@@ -17,6 +21,7 @@ def samples(url: str, name: str) -> list[tuple[dict[str, str], float]]:
     return out
 
 
-def value(url: str, name: str, **labels: str) -> float:
+def value(url: str, name: str, *, client: httpx.Client | None = None, **labels: str) -> float:
     """The sum of ``name`` over the samples whose labels include ``labels``."""
-    return sum(v for lab, v in samples(url, name) if labels.items() <= lab.items())
+    found = samples(url, name, client=client)
+    return sum(v for lab, v in found if labels.items() <= lab.items())

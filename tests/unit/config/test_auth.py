@@ -228,6 +228,32 @@ def test_invalid_auth_configs_refused(config: dict[str, object]) -> None:
         _auth.validate_python(config)
 
 
+WEAK = ["a", " ", "  \t ", " b ", "\n"]
+
+
+@pytest.mark.parametrize("weak", WEAK)
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_one_character_or_blank_secrets_refused(scheme: str, weak: str) -> None:
+    """A secret of one character, or of whitespace, is a configuration error in every scheme,
+    at the field that holds it (its index in a list), never quoting it."""
+    with pytest.raises(ValidationError) as info:
+        _auth.validate_python(config_for(scheme, GOOD, weak))
+    [error] = info.value.errors(include_input=False)
+    key = "passwords" if scheme == "basic" else "secrets"
+    assert error["loc"][-2:] == (key, 1)
+    assert "at least 2 characters" in error["msg"]
+    single = "password" if scheme == "basic" else "secret"
+    with pytest.raises(ValidationError) as info:
+        _auth.validate_python({**SCHEMES[scheme][0], single: weak})
+    assert info.value.errors()[0]["loc"][-1] == single
+
+
+def test_a_one_byte_standard_webhooks_key_refused() -> None:
+    """A whsec_ secret is its decoded bytes: one byte is a one-character secret."""
+    with pytest.raises(ValidationError, match="at least 2"):
+        _auth.validate_python({"type": "hmac", "secret": "whsec_" + b64(b"k")})
+
+
 def test_auth_config_repr_hides_secrets() -> None:
     """repr() and model dumps of every scheme keep secrets masked."""
     for scheme in SCHEMES:

@@ -111,7 +111,7 @@ def test_relay_check_valid_file(tmp_path: Path, capsys: pytest.CaptureFixture[st
 def test_relay_check_reports_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """`relay check` exits 2 with the pointer to the bad key."""
     path = tmp_path / "sources.yaml"
-    path.write_text("sources:\n  acme:\n    auth: {type: header, secret: x}\n    mapping: nope\n")
+    path.write_text("sources:\n  acme:\n    auth: {type: header, secret: xy}\n    mapping: nope\n")
     assert main(["check", str(path)]) == 2
     assert "sources.acme.mapping" in capsys.readouterr().err
 
@@ -130,7 +130,7 @@ def test_relay_check_missing_key(
 
 def test_bundled_example_sources_are_valid(monkeypatch: pytest.MonkeyPatch) -> None:
     """The examples shipped for `make run` pass validation."""
-    monkeypatch.setenv("DEMO_HOOK_TOKEN", "x")
+    monkeypatch.setenv("DEMO_HOOK_TOKEN", "demo-token")
     monkeypatch.setenv("RELAY_DRY_RUN", "true")
     root = Path(__file__).resolve().parents[3]
     assert main(["check", str(root / "examples" / "sources.yaml")]) == 0

@@ -116,6 +116,43 @@ def test_unknown_field_from_mapping_is_a_problem() -> None:
         build_dial({**dial_body(), "from_number": "1"}, source="s", tz=UTC)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("dial_id", {"a": 1}),
+        ("dial_id", ["call-1"]),
+        pytest.param("dial_id", "x" * 250_000, id="dial_id-250KB"),
+        pytest.param("dial_id", 10**400, id="dial_id-400-digits"),
+        ("total_dial_attempts", "1e20"),
+        ("total_dial_attempts", 2**64),
+        ("datetime", "9999-12-31T23:59:59-14:00"),
+        ("datetime", "0001-01-01T01:00:00+14:00"),
+        ("sys_created_date_original", "9999-12-31T23:59:59-14:00"),
+        pytest.param("campaign_name", 10**5000, id="more digits than str() writes"),
+    ],
+)
+def test_values_past_every_limit_are_field_problems(field: str, value: object) -> None:
+    """Objects as ids, over-long ids, numbers and times past what can be stored or converted:
+    each a MappingError naming the field (a 422, kept for replay), quoted briefly."""
+    with pytest.raises(MappingError) as info:
+        build_dial(dial_body(**{field: value}), source="s", tz=zone("America/Chicago"))
+    assert [p.field for p in info.value.problems] == [field]
+    assert len(str(info.value)) < 300
+
+
+def test_a_normalizer_crash_is_a_field_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever a normalizer raises becomes that field's problem, never a crash."""
+
+    def broken(_raw: object) -> str:
+        raise ArithmeticError("boom")
+
+    monkeypatch.setattr("relay.core.dial.normalize_phone", broken)
+    with pytest.raises(MappingError) as info:
+        build_dial(dial_body(), source="s", tz=UTC)
+    problems = {p.field: p.problem for p in info.value.problems}
+    assert problems["prospect_phone"] == "cannot be read (ArithmeticError) (got ******0187)"
+
+
 def test_dial_fields_order_matches_document() -> None:
     """The field order follows the documented payload."""
     assert DIAL_FIELDS[0] == "campaign_id" and DIAL_FIELDS[-1] == "dial_id"

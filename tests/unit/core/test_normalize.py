@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from relay.core.normalize import (
+    MAX_ATTEMPTS,
+    MAX_DIAL_ID_LENGTH,
     normalize_attempts,
     normalize_date,
     normalize_datetime,
+    normalize_dial_id,
     normalize_direction,
     normalize_phone,
     normalize_zip,
@@ -155,6 +158,68 @@ def test_datetime_total(value: object) -> None:
     assert datetime.strptime(out, "%Y-%m-%d %H:%M:%S")
 
 
+EDGE_OF_TIME = [
+    "9999-12-31T23:59:59-14:00",
+    "0001-01-01T01:00:00+14:00",
+    "9999-12-31 23:59:59",  # naive: in Chicago, past 9999 in UTC
+    "0001-01-01 00:00:00",
+    "Fri, 31 Dec 9999 23:59:59 -1400",
+    "99991231235959",
+    "00010101000000000",
+]
+
+
+@pytest.mark.parametrize("raw", EDGE_OF_TIME)
+@pytest.mark.parametrize("zone_name", ["UTC", "America/Chicago", "Pacific/Kiritimati"])
+def test_times_past_the_calendar_are_value_errors(raw: str, zone_name: str) -> None:
+    """A time whose conversion leaves years 1-9999 is a ValueError (a field error), never
+    the OverflowError the conversion raises."""
+    tz = zone(zone_name)
+    for normalize in (normalize_datetime, normalize_date):
+        try:
+            out = normalize(raw, tz)
+        except ValueError:
+            continue
+        assert out[:4].isdigit()
+
+
+extreme_moments = st.builds(
+    lambda moment, minutes: moment.replace(tzinfo=timezone(timedelta(minutes=minutes))),
+    st.sampled_from([datetime.min, datetime.max]) | st.datetimes(),
+    st.integers(-24 * 60 + 1, 24 * 60 - 1),
+)
+
+
+@given(
+    moment=extreme_moments,
+    form=st.sampled_from(["iso", "rfc", "naive"]),
+    zone_name=st.sampled_from(["UTC", "America/Chicago", "Pacific/Kiritimati", "Etc/GMT+12"]),
+)
+def test_any_moment_normalizes_or_is_a_value_error(
+    moment: datetime, form: str, zone_name: str
+) -> None:
+    """Every moment of the calendar, with any offset, in any zone: the documented shape or a
+    ValueError, never another exception."""
+    raw = {
+        "iso": moment.isoformat(),
+        "rfc": moment.strftime("%a, %d %b %Y %H:%M:%S %z"),
+        "naive": moment.replace(tzinfo=None).isoformat(" "),
+    }[form]
+    tz = zone(zone_name)
+    try:
+        out = normalize_datetime(raw, tz)
+    except ValueError:
+        pass
+    else:
+        assert datetime.strptime(out, "%Y-%m-%d %H:%M:%S")
+    try:
+        day = normalize_date(raw, tz)
+    except ValueError:
+        pass
+    else:
+        assert len(day) == 10
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [
@@ -254,11 +319,60 @@ def test_attempts_forms(n: int) -> None:
     assert normalize_attempts(n) == normalize_attempts(str(n)) == normalize_attempts(f"{n}.0") == n
 
 
-@pytest.mark.parametrize("raw", ["-1", "abc", "2.5", "inf", True])
+@pytest.mark.parametrize(
+    "raw",
+    ["-1", "abc", "2.5", "inf", True, "1e20", 2**64, "18446744073709551616", 1.8e19, 10**400],
+)
 def test_attempts_rejects(raw: object) -> None:
     """Negative, fractional and non-numeric attempts raise ValueError."""
     with pytest.raises(ValueError):
         normalize_attempts(raw)
+
+
+@given(
+    st.integers()
+    | st.floats()
+    | st.text(max_size=30)
+    | st.integers(-(10**30), 10**30).map(str)
+    | st.floats().map(repr)
+)
+def test_attempts_total(value: object) -> None:
+    """Any input gives a whole number within 0..MAX_ATTEMPTS (one a 64-bit JSON encoder
+    writes) or a ValueError, never another exception."""
+    try:
+        n = normalize_attempts(value)
+    except ValueError:
+        return
+    assert 0 <= n <= MAX_ATTEMPTS < 2**63
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("call-1", "call-1"), ("  call-1 ", "call-1"), (300000010270763, "300000010270763")],
+)
+def test_dial_id_examples(raw: object, expected: str) -> None:
+    """A vendor's id as text, trimmed; a number as its digits."""
+    assert normalize_dial_id(raw) == expected
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [{"a": 1}, [1, 2], True, "x" * (MAX_DIAL_ID_LENGTH + 1), "   ", 10**400, float("nan")],
+)
+def test_dial_id_rejects(raw: object) -> None:
+    """Objects, lists, booleans, blank and over-long ids are refused."""
+    with pytest.raises(ValueError):
+        normalize_dial_id(raw)
+
+
+@given(st.text(max_size=400) | st.integers() | st.floats())
+def test_dial_id_total(value: object) -> None:
+    """Any scalar gives a trimmed id of 1..MAX_DIAL_ID_LENGTH characters or a ValueError."""
+    try:
+        out = normalize_dial_id(value)
+    except ValueError:
+        return
+    assert 0 < len(out) <= MAX_DIAL_ID_LENGTH and out == out.strip()
 
 
 def test_parse_timestamp_naive_datetime_takes_zone() -> None:

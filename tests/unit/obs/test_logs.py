@@ -55,6 +55,54 @@ def test_event_is_one_json_line_with_the_phone_masked(json_lines: Callable[[], l
     assert event["level"] == "info" and event["timestamp"].endswith("Z")
 
 
+def test_list_valued_fields_are_masked_too(json_lines: Callable[[], list[Any]]) -> None:
+    """Lists (and tuples, and what they hold) under phone or text keys are masked like a
+    single value: a mapping's warnings, several numbers; other keys' lists are left alone."""
+    structlog.get_logger("relay.test").warning(
+        "mapping_warnings",
+        source="crm",
+        warnings=["ani 512-555-0100 looks odd", ("also +1 512 555 0187",), {"x": "5125550187"}],
+        ani=["5125550100", "(512) 555-0187", 5125550199],
+        phone=5125550142,
+        fields=["ani", "dial_id"],
+    )
+    info_line(structlog.get_logger("relay.test"), "webhook_received", {"errors": ["5125550187"]})
+    event, direct = json_lines()
+    assert event["warnings"] == [
+        "ani ******0100 looks odd",
+        ["also *******0187"],
+        {"x": "******0187"},
+    ]
+    assert event["ani"] == ["******0100", "******0187", "******0199"]
+    assert event["phone"] == "******0142"
+    assert event["fields"] == ["ani", "dial_id"]
+    assert direct["errors"] == ["******0187"]
+
+
+nested = st.recursive(
+    st.text(max_size=20) | st.just("5125550187") | st.integers(-(2**63), 2**63 - 1),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner),
+    max_leaves=8,
+)
+
+
+def test_no_phone_survives_in_a_nested_text_field() -> None:
+    """Whatever a text key holds, nested how deep, no test phone number is left written out."""
+    stream = io.StringIO()
+    configure_logging("INFO", json=True, stream=stream)  # restored after the test (log guard)
+    logger = structlog.get_logger("relay.test")
+
+    @given(nested)
+    def check(value: Any) -> None:
+        stream.seek(0)
+        stream.truncate()
+        logger.warning("mapping_warnings", warnings=value, reason=[value])
+        line = stream.getvalue()
+        assert "5125550187" not in line and json.loads(line)["event"] == "mapping_warnings"
+
+    check()
+
+
 def test_stdlib_lines_are_json_too(json_lines: Callable[[], list[Any]]) -> None:
     """uvicorn's stdlib log records come out as the same JSON shape."""
     logging.getLogger("uvicorn.error").info("Application startup complete.")
