@@ -28,6 +28,7 @@ __all__ = [
     "SourcesFile",
     "build_sources",
     "check_keys",
+    "config_warnings",
     "load_configured_sources",
     "load_sources",
     "parse_sources",
@@ -171,3 +172,15 @@ def check_keys(settings: Settings, sources: dict[str, Source]) -> None:
             + ", ".join(keyless)
             + " (set RELAY_DRY_RUN=true to map and queue without sending)"
         )
+
+
+def config_warnings(settings: Settings, sources: dict[str, Source]) -> list[str]:
+    """What is allowed but probably a mistake: ``relay check`` prints each, start logs each."""
+    found = settings.warnings()
+    for name in sorted(sources):
+        if sources[name].config.auth.type == "none":
+            found.append(
+                f"sources.{name}: auth: none: anyone who can reach /hooks/{name} can queue dials "
+                "with this source's outboundIQ key (set a secret; docs/security.md)"
+            )
+    return found
