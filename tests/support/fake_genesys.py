@@ -2,7 +2,7 @@
 
 fake = FakeGenesys().start()
 fake.load(directory)                      # users, queues, wrap-up codes, campaigns, contacts
-fake.conversations["0b6c7a1e-5d2f-4e0a-9b8c-1f2e3d4c5b6a"] = [details]  # analytics details, in order (the last repeats)
+fake.conversations[uuid] = [details]    # analytics details, in order (the last repeats)
 fake.fail("/api/v2/analytics", Reply(429, headers={"Retry-After": "1"}), Reply(500))
 fake.hold("/api/v2/analytics")            # such requests wait until fake.release()
 fake.calls("/api/v2/users/")              # how many requests a path prefix got
