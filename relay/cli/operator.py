@@ -23,9 +23,9 @@ from relay.config.zones import zone
 from relay.core.backfill import BackfillOptions, readers, run_backfill
 from relay.core.normalize import normalize_datetime
 from relay.core.pipeline import map_request, parse_request, store_mapped
-from relay.core.sources import load_configured_sources
-from relay.exceptions import MappingError, UnsupportedMediaType
-from relay.obs.logs import mask_phone
+from relay.core.sources import configured_secrets, load_configured_sources
+from relay.exceptions import ConfigError, MappingError, UnsupportedMediaType
+from relay.obs.logs import mask_phone, redact_answer
 from relay.queue import create_queue
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
 
@@ -105,7 +105,7 @@ def dlq(args: argparse.Namespace) -> int:
                 "dial_id": d.dial_id,
                 "reason": d.reason,
                 "status": d.status,
-                "response_body": d.response_body,
+                "response_body": redact_answer(d.response_body, _known_secrets()),
                 "attempts": d.attempts,
                 "received_at": _when(d.received_at),
                 "dead_at": _when(d.dead_at),
@@ -136,6 +136,17 @@ def dlq(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(_with_queue(run))
+
+
+def _known_secrets() -> list[str]:
+    """The configured secrets (the sources' too when the file loads), to hide in what
+    outboundIQ answered: dead letters stored before answers were redacted may hold them."""
+    settings = load_settings()
+    try:
+        sources = load_configured_sources(settings)
+    except ConfigError:
+        sources = {}
+    return configured_secrets(settings, sources)
 
 
 def _load_sources() -> dict[str, Any]:

@@ -28,6 +28,8 @@ __all__ = [
     "flush_logs",
     "info_line",
     "mask_phone",
+    "mask_phones_in_text",
+    "redact_answer",
     "redact_secrets",
     "redact_url",
     "url_secrets",
@@ -398,7 +400,14 @@ def url_secrets(url: str) -> list[str]:
 
 
 def redact_secrets(text: str, secrets: Iterable[str]) -> str:
-    """``text`` with every occurrence of each secret replaced by ``***`` (longest first)."""
+    """``text`` with every occurrence of each secret replaced by ``**********`` (as a
+    ``SecretStr`` shows), longest first, so a secret inside another goes with it."""
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
-        text = text.replace(secret, _REDACTED)
+        text = text.replace(secret, "**********")
     return text
+
+
+def redact_answer(text: str, secrets: Iterable[str]) -> str:
+    """A remote party's answer made safe to store and log: ``secrets`` it echoes hidden
+    (first, so a secret of digits is not half-masked as a phone), phone numbers masked."""
+    return mask_phones_in_text(redact_secrets(text, secrets))

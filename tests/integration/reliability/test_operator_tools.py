@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 
@@ -10,7 +11,8 @@ import pytest
 
 from relay.cli import main
 from relay.config.settings import Settings
-from tests.conftest import dial_body
+from relay.queue.base import NewDial
+from tests.conftest import DEFAULT_KEY, dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.relay_server import RelayThread
 
@@ -108,3 +110,39 @@ sources:
         assert rows == []
     finally:
         relay.stop()
+
+
+def test_dlq_show_never_prints_an_echoed_key_or_a_phone(
+    start_relay: Callable[..., RelayThread],
+    fake: FakeOutboundIQ,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """outboundIQ's answer echoing the key it was sent and a phone number is stored redacted,
+    and `dlq show` masks the phones of a record stored raw before (by an older relay)."""
+    echo = (
+        '{"error":"prospect_phone (512) 555-0187 invalid",'
+        f'"headers":{{"Authorization":"Bearer {DEFAULT_KEY}"}}}}'
+    )
+    fake.fail_dial("echo", Reply(400, body=echo))
+    relay = start_relay(settings=cli_env)
+    httpx.post(f"{relay.url}/hooks/crm", json=dial_body(dial_id="echo"), headers=CRM)
+    assert fake.wait_for(lambda: relay.call(relay.runtime.queue.stats(now=time.time())).dead == 1)
+    queue = relay.runtime.queue
+    now = time.time()
+    relay.call(queue.enqueue(NewDial("crm", "old", b'{"dial_id":"old"}', now), 60))
+    (old,) = relay.call(queue.lease(1, 60, now=now, only_sources={"crm"}))
+    relay.call(
+        queue.dead_letter(
+            old.id, reason="http_400", status=400, response_body="bad 512.555.0100", now=now
+        )
+    )
+    shown = []
+    for dead in relay.call(queue.list_dead()):
+        assert main(["dlq", "show", dead.id]) == 0
+        shown.append(json.loads(capsys.readouterr().out)["response_body"])
+    assert sorted(shown) == [
+        "bad ******0100",
+        '{"error":"prospect_phone ******0187 invalid",'
+        '"headers":{"Authorization":"Bearer **********"}}',
+    ]
