@@ -21,6 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from relay.app.heap import freeze_startup_heap, thaw_heap
 from relay.config.settings import Settings
+from relay.core.retention import RejectedRetention
 from relay.core.sources import Source, check_keys, config_warnings, load_configured_sources
 from relay.delivery.client import create_client
 from relay.delivery.resolver import close_mappings
@@ -112,6 +113,12 @@ def create_app(
         queue=queue or create_queue(settings.queue_url, settings),
         metrics=RelayMetrics(),
     )
+    retention = runtime.retention = RejectedRetention(
+        runtime.queue,
+        max_age_seconds=settings.rejected_max_age_seconds,
+        max_records=settings.rejected_max_records,
+        dropped=lambda reason, n: runtime.metrics.rejected_dropped.labels(reason).inc(n),
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[State]:
@@ -126,6 +133,7 @@ def create_app(
         )
         runtime.forwarder = forwarder
         runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
+        sweeper = asyncio.create_task(retention.sweep(), name="rejected-retention")
         reload = _install_reload(runtime, settings, forwarder)
         freeze_startup_heap()
         log.info(
@@ -145,6 +153,10 @@ def create_app(
             runtime.worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runtime.worker
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await retention.close()
             if client is None:
                 await http.aclose()
             await close_mappings(runtime.sources.values())

@@ -182,9 +182,41 @@ def rejected(args: argparse.Namespace) -> int:
                 ).decode()
             )
             return 0
+        if args.action == "purge":
+            return await _purge_rejected(queue, args)
         return await _replay_rejected(queue, args)
 
     return asyncio.run(_with_queue(run))
+
+
+async def _purge_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
+    """Delete rejected requests: named ids (each must exist, or nothing is deleted), or
+    every one a filter selects (``--source``, ``--older-than``), or ``--all``."""
+    if args.ids:
+        missing = [i for i in args.ids if await queue.get_rejected(i) is None]
+        for record_id in missing:
+            print(f"no rejected request {record_id}", file=sys.stderr)
+        if missing:
+            return 1
+        print(f"purged {await queue.delete_rejected(args.ids)} rejected request(s)")
+        return 0
+    if not (args.source or args.older_than or args.all):
+        print("name ids, or a filter (--source/--older-than), or --all", file=sys.stderr)
+        return 2
+    before = time.time() - _age_seconds(args.older_than) if args.older_than else None
+    purged = 0
+    while purged < args.limit:
+        page = await queue.list_rejected(
+            source=args.source, before=before, limit=min(1000, args.limit - purged)
+        )
+        if not page:
+            break
+        deleted = await queue.delete_rejected([r.id for r in page])
+        if not deleted:  # gone meanwhile (another purge at work): leave the rest to it
+            break
+        purged += deleted
+    print(f"purged {purged} rejected request(s)")
+    return 0
 
 
 async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
@@ -317,7 +349,7 @@ def register(sub: Any) -> None:
     show.add_argument("id")
     p_dlq.set_defaults(func=dlq)
 
-    p_rej = sub.add_parser("rejected", help="rejected requests: list | show | replay")
+    p_rej = sub.add_parser("rejected", help="rejected requests: list | show | replay | purge")
     rsub = p_rej.add_subparsers(dest="action", required=True)
     rl = rsub.add_parser("list")
     rl.add_argument("--source")
@@ -329,6 +361,12 @@ def register(sub: Any) -> None:
     rr.add_argument("--source")
     rr.add_argument("--all", action="store_true")
     rr.add_argument("--limit", type=int, default=100000)
+    rp = rsub.add_parser("purge", help="delete stored requests for good")
+    rp.add_argument("ids", nargs="*", help="rejected ids (default: the filter)")
+    rp.add_argument("--source")
+    rp.add_argument("--older-than", help="age, e.g. 30m, 2h, 3d")
+    rp.add_argument("--all", action="store_true", help="every rejected request")
+    rp.add_argument("--limit", type=int, default=1_000_000)
     p_rej.set_defaults(func=rejected)
 
     p_bf = sub.add_parser(

@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     # Intake
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     dedupe_window_seconds: float = Field(default=24 * 3600, ge=0)
+    # The rejected store's limits (docs/operations.md); 0 turns a limit off
+    rejected_max_age_seconds: float = Field(default=30 * 86400, ge=0)
+    rejected_max_records: int = Field(default=50_000, ge=0)
 
     # Intake protection (docs/security.md)
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)

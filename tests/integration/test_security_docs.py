@@ -34,3 +34,13 @@ def test_documented_settings_exist() -> None:
     names = re.findall(r"`RELAY_([A-Z_]+)`", table)
     assert names
     assert {n.lower() for n in names} <= set(Settings.model_fields)
+
+
+def test_probed_tests_exist() -> None:
+    """Each test the probes table names is a test function in the file it names."""
+    probes = DOC.split("## What the test suite probes", 1)[1].split("\n## ", 1)[0]
+    named = re.findall(r"`(tests/[\w/]+\.py)::(\w+)`", probes)
+    assert named
+    root = Path(__file__).resolve().parents[2]
+    for path, name in named:
+        assert re.search(rf"^(async )?def {name}\(", (root / path).read_text(), re.M), (path, name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -11,7 +12,8 @@ import pytest
 
 from relay.cli import main
 from relay.config.settings import Settings
-from relay.queue.base import NewDial
+from relay.queue import create_queue
+from relay.queue.base import NewDial, RejectedRecord
 from tests.conftest import DEFAULT_KEY, dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.relay_server import RelayThread
@@ -146,3 +148,50 @@ def test_dlq_show_never_prints_an_echoed_key_or_a_phone(
         '{"error":"prospect_phone ******0187 invalid",'
         '"headers":{"Authorization":"Bearer **********"}}',
     ]
+
+
+def test_rejected_purge_by_id_source_and_age(
+    configure_cli: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`relay rejected purge` takes ids, --source, --older-than or --all, like `dlq purge`;
+    it refuses to act without one, and an unknown id fails (exit 1) before anything goes."""
+    settings = configure_cli()
+    now = time.time()
+
+    def record(source: str, age: float) -> RejectedRecord:
+        return RejectedRecord("", source, now - age, "POST", "text/plain", {}, b"x", [])
+
+    async def arrange() -> list[str]:
+        queue = create_queue(settings.queue_url)
+        await queue.open()
+        ids = [
+            await queue.add_rejected(record(source, age))
+            for source, age in [("crm", 10), ("crm", 3 * 86400), ("other", 10), ("other", 10)]
+        ]
+        await queue.close()
+        return ids
+
+    async def left() -> list[str]:
+        queue = create_queue(settings.queue_url)
+        await queue.open()
+        try:
+            return [r.id for r in await queue.list_rejected()]
+        finally:
+            await queue.close()
+
+    fresh, old, other1, other2 = asyncio.run(arrange())
+    assert main(["rejected", "purge"]) == 2
+    assert "--all" in capsys.readouterr().err
+    assert main(["rejected", "purge", fresh, "999999"]) == 1
+    assert "no rejected request 999999" in capsys.readouterr().err
+    assert asyncio.run(left()) == [fresh, old, other1, other2]  # nothing went
+    assert main(["rejected", "purge", "--older-than", "2d"]) == 0
+    assert "purged 1 rejected request(s)" in capsys.readouterr().out
+    assert main(["rejected", "purge", fresh]) == 0
+    assert "purged 1 rejected request(s)" in capsys.readouterr().out
+    assert asyncio.run(left()) == [other1, other2]
+    assert main(["rejected", "purge", "--source", "crm"]) == 0
+    assert "purged 0 rejected request(s)" in capsys.readouterr().out
+    assert main(["rejected", "purge", "--all"]) == 0
+    assert "purged 2 rejected request(s)" in capsys.readouterr().out
+    assert asyncio.run(left()) == []
