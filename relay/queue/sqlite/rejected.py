@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from relay.queue.models import RejectedRecord, RejectedTrim
-from relay.queue.sqlite.store import SqliteStore, int_id
+from relay.queue.sqlite.store import SqliteStore, int_id, where_clause
 
 if TYPE_CHECKING:
     from relay.queue.protocols import RejectedStore
@@ -44,15 +44,7 @@ class SqliteRejected(SqliteStore):
     async def list_rejected(
         self, *, source: str | None = None, before: float | None = None, limit: int = 100
     ) -> list[RejectedRecord]:
-        parts: list[str] = []
-        params: list[Any] = []
-        if source:
-            parts.append("source = ?")
-            params.append(source)
-        if before is not None:
-            parts.append("received_at < ?")
-            params.append(before)
-        where = " WHERE " + " AND ".join(parts) if parts else ""
+        where, params = where_clause(("source = ?", source or None), ("received_at < ?", before))
 
         def op(c: sqlite3.Connection) -> list[RejectedRecord]:
             rows = c.execute(
