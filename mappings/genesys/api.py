@@ -21,6 +21,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 from pydantic import SecretStr
 
+from mappings.genesys.ids import check_id
 from relay.sdk import MappingError, Problem, ResolveAuthError, ResolveError, parse_retry_after
 
 __all__ = ["GenesysApi", "TtlCache", "login_url_for", "normalize_api_url"]
@@ -222,7 +223,7 @@ class GenesysApi:
     # --- what the mapping reads ----------------------------------------------------------
     async def conversation(self, conversation_id: str) -> dict[str, Any]:
         """Analytics details of one conversation; a 404 (not there yet) is retried."""
-        path = f"/api/v2/analytics/conversations/{_seg(conversation_id)}/details"
+        path = f"/api/v2/analytics/conversations/{_seg(conversation_id, 'conversationId')}/details"
         body = await self.get_json(path)
         if body is None:
             raise ResolveError(
@@ -232,28 +233,34 @@ class GenesysApi:
         return body
 
     async def _named(
-        self, cache: TtlCache[dict[str, Any] | None], path: str, entity_id: str
+        self, cache: TtlCache[dict[str, Any] | None], path: str, entity_id: str, what: str
     ) -> dict[str, Any] | None:
-        return await cache.get(entity_id, lambda: self.get_json(path + _seg(entity_id)))
+        url = path + _seg(entity_id, what)
+        return await cache.get(entity_id, lambda: self.get_json(url))
 
     async def user(self, user_id: str) -> dict[str, Any] | None:
-        return await self._named(self.users, "/api/v2/users/", user_id)
+        return await self._named(self.users, "/api/v2/users/", user_id, "userId")
 
     async def queue(self, queue_id: str) -> dict[str, Any] | None:
-        return await self._named(self.queues, "/api/v2/routing/queues/", queue_id)
+        return await self._named(self.queues, "/api/v2/routing/queues/", queue_id, "queueId")
 
     async def wrapup_code(self, code_id: str) -> dict[str, Any] | None:
-        return await self._named(self.wrapup_codes, "/api/v2/routing/wrapupcodes/", code_id)
+        return await self._named(
+            self.wrapup_codes, "/api/v2/routing/wrapupcodes/", code_id, "wrapUpCode"
+        )
 
     async def campaign(self, campaign_id: str) -> dict[str, Any] | None:
-        return await self._named(self.campaigns, "/api/v2/outbound/campaigns/", campaign_id)
+        return await self._named(
+            self.campaigns, "/api/v2/outbound/campaigns/", campaign_id, "outboundCampaignId"
+        )
 
     async def contact(self, list_id: str, contact_id: str) -> dict[str, Any] | None:
         """A dialer contact; not cached (its attempts change with every call)."""
-        return await self.get_json(
-            f"/api/v2/outbound/contactlists/{_seg(list_id)}/contacts/{_seg(contact_id)}"
-        )
+        lists = f"/api/v2/outbound/contactlists/{_seg(list_id, 'outboundContactListId')}"
+        return await self.get_json(f"{lists}/contacts/{_seg(contact_id, 'outboundContactId')}")
 
 
-def _seg(value: str) -> str:
-    return quote(value, safe="")
+def _seg(value: str, what: str) -> str:
+    """An id as a path segment: only a Genesys id (a UUID: hex digits and dashes) becomes
+    one, so ``..``, ``/`` or ``%2e`` can never steer a request (and its token) elsewhere."""
+    return quote(check_id(value, what), safe="")

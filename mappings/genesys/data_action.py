@@ -9,7 +9,7 @@ conversation: the ``conversationId`` is the dial_id, so a repeat is answered 200
 Keys (rename any of them with ``options.keys: {ourKey: theirKey}``):
 
 ====================  =====================================================================
-conversationId        required; the dial_id
+conversationId        required; the dial_id (a UUID, like every Genesys id)
 conversationStart     ISO 8601 (``Z`` or an offset) or epoch milliseconds
 direction             ``inbound`` / ``outbound`` (Genesys' originatingDirection)
 ani, dnis             the customer session's numbers, any format (``tel:+1…`` too)
@@ -30,6 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from mappings.genesys.ids import check_id
 from mappings.genesys.rules import call_direction, choose_disposition, party_numbers
 from relay.sdk import InboundRequest, MappingContext, MappingError, MappingResult, Problem
 
@@ -88,9 +89,10 @@ class GenesysDataActionMapping:
             return "" if value is None else str(value).strip()
 
         conversation_id = get("conversationId")
+        name = self.options.keys.get("conversationId", "conversationId")
         if not conversation_id:
-            name = self.options.keys.get("conversationId", "conversationId")
             raise MappingError([Problem(name, "required, but missing or empty")])
+        check_id(conversation_id, name)
         direction = call_direction(get("direction"), get("campaignId"))
         ani, prospect = party_numbers(direction, get("ani"), get("dnis"), get("callerAddress"))
         fields: dict[str, object] = {

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from mappings.genesys.api import GenesysApi, login_url_for, normalize_api_url
 from mappings.genesys.conversation import CallFacts, read_details
+from mappings.genesys.ids import check_id, fact_problems
 from mappings.genesys.rules import (
     TERMINAL_EVENTS,
     call_direction,
@@ -102,9 +103,11 @@ def _event(data: Any) -> tuple[str, str, dict[str, Any]]:
         topic_conversation, event = parse_topic(str(topic))
     except ValueError as exc:
         raise MappingError([Problem("detail.topicName", f"{exc} (got {topic!r})")]) from None
-    conversation_id = _text_id(body.get("conversationId") or topic_conversation)
+    named = body.get("conversationId")
+    conversation_id = _text_id(named or topic_conversation)
     if not conversation_id:
         raise MappingError([Problem("detail.eventBody.conversationId", "missing or empty")])
+    check_id(conversation_id, "detail.eventBody.conversationId" if named else "detail.topicName")
     return conversation_id, event, body
 
 
@@ -158,6 +161,10 @@ class GenesysMapping:
         conversation_id = _text_id(details["conversationId"])
         if not conversation_id:
             raise MappingError([Problem("conversationId", "missing or empty")])
+        check_id(conversation_id, "conversationId")
+        problems = fact_problems(read_details(details))  # the ids resolution will look up
+        if problems:
+            raise MappingError(problems)
         if not details.get("conversationEnd"):
             return MappingResult({}, ignored="the conversation has not ended")
         payload = orjson.dumps(
@@ -171,6 +178,9 @@ class GenesysMapping:
         event: dict[str, Any] = stored.get("body") or {}
         details = stored.get("details") or await self.api.conversation(stored["conversationId"])
         facts = read_details(details)
+        problems = fact_problems(facts)  # Genesys' own answer, checked like a request
+        if problems:
+            raise MappingError(problems)
         waited = self.clock() - job.received_at
         historical = "details" in stored  # a backfilled record: nobody is wrapping up now
         if facts.wrapup_pending and not historical and waited < self.options.wrapup_wait_seconds:

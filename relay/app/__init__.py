@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypedDict
 
 import httpx
@@ -21,7 +21,8 @@ from starlette.types import Receive, Scope, Send
 
 from relay.app.heap import freeze_startup_heap, thaw_heap
 from relay.config.settings import Settings
-from relay.core.sources import Source, check_keys, load_configured_sources
+from relay.core.retention import RejectedRetention
+from relay.core.sources import Source, check_keys, config_warnings, load_configured_sources
 from relay.delivery.client import create_client
 from relay.delivery.resolver import close_mappings
 from relay.delivery.worker import Forwarder
@@ -105,11 +106,19 @@ def create_app(
     if sources is None:
         sources = load_configured_sources(settings)
     check_keys(settings, sources)
+    for warning in config_warnings(settings, sources):
+        log.warning("config_warning", warning=warning)
     runtime = RelayRuntime(
         settings=settings,
         sources=sources,
         queue=queue or create_queue(settings.queue_url, settings),
         metrics=RelayMetrics(),
+    )
+    retention = runtime.retention = RejectedRetention(
+        runtime.queue,
+        max_age_seconds=settings.rejected_max_age_seconds,
+        max_records=settings.rejected_max_records,
+        dropped=lambda reason, n: runtime.metrics.rejected_dropped.labels(reason).inc(n),
     )
 
     @contextlib.asynccontextmanager
@@ -125,6 +134,7 @@ def create_app(
         )
         runtime.forwarder = forwarder
         runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
+        sweeper = asyncio.create_task(retention.sweep(), name="rejected-retention")
         reload = _install_reload(runtime, settings, forwarder)
         freeze_startup_heap()
         log.info(
@@ -144,6 +154,10 @@ def create_app(
             runtime.worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runtime.worker
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
+            await retention.close()
             if client is None:
                 await http.aclose()
             await close_mappings(runtime.sources.values())
@@ -207,30 +221,41 @@ async def _close_later(sources: list[Source], delay: float) -> None:
 
 
 def _install_reload(runtime: RelayRuntime, settings: Settings, forwarder: Forwarder) -> bool:
-    """SIGHUP re-reads the sources file (new keys lift every key hold at once)."""
+    """SIGHUP re-reads the sources file (new keys lift every key hold at once).
 
-    def reload() -> None:
-        try:
-            sources = load_configured_sources(settings)
-            check_keys(settings, sources)
-        except ConfigError as exc:
-            log.error("config_reload_failed", error=str(exc))
-            return
-        replaced = list(runtime.sources.values())
-        runtime.sources = sources
-        forwarder.update_sources(sources)
-        # the replaced mappings' API clients close once work that holds them has finished
-        task = asyncio.get_running_loop().create_task(
-            _close_later(replaced, settings.forward_timeout_seconds * 3)
-        )
+    The file is read, parsed and its mappings built on a worker thread, so a slow or hostile
+    file never stalls the event loop; the new sources are swapped in on the loop, all at once.
+    One reload runs at a time (a second SIGHUP waits), so the last file read is the one kept.
+    """
+    lock = asyncio.Lock()
+
+    async def reload() -> None:
+        async with lock:
+            try:
+                sources = await asyncio.to_thread(load_configured_sources, settings)
+                check_keys(settings, sources)
+            except ConfigError as exc:
+                log.error("config_reload_failed", error=str(exc))
+                return
+            except Exception as exc:  # a bug in a mapping's factory must not kill the relay
+                log.error("config_reload_failed", error=f"{type(exc).__name__}: {exc}")
+                return
+            replaced = list(runtime.sources.values())
+            runtime.sources = sources
+            forwarder.update_sources(sources)
+            # the replaced mappings' API clients close once work that holds them has finished
+            spawn(_close_later(replaced, settings.forward_timeout_seconds * 3))
+            log.info("config_reloaded", sources=sorted(sources))
+
+    def spawn(work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
         runtime.background.add(task)
         task.add_done_callback(runtime.background.discard)
-        log.info("config_reloaded", sources=sorted(sources))
 
     if settings.sources_file is None:
         return False
     try:
-        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, lambda: spawn(reload()))
     except (NotImplementedError, RuntimeError, ValueError):
         return False
     return True

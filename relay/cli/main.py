@@ -15,7 +15,7 @@ from relay.app import create_app
 from relay.cli.common import load_settings, sources_from
 from relay.cli.operator import register as register_operator
 from relay.cli.preview import register as register_preview
-from relay.core.sources import check_keys
+from relay.core.sources import check_keys, config_warnings
 from relay.exceptions import RelayError
 from relay.intake.server import build_server
 from relay.obs.logs import configure_logging
@@ -48,6 +48,8 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"timezone={cfg.timezone} ({key})"
         )
     print(f"{path}: {len(sources)} source(s) valid")
+    for warning in config_warnings(settings, sources):  # allowed, so still exit 0
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

@@ -23,9 +23,9 @@ from relay.config.zones import zone
 from relay.core.backfill import BackfillOptions, readers, run_backfill
 from relay.core.normalize import normalize_datetime
 from relay.core.pipeline import map_request, parse_request, store_mapped
-from relay.core.sources import load_configured_sources
-from relay.exceptions import MappingError, UnsupportedMediaType
-from relay.obs.logs import mask_phone
+from relay.core.sources import configured_secrets, load_configured_sources
+from relay.exceptions import ConfigError, MappingError, UnsupportedMediaType
+from relay.obs.logs import mask_phone, redact_answer
 from relay.queue import create_queue
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
 
@@ -105,7 +105,7 @@ def dlq(args: argparse.Namespace) -> int:
                 "dial_id": d.dial_id,
                 "reason": d.reason,
                 "status": d.status,
-                "response_body": d.response_body,
+                "response_body": redact_answer(d.response_body, _known_secrets()),
                 "attempts": d.attempts,
                 "received_at": _when(d.received_at),
                 "dead_at": _when(d.dead_at),
@@ -136,6 +136,17 @@ def dlq(args: argparse.Namespace) -> int:
         return 0
 
     return asyncio.run(_with_queue(run))
+
+
+def _known_secrets() -> list[str]:
+    """The configured secrets (the sources' too when the file loads), to hide in what
+    outboundIQ answered: dead letters stored before answers were redacted may hold them."""
+    settings = load_settings()
+    try:
+        sources = load_configured_sources(settings)
+    except ConfigError:
+        sources = {}
+    return configured_secrets(settings, sources)
 
 
 def _load_sources() -> dict[str, Any]:
@@ -171,9 +182,41 @@ def rejected(args: argparse.Namespace) -> int:
                 ).decode()
             )
             return 0
+        if args.action == "purge":
+            return await _purge_rejected(queue, args)
         return await _replay_rejected(queue, args)
 
     return asyncio.run(_with_queue(run))
+
+
+async def _purge_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
+    """Delete rejected requests: named ids (each must exist, or nothing is deleted), or
+    every one a filter selects (``--source``, ``--older-than``), or ``--all``."""
+    if args.ids:
+        missing = [i for i in args.ids if await queue.get_rejected(i) is None]
+        for record_id in missing:
+            print(f"no rejected request {record_id}", file=sys.stderr)
+        if missing:
+            return 1
+        print(f"purged {await queue.delete_rejected(args.ids)} rejected request(s)")
+        return 0
+    if not (args.source or args.older_than or args.all):
+        print("name ids, or a filter (--source/--older-than), or --all", file=sys.stderr)
+        return 2
+    before = time.time() - _age_seconds(args.older_than) if args.older_than else None
+    purged = 0
+    while purged < args.limit:
+        page = await queue.list_rejected(
+            source=args.source, before=before, limit=min(1000, args.limit - purged)
+        )
+        if not page:
+            break
+        deleted = await queue.delete_rejected([r.id for r in page])
+        if not deleted:  # gone meanwhile (another purge at work): leave the rest to it
+            break
+        purged += deleted
+    print(f"purged {purged} rejected request(s)")
+    return 0
 
 
 async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
@@ -306,7 +349,7 @@ def register(sub: Any) -> None:
     show.add_argument("id")
     p_dlq.set_defaults(func=dlq)
 
-    p_rej = sub.add_parser("rejected", help="rejected requests: list | show | replay")
+    p_rej = sub.add_parser("rejected", help="rejected requests: list | show | replay | purge")
     rsub = p_rej.add_subparsers(dest="action", required=True)
     rl = rsub.add_parser("list")
     rl.add_argument("--source")
@@ -318,6 +361,12 @@ def register(sub: Any) -> None:
     rr.add_argument("--source")
     rr.add_argument("--all", action="store_true")
     rr.add_argument("--limit", type=int, default=100000)
+    rp = rsub.add_parser("purge", help="delete stored requests for good")
+    rp.add_argument("ids", nargs="*", help="rejected ids (default: the filter)")
+    rp.add_argument("--source")
+    rp.add_argument("--older-than", help="age, e.g. 30m, 2h, 3d")
+    rp.add_argument("--all", action="store_true", help="every rejected request")
+    rp.add_argument("--limit", type=int, default=1_000_000)
     p_rej.set_defaults(func=rejected)
 
     p_bf = sub.add_parser(

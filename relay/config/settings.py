@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -29,6 +31,9 @@ class Settings(BaseSettings):
     # Intake
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
     dedupe_window_seconds: float = Field(default=24 * 3600, ge=0)
+    # The rejected store's limits (docs/operations.md); 0 turns a limit off
+    rejected_max_age_seconds: float = Field(default=30 * 86400, ge=0)
+    rejected_max_records: int = Field(default=50_000, ge=0)
 
     # Intake protection (docs/security.md)
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)
@@ -65,13 +70,65 @@ class Settings(BaseSettings):
     redis_consumer: str | None = None  # default: the host (pod) name; unique per replica
     redis_max_deliveries: int = Field(default=5, ge=1)  # more lease take-overs: dead letter
 
+    @field_validator("outboundiq_url")
+    @classmethod
+    def _destination(cls, value: str) -> str:
+        return destination_url(value)
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> list[IPNetwork]:
         return parse_networks(value)
+
+    def warnings(self) -> list[str]:
+        """What is allowed but probably a mistake (``relay check`` prints it, start logs it)."""
+        parts = urlsplit(self.outboundiq_url)
+        if parts.scheme == "http" and not _loopback(parts.hostname or ""):
+            return [
+                f"RELAY_OUTBOUNDIQ_URL uses plain http:// to {parts.hostname}: outboundIQ keys "
+                "and call data would cross the network unencrypted (use https://)"
+            ]
+        return []
 
     def redacted(self) -> dict[str, object]:
         """Settings as a dict safe to print or log (secrets stay ``SecretStr``)."""
         values = self.model_dump()
         values["queue_url"] = redact_url(self.queue_url)
         return values
+
+
+def destination_url(value: str) -> str:
+    """``RELAY_OUTBOUNDIQ_URL`` checked: http(s), a host, a valid port, no credentials.
+
+    A typo (``htp://``, a bare host) would otherwise start normally and retry every dial
+    until it dead-letters 72 hours later. The URL itself is never quoted back (the error is
+    printed and logged).
+    """
+    text = value.strip()
+    if any(c.isspace() or not c.isprintable() for c in text):
+        raise ValueError("must be a URL without spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:  # "Port out of range 0-65535", an unclosed [IPv6 literal
+        raise ValueError(f"not a usable URL ({exc})") from None
+    if not parts.scheme or "://" not in text:
+        raise ValueError("no scheme: write https://host (e.g. https://api.outboundiq.cloud)")
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"scheme {parts.scheme[:10]!r} is not https:// (or http://)")
+    if not parts.hostname:
+        raise ValueError("no host: write https://host (e.g. https://api.outboundiq.cloud)")
+    if "@" in parts.netloc:
+        raise ValueError("must not carry credentials: the key is RELAY_OUTBOUNDIQ_API_KEY")
+    if port == 0:
+        raise ValueError("port 0 is not a port")
+    return text
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

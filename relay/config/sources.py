@@ -15,12 +15,12 @@ import re
 from collections.abc import Mapping as AbcMapping
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from relay.config.auth import AuthConfig
 from relay.config.limits import RateLimit
 from relay.config.network import IPNetwork, parse_networks
+from relay.config.strict_yaml import load_yaml
 from relay.config.validation import one_line
 from relay.config.zones import zone
 from relay.exceptions import ConfigError
@@ -97,14 +97,6 @@ def _interpolate(node: Any, env: AbcMapping[str, str], where: str) -> Any:
     return node
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or "cannot parse"
-    if mark is None:
-        return str(problem)
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
-
-
 def parse_sources_file(
     text: str,
     *,
@@ -112,10 +104,7 @@ def parse_sources_file(
     origin: str = "sources file",
 ) -> SourcesFile:
     """Parse, interpolate and validate a sources document (mappings are not built here)."""
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:  # its str() quotes the line, which may hold a secret
-        raise ConfigError(f"{origin}: not valid YAML: {_yaml_problem(exc)}") from None
+    raw = load_yaml(text, origin)  # no aliases, no key twice: refused before anything else
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with a `sources` key")
     raw = _interpolate(raw, os.environ if env is None else env, "")

@@ -7,12 +7,14 @@ mapping, and is the one loader every command uses (``load_configured_sources``).
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Iterator
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
 
-from pydantic import SecretStr
+from pydantic import BaseModel, SecretStr
 
 from relay.config.auth import QueryAuth
 from relay.config.settings import Settings
@@ -21,6 +23,7 @@ from relay.config.zones import zone
 from relay.core.dial import only_dial_fields
 from relay.core.mapping import Mapping, MappingContext, create_mapping
 from relay.exceptions import ConfigError
+from relay.obs.logs import url_secrets
 
 __all__ = [
     "Source",
@@ -28,6 +31,8 @@ __all__ = [
     "SourcesFile",
     "build_sources",
     "check_keys",
+    "config_warnings",
+    "configured_secrets",
     "load_configured_sources",
     "load_sources",
     "parse_sources",
@@ -171,3 +176,50 @@ def check_keys(settings: Settings, sources: dict[str, Source]) -> None:
             + ", ".join(keyless)
             + " (set RELAY_DRY_RUN=true to map and queue without sending)"
         )
+
+
+def config_warnings(settings: Settings, sources: dict[str, Source]) -> list[str]:
+    """What is allowed but probably a mistake: ``relay check`` prints each, start logs each."""
+    found = settings.warnings()
+    for name in sorted(sources):
+        if sources[name].config.auth.type == "none":
+            found.append(
+                f"sources.{name}: auth: none: anyone who can reach /hooks/{name} can queue dials "
+                "with this source's outboundIQ key (set a secret; docs/security.md)"
+            )
+    return found
+
+
+#: A mapping option under such a key is a secret (``client_secret``, ``password``, ``token``).
+_SECRET_OPTION = re.compile(r"secret|password|passwd|token", re.IGNORECASE)
+
+
+def _secrets_in(node: object) -> Iterator[str]:
+    """Every ``SecretStr`` in ``node`` (models, lists, dicts), and the plain strings of
+    mapping options whose key says they are secret."""
+    if isinstance(node, SecretStr):
+        yield node.get_secret_value()
+    elif isinstance(node, BaseModel):
+        for name in type(node).model_fields:
+            yield from _secrets_in(getattr(node, name))
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str) and _SECRET_OPTION.search(str(key)):
+                yield value
+            else:
+                yield from _secrets_in(value)
+    elif isinstance(node, list | tuple):
+        for value in node:
+            yield from _secrets_in(value)
+
+
+def configured_secrets(settings: Settings, sources: AbcMapping[str, Source]) -> list[str]:
+    """Every secret the relay is configured with: outboundIQ keys, source secrets, mapping
+    credentials, the queue's password. What a remote party echoes of them is hidden
+    (``relay.obs.logs.redact_answer``) before it is stored or logged."""
+    found = [*_secrets_in(settings), *url_secrets(settings.queue_url)]
+    for source in sources.values():
+        found.extend(_secrets_in(source.config))
+        if source.api_key is not None:
+            found.append(source.api_key.get_secret_value())
+    return [s for s in dict.fromkeys(found) if s]

@@ -20,12 +20,12 @@ from pydantic import SecretStr
 
 from relay.config.settings import Settings
 from relay.core.retry_after import parse_retry_after
-from relay.core.sources import Source
+from relay.core.sources import Source, configured_secrets
 from relay.delivery.batching import AckBatcher
 from relay.delivery.holds import KeyHold, KeyHolds, key_id, sources_using
 from relay.delivery.policy import Outcome, classify, retry_delay
 from relay.delivery.poster import PostResult
-from relay.obs.logs import info_line
+from relay.obs.logs import info_line, redact_answer
 from relay.obs.metrics import RelayMetrics
 from relay.queue.base import DeliveryQueue, LeasedDial
 
@@ -102,8 +102,9 @@ class Outcomes:
                 until=self.next_probe(self.clock()),
             )
         elif outcome is Outcome.DEAD:
-            log.error("dial_dead_lettered", **log_fields, response=result.body[:200])
-            await self.dead(dial, reason=f"http_{status}", status=status, body=result.body)
+            body = self.redacted(result.body, key)
+            log.error("dial_dead_lettered", **log_fields, response=body[:200])
+            await self.dead(dial, reason=f"http_{status}", status=status, body=body)
         else:
             now = self.clock()
             delay = self.retry_delay(dial, parse_retry_after(result.retry_after, now=now))
@@ -142,6 +143,16 @@ class Outcomes:
         self.state.heartbeat = self.clock()
         self.metrics.delivered.labels(dial.source).inc()
 
+    def redacted(self, answer: str, key: SecretStr | None = None) -> str:
+        """A remote answer safe to store and log: no configured secret (nor ``key``, the one
+        just used, even if a reload replaced it meanwhile), phone numbers masked."""
+        if not answer:
+            return answer
+        secrets = configured_secrets(self.settings, self.sources())
+        if key is not None:
+            secrets.append(key.get_secret_value())
+        return redact_answer(answer, secrets)
+
     def retry_delay(self, dial: LeasedDial, hint: float | None) -> float:
         """The backoff before ``dial``'s next attempt; ``hint``: a server's wish, in seconds."""
         s = self.settings
@@ -171,9 +182,14 @@ class Outcomes:
     async def dead(
         self, dial: LeasedDial, *, reason: str, status: int | None = None, body: str = ""
     ) -> None:
-        """Move ``dial`` to the dead-letter store with ``reason`` (and outboundIQ's answer)."""
+        """Move ``dial`` to the dead-letter store with ``reason`` (and outboundIQ's answer,
+        redacted: ``redacted``)."""
         await self.queue.dead_letter(
-            dial.id, reason=reason, status=status, response_body=body, now=self.clock()
+            dial.id,
+            reason=reason,
+            status=status,
+            response_body=self.redacted(body),
+            now=self.clock(),
         )
         self.metrics.dead_lettered.labels(dial.source, reason).inc()
 

@@ -317,6 +317,8 @@ async def _rejected(
     except QueueError as err:
         log.error("rejected_store_failed", source=source.name, error=str(err))
         return answers.UNAVAILABLE_REJECTING()
+    if runtime.retention is not None:
+        runtime.retention.kept()  # the store's limits, applied in the background
     log.warning(
         "webhook_rejected",
         source=source.name,

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from relay.config.settings import Settings
+from relay.core.retention import RejectedRetention
 from relay.core.sources import Source
 from relay.intake.guard import RateLimiter
 from relay.obs.metrics import RelayMetrics
@@ -50,6 +51,7 @@ class RelayRuntime:
     background: set[asyncio.Task[None]] = field(default_factory=set)  # housekeeping tasks
     started_at: float = field(default_factory=time.time)
     limiter: RateLimiter = field(default_factory=RateLimiter)
+    retention: RejectedRetention | None = None  # the rejected store's limits
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         """Whether to take traffic, and why not: queue usable, config loaded, worker alive."""

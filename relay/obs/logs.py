@@ -16,14 +16,24 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Callable, MutableMapping
+from collections.abc import Callable, Iterable, MutableMapping
 from typing import Any, TextIO
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import orjson
 import structlog
 
-__all__ = ["configure_logging", "flush_logs", "info_line", "mask_phone"]
+__all__ = [
+    "configure_logging",
+    "flush_logs",
+    "info_line",
+    "mask_phone",
+    "mask_phones_in_text",
+    "redact_answer",
+    "redact_secrets",
+    "redact_url",
+    "url_secrets",
+]
 
 _PHONE_KEYS = frozenset({"ani", "prospect_phone", "phone", "dnis", "number", "phone_number"})
 _TEXT_KEYS = frozenset(
@@ -365,11 +375,68 @@ def configure_logging(
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
+#: A query parameter that carries a secret (redis-py passes ``?password=`` on to the client).
+_SECRET_PARAM = re.compile(r"(?i)[?&;](?:password|passwd|pass|pwd|secret|token|auth)=")
+#: What comes before the credentials: a scheme and its slashes, however mistyped.
+_URL_HEAD = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[/\\]*|[/\\]*")
+_REDACTED = "***"
+
+
+def _credentials(url: str) -> tuple[int, int] | None:
+    """Where the password of ``url`` is, ``(start, end)``: from the first ``:`` after the
+    user name to the last ``@`` (the whole of what precedes ``@`` when a mistyped scheme
+    leaves it unclear); None when there is no password."""
+    at = url.rfind("@")
+    if at < 0:
+        return None
+    head = _URL_HEAD.match(url)
+    start = head.end() if head else 0
+    if not re.fullmatch(r"[A-Za-z][A-Za-z0-9+.\-]*://", url[:start]):
+        return start, at  # ``redis:u:pw@host``: which part is the password? Hide them all.
+    colon = url.find(":", start, at)
+    return None if colon < 0 else (colon + 1, at)
+
+
 def redact_url(url: str) -> str:
-    """``redis://user:secret@host`` → ``redis://user:***@host`` (for logs and reprs)."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    """``redis://user:secret@host`` → ``redis://user:***@host`` (for logs, reprs and errors).
+
+    It does not rely on the URL being well formed (``rediss:/user:pw@host/0``, a password
+    holding ``/``, ``?`` or ``@``): everything from the first ``:`` after the user name to the
+    last ``@`` is hidden, and so is everything after a ``password=`` (or ``secret=``,
+    ``token=``…) query parameter. What it hides may be more than the password, never less.
+    """
+    param = _SECRET_PARAM.search(url)
+    text = url if param is None else url[: param.end()] + _REDACTED
+    where = _credentials(text)
+    if where is None:
+        return text
+    return text[: where[0]] + _REDACTED + text[where[1] :]
+
+
+def url_secrets(url: str) -> list[str]:
+    """The parts of ``url`` that may be secret, and their pieces between URL delimiters (a
+    parser's complaint may quote a piece: "Port could not be cast to integer value as 'pw'")."""
+    found: list[str] = []
+    param = _SECRET_PARAM.search(url)
+    if param is not None:
+        found.append(url[param.end() :])
+        url = url[: param.start()]
+    where = _credentials(url)
+    if where is not None:
+        found.append(url[where[0] : where[1]])
+    pieces = [p for text in found for p in re.split(r"[/?#@:&;=\[\]]", text) if p]
+    return [*found, *pieces, *(unquote(p) for p in [*found, *pieces])]
+
+
+def redact_secrets(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every occurrence of each secret replaced by ``**********`` (as a
+    ``SecretStr`` shows), longest first, so a secret inside another goes with it."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "**********")
+    return text
+
+
+def redact_answer(text: str, secrets: Iterable[str]) -> str:
+    """A remote party's answer made safe to store and log: ``secrets`` it echoes hidden
+    (first, so a secret of digits is not half-masked as a phone), phone numbers masked."""
+    return mask_phones_in_text(redact_secrets(text, secrets))

@@ -91,6 +91,13 @@ class RelayMetrics:
             ["source"],
             registry=r,
         )
+        self.rejected_dropped = Counter(
+            "relay_rejected_dropped_total",
+            "Rejected requests dropped by the rejected store's retention limits, by reason "
+            "(age, count).",
+            ["reason"],
+            registry=r,
+        )
         self.connections_refused = Counter(
             "relay_connections_refused_total",
             "Connections closed before a request was read, by reason "

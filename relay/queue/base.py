@@ -14,6 +14,7 @@ from relay.queue.models import (
     NewDial,
     QueueStats,
     RejectedRecord,
+    RejectedTrim,
 )
 from relay.queue.protocols import (
     DeadLetterStore,
@@ -38,4 +39,5 @@ __all__ = [
     "QueueStats",
     "RejectedRecord",
     "RejectedStore",
+    "RejectedTrim",
 ]

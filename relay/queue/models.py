@@ -14,6 +14,7 @@ __all__ = [
     "NewDial",
     "QueueStats",
     "RejectedRecord",
+    "RejectedTrim",
 ]
 
 
@@ -79,6 +80,14 @@ class RejectedRecord:
     query: dict[str, str]
     body: bytes
     problems: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class RejectedTrim:
+    """What one trim of the rejected store dropped: too old (``age``), over the cap (``count``)."""
+
+    age: int = 0
+    count: int = 0
 
 
 @dataclass(frozen=True)

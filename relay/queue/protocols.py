@@ -3,15 +3,17 @@
 Model: an SQS-like visibility timeout. ``lease`` hands out due dials and hides them for
 ``visibility`` seconds; ``ack`` removes a delivered dial; ``retry`` makes it due again later;
 a dial whose lease runs out (its worker died) becomes due again by itself. Dedupe is by
-``(source, dial_id)`` within a window. Dead letters and rejected requests are kept until an
-operator replays or purges them: nothing is dropped.
+``(source, dial_id)`` within a window. Dead letters are kept until an operator replays or
+purges them. Rejected requests too, within the retention limits (``trim_rejected``: the
+relay drops the oldest beyond them, and counts and logs each drop).
 
 The roles:
 
 * ``DeliveryQueue``: intake stores (with dedupe), the forwarder leases and settles each dial
   (ack, retry, release, dead-letter), holds and releases sources.
 * ``DeadLetterStore``: what ``relay dlq`` lists, shows, replays and purges.
-* ``RejectedStore``: requests that could not be mapped, kept raw (``relay rejected``).
+* ``RejectedStore``: requests that could not be mapped, kept raw (``relay rejected``), within
+  the retention limits.
 * ``QueueHealth``: ``/readyz`` (``ping``), the metrics and ``relay queue stats`` (``stats``).
 * ``QueueLifecycle``: ``open`` and ``close``.
 
@@ -26,7 +28,14 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING, Protocol
 
-from relay.queue.models import DeadDial, LeasedDial, NewDial, QueueStats, RejectedRecord
+from relay.queue.models import (
+    DeadDial,
+    LeasedDial,
+    NewDial,
+    QueueStats,
+    RejectedRecord,
+    RejectedTrim,
+)
 
 if TYPE_CHECKING:
     from relay.queue.models import LegMerge, LegOutcome
@@ -167,12 +176,20 @@ class RejectedStore(Protocol):
     async def add_rejected(self, record: RejectedRecord) -> str: ...
 
     async def list_rejected(
-        self, *, source: str | None = None, limit: int = 100
-    ) -> list[RejectedRecord]: ...
+        self, *, source: str | None = None, before: float | None = None, limit: int = 100
+    ) -> list[RejectedRecord]:
+        """Records in arrival order, of ``source``, received before ``before``, if given."""
+        ...
 
     async def get_rejected(self, record_id: str) -> RejectedRecord | None: ...
 
     async def delete_rejected(self, ids: Sequence[str]) -> int: ...
+
+    async def trim_rejected(self, *, before: float | None, keep: int | None) -> RejectedTrim:
+        """Drop the records received before ``before``, then the oldest beyond the newest
+        ``keep`` (None: no such limit); how many went for each reason. A backend may stop
+        after a bounded amount of work per call (Redis: 10,000 records): call again."""
+        ...
 
 
 class DialQueue(

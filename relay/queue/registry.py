@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlsplit
 
 from relay.exceptions import ConfigError
+from relay.obs.logs import redact_secrets, redact_url, url_secrets
 
 if TYPE_CHECKING:
     from relay.config.settings import Settings
@@ -69,4 +70,8 @@ def create_queue(url: str, settings: Settings | None = None) -> DialQueue:
     ``settings`` carries the backend's own options (``RELAY_REDIS_*``). The queue is not
     open yet: ``await queue.open()`` before the first operation.
     """
-    return factory_for(urlsplit(url).scheme)(url, settings)
+    try:
+        return factory_for(urlsplit(url).scheme)(url, settings)
+    except ValueError as exc:  # "Invalid IPv6 URL": the text may quote a piece of the URL
+        problem = redact_secrets(str(exc), url_secrets(url))
+        raise ConfigError(f"RELAY_QUEUE_URL: {problem} ({redact_url(url)})") from None

@@ -45,7 +45,7 @@ TOKEN = ("X-Relay-Token", "crm-hook-secret")
 JSON_TYPE = ("Content-Type", "application/json")
 CRM = [TOKEN, JSON_TYPE]
 EXTRA = [(f"X-Extra-{i}", "v") for i in range(25)]
-NOT_ENDED = b'{"conversationId": "c-1", "participants": []}'
+NOT_ENDED = b'{"conversationId": "0b6c7a1e-5d2f-4e0a-9b8c-1f2e3d4c5b6a", "participants": []}'
 DIAL_QUERY = urlencode(dial_body(dial_id="pin-head"))
 
 # What comes off the wire, as (status line, headers, body). In the headers, "CL" stands for

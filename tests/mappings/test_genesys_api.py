@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import uuid
 from datetime import UTC
 from typing import Any
 
@@ -68,7 +69,7 @@ def _clone_conversations(genesys: FakeGenesys, count: int, prefix: str) -> list[
     ids = []
     for i in range(count):
         details = copy.deepcopy(template)
-        details["conversationId"] = f"{prefix}-{i:04d}"
+        details["conversationId"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{prefix}-{i}"))
         genesys.conversations[details["conversationId"]] = [details]
         ids.append(details["conversationId"])
     return ids
@@ -155,7 +156,7 @@ async def test_bad_client_secret_is_an_auth_error_without_the_secret(
     )
     try:
         with pytest.raises(ResolveAuthError) as caught:
-            await _resolve(mapping, "any")
+            await _resolve(mapping, str(uuid.uuid4()))
         assert caught.value.reason == "token_http_401"
         for text in (str(caught.value), repr(mapping), repr(mapping.api), repr(mapping.options)):
             assert "wrong-secret-value" not in text

@@ -197,9 +197,10 @@ def test_bad_options_are_config_errors(options: str, message: str) -> None:
 def test_data_action_key_renames() -> None:
     """The admin's own key names map through options.keys."""
     mapping = GenesysDataActionMapping({"keys": {"conversationId": "Interaction ID"}})
-    body = {"Interaction ID": "conv-9", "dnis": "5125550187", "ani": "5125550100"}
-    assert mapping.map(_request(body), CONTEXT).fields["dial_id"] == "conv-9"
+    conversation = "0b6c7a1e-5d2f-4e0a-9b8c-1f2e3d4c5b6a"
+    body = {"Interaction ID": conversation, "dnis": "5125550187", "ani": "5125550100"}
+    assert mapping.map(_request(body), CONTEXT).fields["dial_id"] == conversation
     with pytest.raises(MappingError, match="Interaction ID"):
-        mapping.map(_request({"conversationId": "conv-9"}), CONTEXT)
+        mapping.map(_request({"conversationId": conversation}), CONTEXT)
     with pytest.raises(ValueError, match="unknown keys"):
         GenesysDataActionMapping({"keys": {"nope": "x"}})

@@ -2,7 +2,7 @@
 
 fake = FakeGenesys().start()
 fake.load(directory)                      # users, queues, wrap-up codes, campaigns, contacts
-fake.conversations["conv-1"] = [details]  # analytics details, in order (the last repeats)
+fake.conversations[uuid] = [details]    # analytics details, in order (the last repeats)
 fake.fail("/api/v2/analytics", Reply(429, headers={"Retry-After": "1"}), Reply(500))
 fake.hold("/api/v2/analytics")            # such requests wait until fake.release()
 fake.calls("/api/v2/users/")              # how many requests a path prefix got

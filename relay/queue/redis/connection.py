@@ -23,7 +23,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from relay.exceptions import ConfigError, QueueError, QueueUnavailable
-from relay.obs.logs import redact_url
+from relay.obs.logs import redact_secrets, redact_url, url_secrets
 from relay.queue.redis.scripts import GROUP, SCRIPTS
 
 if TYPE_CHECKING:
@@ -85,7 +85,9 @@ class RedisConnection:
                 client_name="relay:" + re.sub(r"[^\w.:-]", "_", self.consumer),
             )
         except (ValueError, TypeError) as exc:
-            raise ConfigError(f"RELAY_QUEUE_URL: {exc}") from None
+            # redis-py's complaint may quote a piece of the password (a "port" read out of it)
+            problem = redact_secrets(str(exc), url_secrets(self.url))
+            raise ConfigError(f"RELAY_QUEUE_URL: {problem}") from None
         self._client = client
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
         try:

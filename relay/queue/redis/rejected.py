@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from relay.queue.models import RejectedRecord
+from relay.queue.models import RejectedRecord, RejectedTrim
 from relay.queue.redis.connection import as_text
 from relay.queue.redis.records import RedisRecords
 
@@ -33,10 +33,12 @@ class RedisRejected(RedisRecords):
         return as_text(await self._op(lambda _c: self._script("add_rejected", *args)))
 
     async def list_rejected(
-        self, *, source: str | None = None, limit: int = 100
+        self, *, source: str | None = None, before: float | None = None, limit: int = 100
     ) -> list[RejectedRecord]:
         def keep(_id: str, f: dict[bytes, bytes]) -> bool:
-            return not source or f.get(b"s", b"").decode() == source
+            return (not source or f.get(b"s", b"").decode() == source) and (
+                before is None or float(f.get(b"r", b"0")) < before
+            )
 
         return [_rejected(i, f) for i, f in await self._records("rejected", limit, keep)]
 
@@ -48,6 +50,11 @@ class RedisRejected(RedisRecords):
         if not ids:
             return 0
         return int(await self._op(lambda _c: self._script("purge", "rejected", *ids)))
+
+    async def trim_rejected(self, *, before: float | None, keep: int | None) -> RejectedTrim:
+        args = ("" if before is None else repr(before), "" if keep is None else str(keep))
+        age, count = await self._op(lambda _c: self._script("trim_rejected", *args))
+        return RejectedTrim(age=int(age), count=int(count))
 
 
 def _rejected(record_id: str, f: dict[bytes, bytes]) -> RejectedRecord:

@@ -20,6 +20,7 @@ key lives in one slot) and builds the other key names from it. Layout (docs/redi
                                 end of its window, ``v`` legs merged (expires after the window)
 ``B:holding``                   sorted set queue id → end of the window, of held first legs
 ``B:dead`` / ``B:dead:<id>``    dead letters;  ``B:rejected`` / ``B:rejected:<id>`` rejected
+                                (``trim_rejected`` keeps them within the retention limits)
 ``B:seq:dial|dead|rejected``    id counters (the dial counter is seeded from the clock, so ids
                                 never repeat after Redis restarts empty)
 
@@ -56,6 +57,7 @@ NAMES = (
     "add_rejected",
     "hold",
     "merge_leg",
+    "trim_rejected",
 )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from relay.queue.models import DeadDial
-from relay.queue.sqlite.store import SqliteStore, int_id
+from relay.queue.sqlite.store import SqliteStore, int_id, where_clause
 
 if TYPE_CHECKING:
     from relay.queue.protocols import DeadLetterStore
@@ -78,18 +78,9 @@ class SqliteDeadLetters(SqliteStore):
 def _dead_filter(
     source: str | None, status: int | None, before: float | None
 ) -> tuple[str, tuple[Any, ...]]:
-    parts: list[str] = []
-    params: list[Any] = []
-    if source:
-        parts.append("source = ?")
-        params.append(source)
-    if status is not None:
-        parts.append("status = ?")
-        params.append(status)
-    if before is not None:
-        parts.append("dead_at < ?")
-        params.append(before)
-    return (" WHERE " + " AND ".join(parts) if parts else ""), tuple(params)
+    return where_clause(
+        ("source = ?", source or None), ("status = ?", status), ("dead_at < ?", before)
+    )
 
 
 def _dead(r: Sequence[Any]) -> DeadDial:

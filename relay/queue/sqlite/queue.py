@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 from relay.exceptions import ConfigError
+from relay.obs.logs import redact_url
 from relay.queue.sqlite.dead import SqliteDeadLetters
 from relay.queue.sqlite.delivery import SqliteDelivery
 from relay.queue.sqlite.health import SqliteHealth
@@ -36,8 +37,11 @@ class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealt
         """The queue for ``sqlite:///rel/q.db`` or ``sqlite:////abs/q.db`` (no settings)."""
         parts = urlsplit(url)
         path = unquote(parts.path)
-        if parts.netloc or not path or path == "/":
-            raise ConfigError(f"RELAY_QUEUE_URL: expected sqlite:///path/queue.db, got {url!r}")
+        mistyped = not url.lower().startswith("sqlite:///") or redact_url(url) != url
+        if mistyped or parts.netloc or not path or path == "/":
+            raise ConfigError(
+                f"RELAY_QUEUE_URL: expected sqlite:///path/queue.db, got {redact_url(url)!r}"
+            )
         # sqlite:///rel/q.db → "rel/q.db"; sqlite:////abs/q.db → "/abs/q.db"
         return cls(path[1:])
 

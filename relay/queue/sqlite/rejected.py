@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from relay.queue.models import RejectedRecord
-from relay.queue.sqlite.store import SqliteStore, int_id
+from relay.queue.models import RejectedRecord, RejectedTrim
+from relay.queue.sqlite.store import SqliteStore, int_id, where_clause
 
 if TYPE_CHECKING:
     from relay.queue.protocols import RejectedStore
@@ -42,9 +42,9 @@ class SqliteRejected(SqliteStore):
         return await self._writer.call(op)
 
     async def list_rejected(
-        self, *, source: str | None = None, limit: int = 100
+        self, *, source: str | None = None, before: float | None = None, limit: int = 100
     ) -> list[RejectedRecord]:
-        where, params = (" WHERE source = ?", (source,)) if source else ("", ())
+        where, params = where_clause(("source = ?", source or None), ("received_at < ?", before))
 
         def op(c: sqlite3.Connection) -> list[RejectedRecord]:
             rows = c.execute(
@@ -71,6 +71,23 @@ class SqliteRejected(SqliteStore):
                 c.execute("DELETE FROM rejected WHERE id = ?", (int_id(i),)).rowcount for i in ids
             )
         )
+
+    async def trim_rejected(self, *, before: float | None, keep: int | None) -> RejectedTrim:
+        def op(c: sqlite3.Connection) -> RejectedTrim:
+            age = count = 0
+            if before is not None:  # the received_at index: only what goes is visited
+                age = c.execute("DELETE FROM rejected WHERE received_at < ?", (before,)).rowcount
+            if keep is not None:
+                low, high = c.execute("SELECT min(id), max(id) FROM rejected").fetchone()
+                if low is not None and high - low + 1 > keep:  # else fewer than keep: nothing to do
+                    row = c.execute(
+                        "SELECT id FROM rejected ORDER BY id DESC LIMIT 1 OFFSET ?", (keep,)
+                    ).fetchone()
+                    if row is not None:
+                        count = c.execute("DELETE FROM rejected WHERE id <= ?", row).rowcount
+            return RejectedTrim(age=age, count=count)
+
+        return await self._writer.call(op)
 
 
 def _rejected(r: Sequence[Any]) -> RejectedRecord:

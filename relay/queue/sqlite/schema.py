@@ -61,4 +61,5 @@ CREATE TABLE IF NOT EXISTS rejected (
     body BLOB NOT NULL,
     problems TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS rejected_received ON rejected (received_at);
 """

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from relay.queue.sqlite.reader import SqliteReader
 from relay.queue.sqlite.writer import SqliteWriter
 
-__all__ = ["SqliteStore", "int_id"]
+__all__ = ["SqliteStore", "int_id", "where_clause"]
 
 
 class SqliteStore:
@@ -26,3 +28,12 @@ def int_id(value: str) -> int:
         return int(value)
     except ValueError:
         return -1
+
+
+def where_clause(*conditions: tuple[str, Any]) -> tuple[str, tuple[Any, ...]]:
+    """``" WHERE source = ? AND dead_at < ?"`` and its parameters, from ``(sql, value)``
+    pairs; a pair whose value is None is left out (no conditions: ``""``)."""
+    used = [(sql, value) for sql, value in conditions if value is not None]
+    if not used:
+        return "", ()
+    return " WHERE " + " AND ".join(sql for sql, _ in used), tuple(v for _, v in used)

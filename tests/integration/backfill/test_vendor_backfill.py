@@ -89,3 +89,26 @@ def test_genesys_details_golden(
     again = relay.call(run_backfill(relay.runtime.queue, source, [file], options))
     assert again.counts["queued"] == 0 and again.counts["duplicate"] == 3
     wait_drained(relay)
+
+
+def test_genesys_details_with_a_hostile_id_are_rejected_before_any_call(
+    genesys_relay: Callable[..., RelayThread],  # noqa: F811
+    genesys: FakeGenesys,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """An exported conversation naming a non-UUID id is a rejected row naming the field; it
+    is never queued, so its lookups never reach Genesys."""
+    relay = genesys_relay()
+    details = fixture("outbound_agent", "details.json")
+    details["participants"][1]["userId"] = "../../oauth/token"
+    file = tmp_path / "details.json"
+    file.write_text(json.dumps({"conversations": [details]}))
+    options = BackfillOptions(fmt="genesys-details", progress=io.StringIO())
+    report = relay.call(
+        run_backfill(relay.runtime.queue, relay.runtime.sources["genesys"], [file], options)
+    )
+    assert dict(report.counts) == {"rejected": 1}
+    assert [(p.field, p.problem) for p in report.rejects[0][2]] == [
+        ("userId", "not a Genesys id (a UUID)")
+    ]
+    assert genesys.requests == []

@@ -2,16 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 
 import httpx
+from structlog.testing import capture_logs
 
+from relay.config.settings import Settings
+from relay.queue import create_queue
+from relay.queue.base import RejectedRecord
 from tests.conftest import dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.relay_server import RelayThread
+from tests.support.scrape import value
 
 CRM = {"X-Relay-Token": "crm-hook-secret"}
+
+
+def wait_until(predicate: Callable[[], object], timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
 
 
 def test_too_old_dial_is_dead_lettered_not_dropped(
@@ -88,3 +103,39 @@ def test_metrics_cover_the_delivery_path(
     assert _value(m, "relay_destination_circuit_open") == 0.0
     assert _value(m, "relay_worker_heartbeat_age_seconds") < 5
     assert "oiq-default-key" not in m and "crm-hook-secret" not in m
+
+
+def test_rejected_store_keeps_its_limits_and_says_what_it_drops(
+    start_relay: Callable[..., RelayThread], make_settings: Callable[..., Settings]
+) -> None:
+    """The rejected store holds at most RELAY_REJECTED_MAX_RECORDS records, none older than
+    RELAY_REJECTED_MAX_AGE_SECONDS: the oldest go, each drop counted by reason in
+    relay_rejected_dropped_total and logged (`rejected_dropped`)."""
+    settings = make_settings(rejected_max_records=3, rejected_max_age_seconds=30 * 86400)
+    old = RejectedRecord("", "crm", time.time() - 40 * 86400, "POST", "text/plain", {}, b"x", [])
+
+    async def keep_an_old_record() -> None:
+        queue = create_queue(settings.queue_url)
+        await queue.open()
+        await queue.add_rejected(old)
+        await queue.close()
+
+    asyncio.run(keep_an_old_record())
+    with capture_logs() as logs:
+        relay = start_relay(settings=settings)
+        assert wait_until(lambda: value(relay.url, "relay_rejected_dropped_total", reason="age"))
+        kept = []
+        for i in range(5):
+            body = dial_body(dial_id=f"rj-{i}", prospect_phone="not-a-number")
+            r = httpx.post(f"{relay.url}/hooks/crm", json=body, headers=CRM)
+            assert r.status_code == 422
+            kept.append(r.json()["rejected_id"])
+        dropped = lambda: value(relay.url, "relay_rejected_dropped_total", reason="count")  # noqa: E731
+        assert wait_until(lambda: dropped() == 2)
+    queue = relay.runtime.queue
+    assert [r.id for r in relay.call(queue.list_rejected())] == kept[2:]
+    assert value(relay.url, "relay_rejected_dropped_total", reason="age") == 1
+    lines = [e for e in logs if e["event"] == "rejected_dropped"]
+    assert {e["reason"] for e in lines} == {"age", "count"}
+    assert sum(e["records"] for e in lines if e["reason"] == "count") == 2
+    assert all(e["log_level"] == "warning" for e in lines)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
 from collections.abc import Callable
 
@@ -10,7 +12,9 @@ import pytest
 
 from relay.cli import main
 from relay.config.settings import Settings
-from tests.conftest import dial_body
+from relay.queue import create_queue
+from relay.queue.base import NewDial, RejectedRecord
+from tests.conftest import DEFAULT_KEY, dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.relay_server import RelayThread
 
@@ -108,3 +112,86 @@ sources:
         assert rows == []
     finally:
         relay.stop()
+
+
+def test_dlq_show_never_prints_an_echoed_key_or_a_phone(
+    start_relay: Callable[..., RelayThread],
+    fake: FakeOutboundIQ,
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """outboundIQ's answer echoing the key it was sent and a phone number is stored redacted,
+    and `dlq show` masks the phones of a record stored raw before (by an older relay)."""
+    echo = (
+        '{"error":"prospect_phone (512) 555-0187 invalid",'
+        f'"headers":{{"Authorization":"Bearer {DEFAULT_KEY}"}}}}'
+    )
+    fake.fail_dial("echo", Reply(400, body=echo))
+    relay = start_relay(settings=cli_env)
+    httpx.post(f"{relay.url}/hooks/crm", json=dial_body(dial_id="echo"), headers=CRM)
+    assert fake.wait_for(lambda: relay.call(relay.runtime.queue.stats(now=time.time())).dead == 1)
+    queue = relay.runtime.queue
+    now = time.time()
+    relay.call(queue.enqueue(NewDial("crm", "old", b'{"dial_id":"old"}', now), 60))
+    (old,) = relay.call(queue.lease(1, 60, now=now, only_sources={"crm"}))
+    relay.call(
+        queue.dead_letter(
+            old.id, reason="http_400", status=400, response_body="bad 512.555.0100", now=now
+        )
+    )
+    shown = []
+    for dead in relay.call(queue.list_dead()):
+        assert main(["dlq", "show", dead.id]) == 0
+        shown.append(json.loads(capsys.readouterr().out)["response_body"])
+    assert sorted(shown) == [
+        "bad ******0100",
+        '{"error":"prospect_phone ******0187 invalid",'
+        '"headers":{"Authorization":"Bearer **********"}}',
+    ]
+
+
+def test_rejected_purge_by_id_source_and_age(
+    configure_cli: Callable[..., Settings], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`relay rejected purge` takes ids, --source, --older-than or --all, like `dlq purge`;
+    it refuses to act without one, and an unknown id fails (exit 1) before anything goes."""
+    settings = configure_cli()
+    now = time.time()
+
+    def record(source: str, age: float) -> RejectedRecord:
+        return RejectedRecord("", source, now - age, "POST", "text/plain", {}, b"x", [])
+
+    async def arrange() -> list[str]:
+        queue = create_queue(settings.queue_url)
+        await queue.open()
+        ids = [
+            await queue.add_rejected(record(source, age))
+            for source, age in [("crm", 10), ("crm", 3 * 86400), ("other", 10), ("other", 10)]
+        ]
+        await queue.close()
+        return ids
+
+    async def left() -> list[str]:
+        queue = create_queue(settings.queue_url)
+        await queue.open()
+        try:
+            return [r.id for r in await queue.list_rejected()]
+        finally:
+            await queue.close()
+
+    fresh, old, other1, other2 = asyncio.run(arrange())
+    assert main(["rejected", "purge"]) == 2
+    assert "--all" in capsys.readouterr().err
+    assert main(["rejected", "purge", fresh, "999999"]) == 1
+    assert "no rejected request 999999" in capsys.readouterr().err
+    assert asyncio.run(left()) == [fresh, old, other1, other2]  # nothing went
+    assert main(["rejected", "purge", "--older-than", "2d"]) == 0
+    assert "purged 1 rejected request(s)" in capsys.readouterr().out
+    assert main(["rejected", "purge", fresh]) == 0
+    assert "purged 1 rejected request(s)" in capsys.readouterr().out
+    assert asyncio.run(left()) == [other1, other2]
+    assert main(["rejected", "purge", "--source", "crm"]) == 0
+    assert "purged 0 rejected request(s)" in capsys.readouterr().out
+    assert main(["rejected", "purge", "--all"]) == 0
+    assert "purged 2 rejected request(s)" in capsys.readouterr().out
+    assert asyncio.run(left()) == []

@@ -121,3 +121,55 @@ def test_sighup_reloads_sources_and_lifts_a_key_hold(
     relay.proc.send_signal(signal.SIGHUP)
     got = fake.wait_accepted(1, timeout=10)
     assert [(x.json()["dial_id"], x.bearer) for x in got] == [("hup-1", "oiq-fixed-key-0009")]
+
+
+THREAD_PROBE = """
+import threading
+from pathlib import Path
+
+from relay.sdk import MappingResult
+
+
+class Probe:
+    def map(self, request, context):
+        return MappingResult(dict(request.data))
+
+
+def mapping(options):
+    with Path(options["record"]).open("a") as out:
+        out.write(threading.current_thread().name + "\\n")
+    return Probe()
+"""
+
+
+def test_sighup_parses_off_the_event_loop_and_refuses_a_bomb(
+    relay_process: Callable[..., RelayProcess], fake: FakeOutboundIQ, tmp_path: Path
+) -> None:
+    """The reload reads and builds the sources on a worker thread (the loop keeps serving);
+    a reload that fails (an alias bomb) is logged and the old sources keep serving."""
+    maps = tmp_path / "maps"
+    maps.mkdir()
+    (maps / "threadprobe.py").write_text(THREAD_PROBE)
+    record = tmp_path / "threads.txt"
+    sources = tmp_path / "sources.yaml"
+    probe = (
+        f"  probe:\n    mapping: threadprobe\n    options: {{record: '{record}'}}\n"
+        "    auth: {type: header, header: X-Relay-Token, secret: crm-hook-secret}\n"
+    )
+    sources.write_text(sources.read_text() + probe)
+    relay = relay_process(RELAY_MAPPINGS_DIR=str(maps))
+    assert record.read_text().splitlines() == ["MainThread"]  # start-up: before the loop runs
+    assert relay.proc is not None
+    relay.proc.send_signal(signal.SIGHUP)
+    assert fake.wait_for(lambda: len(record.read_text().splitlines()) == 2)
+    assert record.read_text().splitlines()[1] != "MainThread"
+
+    bomb = "".join(f"  l{n}: &l{n} [{','.join([f'*l{n - 1}'] * 9)}]\n" for n in range(1, 9))
+    sources.write_text(sources.read_text() + '  l0: &l0 ["lol","lol","lol"]\n' + bomb)
+    relay.proc.send_signal(signal.SIGHUP)
+    assert fake.wait_for(lambda: "config_reload_failed" in relay.logs())
+    failed = next(line for line in relay.logs().splitlines() if "config_reload_failed" in line)
+    assert "alias" in failed and "line" in failed
+    r = httpx.post(f"{relay.url}/hooks/probe", json=dial_body(dial_id="after-bomb"), headers=CRM)
+    assert r.status_code == 202
+    assert fake.wait_accepted(1, timeout=10)[0].json()["dial_id"] == "after-bomb"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,98 @@ def test_bundled_example_sources_are_valid(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("RELAY_DRY_RUN", "true")
     root = Path(__file__).resolve().parents[3]
     assert main(["check", str(root / "examples" / "sources.yaml")]) == 0
+
+
+def _alias_bomb(levels: int) -> str:
+    """The billion laughs: each level is nine aliases of the one above."""
+    lines = ["sources:", '  l0: &l0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for n in range(1, levels):
+        refs = ",".join([f"*l{n - 1}"] * 9)
+        lines.append(f"  l{n}: &l{n} [{refs}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize("levels", [3, 9])
+def test_alias_bomb_is_refused_before_it_expands(levels: int) -> None:
+    """Nested aliases (9 levels: ~450 bytes, 387 million strings) are refused at the first
+    alias, naming its line, before interpolation or validation walk the expansion."""
+    text = _alias_bomb(levels)
+    with pytest.raises(ConfigError, match=r"line 3.*alias|alias.*line 3"):
+        parse_sources(text, env={})
+
+
+def test_a_single_alias_is_refused_with_its_line() -> None:
+    """Even a harmless-looking alias is refused: the file says every value once."""
+    text = "sources:\n  a:\n    auth: &auth {type: bearer, secret: s}\n  b:\n    auth: *auth\n"
+    with pytest.raises(ConfigError, match=r"sources file: .*alias \*auth.* line 5"):
+        parse_sources(text, env={})
+
+
+def test_deep_nesting_is_a_config_error() -> None:
+    """A document nested thousands deep is a ConfigError naming the line, not a crash."""
+    text = "sources:\n  a: " + "[" * 5000 + "]" * 5000 + "\n"
+    with pytest.raises(ConfigError, match=r"nested deeper than \d+ levels at line 2"):
+        parse_sources(text, env={})
+
+
+AUTHENTICATED_THEN_OPEN = """\
+sources:
+  acme:
+    auth: {type: header, header: X-Relay-Token, secret: s3cr3t}
+    timezone: America/Chicago
+  other:
+    auth: {type: bearer, secret: other}
+  acme:
+    auth: {type: none}
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (AUTHENTICATED_THEN_OPEN, "sources.acme defined twice: lines 2 and 7"),
+        (
+            "sources:\n  a:\n    auth: {type: bearer, secret: s, type: none}\n",
+            "sources.a.auth.type defined twice on line 3",
+        ),
+        (
+            "sources:\n  a:\n    auth: {type: none}\nsources:\n  b:\n    auth: {type: none}\n",
+            "sources defined twice: lines 1 and 4",
+        ),
+        (
+            "sources:\n  a:\n    auth: {type: none}\n    options:\n"
+            "      fields: {ani: x}\n      fields: {ani: y}\n",
+            "sources.a.options.fields defined twice: lines 5 and 6",
+        ),
+        (
+            "sources:\n  a:\n    auth: {type: none}\n    allow_ips: [{x: 1, x: 2}]\n",
+            "sources.a.allow_ips[0].x defined twice on line 4",
+        ),
+        (
+            "sources:\n  a:\n    auth: {type: none}\n    defaults: {1: a, 01: b}\n",
+            "sources.a.defaults.1 defined twice on line 4",
+        ),
+    ],
+)
+def test_duplicate_keys_at_any_level_name_both_lines(text: str, message: str) -> None:
+    """A key written twice is an error naming both lines, never a silent replacement (an
+    authenticated source replaced by `auth: none`)."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        parse_sources(text, env={})
+
+
+def test_relay_check_warns_about_auth_none(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`auth: none` is allowed (exit 0) but `relay check` warns about it, by source."""
+    path = tmp_path / "sources.yaml"
+    path.write_text(
+        "sources:\n  open:\n    auth: {type: none}\n    api_key: k1\n"
+        "  closed:\n    auth: {type: bearer, secret: s}\n    api_key: k2\n"
+    )
+    assert main(["check", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "2 source(s) valid" in captured.out
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: sources.open: auth: none: anyone who can reach")

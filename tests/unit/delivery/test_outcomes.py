@@ -173,6 +173,39 @@ async def test_park_waits_a_probe_period_without_waking(bench: Bench) -> None:
 
 
 @pytest.mark.anyio
+async def test_an_answer_echoing_secrets_and_phones_is_stored_and_logged_redacted(
+    bench: Bench,
+) -> None:
+    """outboundIQ's answer is data: a key it echoes (the one used for the POST, or any other
+    configured secret) is never stored or logged, and its phone numbers are masked."""
+    dial = await bench.lease()
+    body = (
+        '{"error":"prospect_phone 512-555-0187 rejected","echo":{"Authorization":'
+        f'"Bearer {DEFAULT_KEY}","other":"oiq-other-key-0002","hook":"crm-hook-secret"}}}}'
+    )
+    with capture_logs() as logs:
+        await bench.outcomes.posted(dial, KEY, _answer(422, body))
+    (dead,) = await bench.queue.list_dead()
+    (line,) = [e for e in logs if e["event"] == "dial_dead_lettered"]
+    for text in (dead.response_body, line["response"]):
+        for secret in (DEFAULT_KEY, "oiq-other-key-0002", "crm-hook-secret", "512-555-0187"):
+            assert secret not in text
+        assert "Bearer **********" in text and "******0187" in text
+    assert dead.response_body.startswith('{"error":"prospect_phone ')
+
+
+@pytest.mark.anyio
+async def test_a_resolver_dead_letter_is_redacted_too(bench: Bench) -> None:
+    """A dead letter's text from elsewhere (a vendor API's complaint) is redacted the same."""
+    dial = await bench.lease()
+    await bench.outcomes.dead(
+        dial, reason="resolve_unmappable", body=f"genesys: echoed {DEFAULT_KEY} for 5125550187"
+    )
+    (dead,) = await bench.queue.list_dead()
+    assert dead.response_body == "genesys: echoed ********** for ******0187"
+
+
+@pytest.mark.anyio
 async def test_dead_without_an_answer(bench: Bench) -> None:
     dial = await bench.lease()
     await bench.outcomes.dead(dial, reason="max_age_exceeded")

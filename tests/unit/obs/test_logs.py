@@ -20,7 +20,8 @@ import structlog.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.obs.logs import _LineWriter, _UtcStamp, configure_logging, info_line
+from relay.obs.logs import _LineWriter, _UtcStamp, configure_logging, info_line, redact_url
+from tests.support.urls import leaked, malformed_urls
 
 
 @pytest.fixture
@@ -226,3 +227,28 @@ def test_stdlib_and_structlog_lines_keep_their_order(
 
     asyncio.run(main())
     assert [line["event"] for line in json_lines()] == ["first", "second", "third", "fourth"]
+
+
+# --- redact_url: a password never shows, however broken the URL around it ------------------
+
+
+@given(malformed_urls)
+def test_redact_url_hides_the_password_of_any_url(url: str) -> None:
+    """Well-formed or not (`rediss:/user:PW@host/0`, a password holding `/`, `@` or `?`, a
+    password in the query), no piece of the password survives redact_url."""
+    redacted = redact_url(url)
+    assert not leaked(redacted), redacted
+    assert "***" in redacted
+
+
+def test_redact_url_keeps_what_is_not_secret() -> None:
+    """The user, host, port and database stay readable; a URL without a password is as is."""
+    assert redact_url("redis://user:pw@host:6379/0") == "redis://user:***@host:6379/0"
+    assert redact_url("rediss://:pw@host/1") == "rediss://:***@host/1"
+    assert redact_url("redis://user@host/0") == "redis://user@host/0"
+    assert redact_url("rediss:/user:pw@host/0") == "rediss:/***@host/0"  # which part is which?
+    assert redact_url("redis://host:6379/0?db=1&password=pw&x=y") == (
+        "redis://host:6379/0?db=1&password=***"
+    )
+    assert redact_url("sqlite:///var/lib/relay/q.db") == "sqlite:///var/lib/relay/q.db"
+    assert redact_url("redis://host:6379/0") == "redis://host:6379/0"

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from relay.queue.base import DialQueue, NewDial, RejectedRecord
+from relay.queue.base import DialQueue, NewDial, RejectedRecord, RejectedTrim
 
 pytestmark = pytest.mark.anyio
 
@@ -169,6 +169,40 @@ async def test_rejected_store(queue: DialQueue) -> None:
     assert await queue.list_rejected(source="other") == []
     assert await queue.delete_rejected([rid]) == 1
     assert await queue.get_rejected(rid) is None
+
+
+def rejected(source: str = "crm", at: float = T0) -> RejectedRecord:
+    return RejectedRecord("", source, at, "POST", "application/json", {}, b"{}", [])
+
+
+async def test_rejected_listing_filters_by_age(queue: DialQueue) -> None:
+    """`before` lists only what was received earlier (what `rejected purge --older-than` takes)."""
+    ids = [await queue.add_rejected(rejected(at=T0 + i)) for i in range(4)]
+    assert [r.id for r in await queue.list_rejected(before=T0 + 2)] == ids[:2]
+    assert [r.id for r in await queue.list_rejected(source="crm", before=T0 + 9)] == ids
+    assert await queue.list_rejected(source="other", before=T0 + 9) == []
+
+
+async def test_trim_rejected_by_age_then_count(queue: DialQueue) -> None:
+    """Trim drops what was received before `before`, then the oldest beyond the newest
+    `keep`, and says how many went for each reason."""
+    ids = [await queue.add_rejected(rejected(at=T0 + i)) for i in range(6)]
+    assert await queue.trim_rejected(before=None, keep=None) == RejectedTrim(age=0, count=0)
+    assert await queue.trim_rejected(before=T0 + 1, keep=None) == RejectedTrim(age=1, count=0)
+    assert await queue.trim_rejected(before=T0, keep=3) == RejectedTrim(age=0, count=2)
+    assert [r.id for r in await queue.list_rejected()] == ids[3:]
+    assert await queue.trim_rejected(before=T0 + 4, keep=1) == RejectedTrim(age=1, count=1)
+    assert [r.id for r in await queue.list_rejected()] == ids[5:]
+    assert (await queue.stats(now=T0)).rejected == 1
+    assert await queue.trim_rejected(before=T0 + 4, keep=1) == RejectedTrim(age=0, count=0)
+
+
+async def test_trim_rejected_counts_only_what_existed(queue: DialQueue) -> None:
+    """Records purged meanwhile are not counted as dropped; keep=0 empties the store."""
+    ids = [await queue.add_rejected(rejected(at=T0 + i)) for i in range(3)]
+    assert await queue.delete_rejected(ids[:1]) == 1
+    assert await queue.trim_rejected(before=None, keep=0) == RejectedTrim(age=0, count=2)
+    assert await queue.list_rejected() == []
 
 
 async def test_stats_counts_and_oldest(queue: DialQueue) -> None:

@@ -7,6 +7,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
 
 from relay.config.settings import Settings
 from relay.exceptions import ConfigError
@@ -14,6 +15,7 @@ from relay.queue import create_queue
 from relay.queue.redis import RedisStreamQueue
 from relay.queue.registry import ENTRY_POINT_GROUP, available_schemes, factory_for
 from relay.queue.sqlite import SqliteQueue
+from tests.support.urls import leaked, malformed_urls
 from tests.unit.queue.sqlite.support import new
 
 pytestmark = pytest.mark.anyio
@@ -143,3 +145,26 @@ def test_an_entry_point_that_cannot_load_names_itself(
     assert str(refused.value) == (
         "queue scheme 'flat' (entry point broken_queue_data:NOT_A_FACTORY) is not callable"
     )
+
+
+@settings(max_examples=100)
+@given(malformed_urls)
+def test_a_queue_url_password_never_shows_in_errors_or_reprs(url: str) -> None:
+    """RELAY_QUEUE_URL malformed around its password: the error, or the queue's repr (logged
+    at start), holds no piece of the password."""
+    try:
+        shown = repr(create_queue(url))
+    except ConfigError as exc:
+        shown = str(exc)
+    assert not leaked(shown), shown
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["redis://user:ΩP/W@host/0", "rediss://user:Ω:Ψ@host:port/0", "redis://user:ΩΨ@[::1/0"],
+)
+async def test_a_redis_url_redis_cannot_parse_is_refused_without_its_password(url: str) -> None:
+    """redis-py's own complaint (a port read out of the password) is not repeated verbatim."""
+    with pytest.raises(ConfigError, match="RELAY_QUEUE_URL") as caught:
+        await create_queue(url).open()
+    assert not leaked(str(caught.value)), str(caught.value)
