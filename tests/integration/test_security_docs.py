@@ -53,4 +53,4 @@ def test_every_probe_names_tests_that_exist() -> None:
         assert named, row
         for path, function in named:
             source = (ROOT / path).read_text()
-            assert re.search(rf"^def {function}\(", source, re.M), f"{path}::{function}"
+            assert re.search(rf"^(async )?def {function}\(", source, re.M), f"{path}::{function}"

@@ -16,7 +16,7 @@ from relay.cli import main
 from relay.config.settings import Settings
 from relay.core.sources import load_configured_sources
 
-VALID_SOURCES = "sources:\n  acme:\n    auth: {type: bearer, secret: s}\n"
+VALID_SOURCES = "sources:\n  acme:\n    auth: {type: bearer, secret: s0}\n"
 
 
 @pytest.fixture

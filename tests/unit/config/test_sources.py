@@ -157,7 +157,7 @@ def test_alias_bomb_is_refused_before_it_expands(levels: int) -> None:
 
 def test_a_single_alias_is_refused_with_its_line() -> None:
     """Even a harmless-looking alias is refused: the file says every value once."""
-    text = "sources:\n  a:\n    auth: &auth {type: bearer, secret: s}\n  b:\n    auth: *auth\n"
+    text = "sources:\n  a:\n    auth: &auth {type: bearer, secret: s0}\n  b:\n    auth: *auth\n"
     with pytest.raises(ConfigError, match=r"sources file: .*alias \*auth.* line 5"):
         parse_sources(text, env={})
 
@@ -186,7 +186,7 @@ sources:
     [
         (AUTHENTICATED_THEN_OPEN, "sources.acme defined twice: lines 2 and 7"),
         (
-            "sources:\n  a:\n    auth: {type: bearer, secret: s, type: none}\n",
+            "sources:\n  a:\n    auth: {type: bearer, secret: s0, type: none}\n",
             "sources.a.auth.type defined twice on line 3",
         ),
         (
@@ -222,7 +222,7 @@ def test_relay_check_warns_about_auth_none(
     path = tmp_path / "sources.yaml"
     path.write_text(
         "sources:\n  open:\n    auth: {type: none}\n    api_key: k1\n"
-        "  closed:\n    auth: {type: bearer, secret: s}\n    api_key: k2\n"
+        "  closed:\n    auth: {type: bearer, secret: s0}\n    api_key: k2\n"
     )
     assert main(["check", str(path)]) == 0
     captured = capsys.readouterr()
