@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     redis_key_prefix: str = Field(default="relay", min_length=1)
     redis_consumer: str | None = None  # default: the host (pod) name; unique per replica
     redis_max_deliveries: int = Field(default=5, ge=1)  # more lease take-overs: dead letter
+    redis_max_connections: int = Field(default=50, ge=1)  # the pool; a busy one waits
+    redis_pool_timeout_seconds: float = Field(default=5.0, gt=0)  # then: unavailable (503)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

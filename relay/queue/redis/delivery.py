@@ -47,9 +47,7 @@ class RedisDelivery(RedisLeasing):
             window_ms,
             repr(dedupe_seconds),
         ]
-        result = await self._op(
-            lambda _c: self._scripts["enqueue"](keys=[self.base, seen], args=args)
-        )
+        result = await self._grouped("enqueue", [self.base, seen], args)
         return bool(result != 0)
 
     async def ack(self, ids: Sequence[str]) -> None:
