@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     body_timeout_seconds: float = Field(default=15.0, gt=0)
     keep_alive_seconds: int = Field(default=5, gt=0)
     max_connections: int = Field(default=1000, gt=0)
-    max_connections_per_client: int = Field(default=100, ge=0)  # per address; 0 = no limit
+    max_connections_per_client: int = Field(default=500, ge=0)  # per address; 0 = no limit
 
     # Forwarder
     forward_concurrency: int = Field(default=64, ge=1)
@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     redis_key_prefix: str = Field(default="relay", min_length=1)
     redis_consumer: str | None = None  # default: the host (pod) name; unique per replica
     redis_max_deliveries: int = Field(default=5, ge=1)  # more lease take-overs: dead letter
+    redis_max_connections: int = Field(default=50, ge=1)  # the pool; a busy one waits
+    redis_pool_timeout_seconds: float = Field(default=5.0, gt=0)  # then: unavailable (503)
 
     @field_validator("outboundiq_url")
     @classmethod

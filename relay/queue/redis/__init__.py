@@ -19,9 +19,13 @@ If Redis restarts empty or the group disappears, the next operation recreates th
 (``NOGROUP`` is recovered, not looped on); while Redis cannot be reached every operation
 raises ``QueueUnavailable`` (intake answers 503) and ``ping()`` is False (``/readyz``).
 
-Modules: ``connection`` (client, errors, server checks), ``leasing`` and ``delivery`` (the
-delivery path), ``dead`` and ``rejected`` (the operator's stores, over ``records``),
-``health``; ``RedisStreamQueue`` (``queue``) combines them.
+Intake's scripts are pipelined: those of one event-loop turn share one round trip
+(``pipelining``), on a bounded connection pool that makes a busy caller wait, not fail.
+
+Modules: ``connection`` (client and pool, errors, server checks), ``pipelining`` (one
+pipeline per loop turn), ``leasing`` and ``delivery`` (the delivery path), ``dead`` and
+``rejected`` (the operator's stores, over ``records``), ``health``; ``RedisStreamQueue``
+(``queue``) combines them.
 """
 
 from __future__ import annotations

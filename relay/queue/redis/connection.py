@@ -18,12 +18,13 @@ from urllib.parse import urlsplit
 
 import structlog
 from redis import exceptions as rexc
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
 from relay.exceptions import ConfigError, QueueError, QueueUnavailable
 from relay.obs.logs import redact_secrets, redact_url, url_secrets
+from relay.queue.redis.pipelining import TurnPipeline
 from relay.queue.redis.scripts import GROUP, SCRIPTS
 
 if TYPE_CHECKING:
@@ -45,7 +46,12 @@ _UNAVAILABLE_CODES = ("OOM", "MISCONF", "READONLY", "LOADING", "MASTERDOWN", "NO
 
 
 class RedisConnection:
-    """One Redis client with the queue's scripts, its consumer group and error translation."""
+    """One Redis client with the queue's scripts, its consumer group and error translation.
+
+    The client's pool holds at most ``max_connections`` connections; an operation that finds
+    them all busy waits up to ``pool_timeout`` seconds for one, then fails as
+    ``QueueUnavailable`` (intake answers 503).
+    """
 
     def __init__(
         self,
@@ -54,6 +60,8 @@ class RedisConnection:
         password: str | None = None,
         prefix: str = "relay",
         consumer: str | None = None,
+        max_connections: int = 50,
+        pool_timeout: float = 5.0,
     ) -> None:
         if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(
@@ -65,8 +73,11 @@ class RedisConnection:
         self.base = "{" + prefix + "}"
         self.consumer = consumer or socket.gethostname()
         self.streams = tuple(f"{self.base}:stream:{name}" for name in ("0", "1", "direct"))
+        self.max_connections = max_connections
+        self.pool_timeout = pool_timeout
         self._client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
+        self._turns: TurnPipeline | None = None
         self._needs_setup = True
         self._set_up_once = False
 
@@ -74,8 +85,10 @@ class RedisConnection:
         if self._client is not None:
             return
         try:
-            client = Redis.from_url(
+            pool = BlockingConnectionPool.from_url(
                 self.url,
+                max_connections=self.max_connections,
+                timeout=self.pool_timeout,
                 password=self._password,
                 decode_responses=False,
                 socket_timeout=5.0,
@@ -88,8 +101,10 @@ class RedisConnection:
             # redis-py's complaint may quote a piece of the password (a "port" read out of it)
             problem = redact_secrets(str(exc), url_secrets(self.url))
             raise ConfigError(f"RELAY_QUEUE_URL: {problem}") from None
+        client = Redis.from_pool(pool)
         self._client = client
         self._scripts = {name: client.register_script(src) for name, src in SCRIPTS.items()}
+        self._turns = TurnPipeline(client, self._scripts)
         try:
             await self._op(lambda _c: _nothing())
         except QueueUnavailable as exc:  # not ready until Redis answers; no restart needed
@@ -97,8 +112,11 @@ class RedisConnection:
 
     async def close(self) -> None:
         if self._client is not None:
+            if self._turns is not None:
+                await self._turns.drain()
             await self._client.aclose()
             self._client = None
+            self._turns = None
 
     async def _setup(self) -> None:
         """Create the consumer group on every stream, reading from the start (``0``)."""
@@ -147,6 +165,14 @@ class RedisConnection:
 
     async def _script(self, name: str, *args: Any) -> Any:
         return await self._scripts[name](keys=[self.base], args=list(args))
+
+    async def _grouped(self, name: str, keys: list[str], args: list[Any]) -> Any:
+        """Script ``name`` in this loop turn's pipeline (``pipelining``): one round trip for
+        every call made in the same turn; errors translated like ``_op``'s."""
+        turns = self._turns
+        if turns is None:
+            raise QueueUnavailable("queue is not open")
+        return await self._op(lambda _c: turns.call(name, keys, args))
 
 
 def server_warnings(

@@ -33,9 +33,7 @@ class RedisDelivery(RedisLegs):
         seen = self._seen_key(dial.source, dial.dial_id)
         due = dial.due_at if dial.due_at is not None else dial.received_at
         args = self._store_args(dial, due, dedupe_seconds)
-        result = await self._op(
-            lambda _c: self._scripts["enqueue"](keys=[self.base, seen], args=args)
-        )
+        result = await self._grouped("enqueue", [self.base, seen], args)
         return bool(result != 0)
 
     async def ack(self, ids: Sequence[str]) -> None:

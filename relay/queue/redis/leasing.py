@@ -50,8 +50,17 @@ class RedisLeasing(RedisConnection):
         consumer: str | None = None,
         max_deliveries: int = 5,
         block_seconds: float = 0.5,
+        max_connections: int = 50,
+        pool_timeout: float = 5.0,
     ) -> None:
-        super().__init__(url, password=password, prefix=prefix, consumer=consumer)
+        super().__init__(
+            url,
+            password=password,
+            prefix=prefix,
+            consumer=consumer,
+            max_connections=max_connections,
+            pool_timeout=pool_timeout,
+        )
         self.max_deliveries = max_deliveries
         self.block_seconds = block_seconds
         self._server_checked = False

@@ -64,7 +64,7 @@ class RedisLegs(RedisLeasing):
         due = max(dial.received_at if dial.due_at is None else dial.due_at, until)
         args = [*self._store_args(dial, due, remember), repr(until), _held_ttl_ms(window)]
         keys = [self.base, self._seen_key(dial.source, dial.dial_id), held]
-        reply: list[Any] = await self._op(lambda _c: self._scripts["hold"](keys=keys, args=args))
+        reply: list[Any] = await self._grouped("hold", keys, args)
         if int(reply[0]) == 0:
             return "duplicate"
         if int(reply[0]) == 1:

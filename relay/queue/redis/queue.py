@@ -20,7 +20,8 @@ __all__ = ["RedisStreamQueue"]
 class RedisStreamQueue(RedisDelivery, RedisDeadLetters, RedisRejected, RedisHealth):
     """``DialQueue`` on Redis Streams (see ``relay.queue.redis`` for the design).
 
-    ``RedisStreamQueue(url, *, password, prefix, consumer, max_deliveries, block_seconds)``.
+    ``RedisStreamQueue(url, *, password, prefix, consumer, max_deliveries, block_seconds,
+    max_connections, pool_timeout)``.
     """
 
     @classmethod
@@ -35,6 +36,8 @@ class RedisStreamQueue(RedisDelivery, RedisDeadLetters, RedisRejected, RedisHeal
             prefix=settings.redis_key_prefix,
             consumer=settings.redis_consumer,
             max_deliveries=settings.redis_max_deliveries,
+            max_connections=settings.redis_max_connections,
+            pool_timeout=settings.redis_pool_timeout_seconds,
         )
 
     def __repr__(self) -> str:

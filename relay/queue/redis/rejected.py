@@ -30,7 +30,7 @@ class RedisRejected(RedisRecords):
             record.body,
             orjson.dumps(record.problems),
         )
-        return as_text(await self._op(lambda _c: self._script("add_rejected", *args)))
+        return as_text(await self._grouped("add_rejected", [self.base], list(args)))
 
     async def list_rejected(
         self, *, source: str | None = None, before: float | None = None, limit: int = 100

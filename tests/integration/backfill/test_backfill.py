@@ -7,6 +7,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import orjson
@@ -16,7 +17,7 @@ from relay.cli import main
 from relay.config.settings import Settings
 from relay.core.backfill import BackfillOptions, run_backfill
 from relay.core.sources import Source
-from relay.queue.sqlite import SqliteQueue
+from relay.queue import create_queue
 from tests.conftest import dial_body
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.relay_server import RelayThread
@@ -31,8 +32,8 @@ sources:
 
 
 @pytest.fixture
-def cli(configure_cli: Callable[..., Settings]) -> Settings:
-    return configure_cli(SOURCES)
+def cli(backend_cli: Callable[..., Settings]) -> Settings:
+    return backend_cli(SOURCES)
 
 
 def _rows(out: str) -> dict[str, str]:
@@ -125,6 +126,25 @@ def _export(path: Path, rows: int) -> Path:
     return path
 
 
+def test_10k_rows_all_queued_then_all_duplicate(
+    cli: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """10,000 rows in one run are all queued (a busy queue waits, it never refuses); the
+    queue holds each once, and a re-run finds every row a duplicate."""
+    path = _export(tmp_path / "many.jsonl", 10_000)
+    assert main(["backfill", "crm", str(path)]) == 0, capsys.readouterr().err[-2000:]
+    assert _rows(capsys.readouterr().out) == {
+        "queued": "10000",
+        "duplicate": "0",
+        "outside": "0",
+        "rejected": "0",
+    }
+    assert main(["queue", "stats"]) == 0
+    assert "ready     10000" in capsys.readouterr().out
+    assert main(["backfill", "crm", str(path)]) == 0
+    assert _rows(capsys.readouterr().out)["duplicate"] == "10000"
+
+
 def test_100k_rows_in_bounded_memory(cli: Settings, tmp_path: Path) -> None:
     """100,000 rows stream through with about the same peak memory as 1,000 rows."""
     small_rss, _ = _backfill_peak_rss(cli, _export(tmp_path / "small.jsonl", 1_000))
@@ -141,11 +161,14 @@ def test_100k_rows_in_bounded_memory(cli: Settings, tmp_path: Path) -> None:
 
 @pytest.mark.anyio
 async def test_progress_lines_when_not_a_terminal(
-    tmp_path: Path, make_sources: Callable[..., dict[str, Source]]
+    make_settings: Callable[..., Settings],
+    make_sources: Callable[..., dict[str, Source]],
+    backend: dict[str, Any],
 ) -> None:
     """Off a terminal, progress is plain lines with records/s and an ETA."""
     out = io.StringIO()
-    queue = SqliteQueue(tmp_path / "q.db")
+    settings = make_settings(**backend)
+    queue = create_queue(settings.queue_url, settings)
     await queue.open()
     try:
         await run_backfill(

@@ -6,6 +6,7 @@ import io
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -28,8 +29,8 @@ sources:
 
 
 @pytest.fixture
-def five9_cli(configure_cli: Callable[..., Settings]) -> Settings:
-    return configure_cli(FIVE9_SOURCES)
+def five9_cli(backend_cli: Callable[..., Settings]) -> Settings:
+    return backend_cli(FIVE9_SOURCES)
 
 
 def test_five9_call_log_golden(
@@ -72,9 +73,10 @@ def test_genesys_details_golden(
     genesys_relay: Callable[..., RelayThread],  # noqa: F811
     genesys: FakeGenesys,  # noqa: F811
     fake: FakeOutboundIQ,
+    backend: dict[str, Any],
 ) -> None:
     """Each ended conversation becomes its golden dial, named by the live lookups."""
-    relay = genesys_relay()
+    relay = genesys_relay(**backend)
     source = relay.runtime.sources["genesys"]
     options = BackfillOptions(fmt="genesys-details", since="2026-01-01", progress=io.StringIO())
     file = FIXTURES / "genesys" / "details_query.json"

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from relay.queue.redis import RedisStreamQueue
-from tests.support.redis import REDIS_URL, unique_prefix
+from tests.support.redis import REDIS_URL, PrivateRedis, unique_prefix
 from tests.unit.queue.redis.support import MakeQueue
 
 
@@ -38,3 +38,11 @@ async def make_queue(prefix: str) -> AsyncIterator[MakeQueue]:
     yield factory
     for queue in opened:
         await queue.close()
+
+
+@pytest.fixture
+def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of this test's own: its counters (``INFO``) count this test alone."""
+    server = PrivateRedis(tmp_path / "private-redis").start()
+    yield server
+    server.kill()

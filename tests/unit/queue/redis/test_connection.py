@@ -3,6 +3,7 @@ start-up checks of the server's settings."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -152,3 +153,47 @@ async def test_start_up_checks_the_server(make_queue: MakeQueue) -> None:
         await q.lease(1, 30, now=time.time())
         await q.lease(1, 30, now=time.time())
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == [e for e, _ in expected]
+
+
+async def test_a_busy_pool_waits_for_a_connection(
+    make_queue: MakeQueue, private_redis: PrivateRedis
+) -> None:
+    """200 operations at once (more than the pool holds) all succeed: they wait their turn
+    on at most RELAY_REDIS_MAX_CONNECTIONS connections instead of being refused."""
+    q = await make_queue(url=private_redis.url, max_connections=8)
+    with redis.Redis.from_url(private_redis.url) as r:
+        before = int(r.info("stats")["total_connections_received"])
+        answers = await asyncio.gather(*(q.stats(now=time.time()) for _ in range(200)))
+        opened = int(r.info("stats")["total_connections_received"]) - before
+    assert len(answers) == 200
+    assert opened <= 8
+
+
+async def test_no_free_connection_within_the_timeout_is_unavailable(
+    make_queue: MakeQueue, private_redis: PrivateRedis
+) -> None:
+    """The only connection is busy (a blocking read) past the pool timeout: storing fails as
+    unavailable (intake answers 503); once it is free, storing works."""
+    q = await make_queue(
+        url=private_redis.url, max_connections=1, pool_timeout=0.2, block_seconds=3
+    )
+    lease = asyncio.ensure_future(q.lease(1, 30, now=time.time()))
+    with redis.Redis.from_url(private_redis.url) as r:
+        while not lease.done() and int(r.info("clients")["blocked_clients"]) == 0:
+            await asyncio.sleep(0.01)  # until the lease holds the connection, blocked in Redis
+    with pytest.raises(QueueUnavailable, match="No connection available"):
+        await q.enqueue(new("waits-too-long"), 60)
+    assert await lease == []
+    assert await q.enqueue(new("later"), 60)
+
+
+def test_pool_settings_reach_the_queue() -> None:
+    """RELAY_REDIS_MAX_CONNECTIONS and RELAY_REDIS_POOL_TIMEOUT_SECONDS size the pool."""
+    settings = Settings(
+        queue_url=REDIS_URL, redis_max_connections=7, redis_pool_timeout_seconds=1.5
+    )
+    q = create_queue(settings.queue_url, settings)
+    assert isinstance(q, RedisStreamQueue)
+    assert (q.max_connections, q.pool_timeout) == (7, 1.5)
+    default = Settings(queue_url=REDIS_URL)
+    assert (default.redis_max_connections, default.redis_pool_timeout_seconds) == (50, 5.0)
