@@ -21,6 +21,7 @@ from relay.core.normalize import (
     normalize_direction,
     normalize_phone,
     normalize_zip,
+    rename,
 )
 from relay.exceptions import MappingError, Problem
 from relay.obs.logs import mask_phone
@@ -94,11 +95,13 @@ def build_dial(
     tz: tzinfo,
     defaults: Mapping[str, str] | None = None,
     directions: Mapping[str, str] | None = None,
+    dispositions: Mapping[str, str] | None = None,
 ) -> Dial:
     """Normalize mapped ``fields`` into a Dial, or raise ``MappingError`` listing every problem.
 
-    Empty fields take the source's ``defaults``, else ``""``. ``dial_id`` is the vendor's id
-    when given, else a deterministic UUIDv5 (see ``synthetic_dial_id``).
+    Empty fields take the source's ``defaults``, else ``""``. ``directions`` and
+    ``dispositions`` are the source's rename tables (case-insensitive). ``dial_id`` is the
+    vendor's id when given, else a deterministic UUIDv5 (see ``synthetic_dial_id``).
     """
     defaults = defaults or {}
     problems: list[Problem] = []
@@ -128,6 +131,8 @@ def build_dial(
             problems.append(Problem(name, f"{exc} (got {_describe(name, raw)})"))
     if problems:
         raise MappingError(problems)
+    if dispositions:
+        out["disposition_name"] = rename(out["disposition_name"], dispositions)
     raw_id = fields.get("dial_id")
     out["dial_id"] = (
         str(raw_id).strip() if not _is_empty(raw_id) else synthetic_dial_id(source, out)

@@ -106,3 +106,17 @@ def test_bundled_example_sources_are_valid(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("RELAY_DRY_RUN", "true")
     root = Path(__file__).resolve().parents[3]
     assert main(["check", str(root / "examples" / "sources.yaml")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("table", "reason"),
+    [
+        ("{SALE: Sale, sale: Sold}", "'SALE' and 'sale' differ only in case"),
+        ("{SALE: ''}", "codes and names must not be empty"),
+    ],
+)
+def test_dispositions_table_is_checked(table: str, reason: str) -> None:
+    """A source's `dispositions` names each code once (any case), and never as empty."""
+    text = f"sources:\n  v:\n    auth: {{type: none}}\n    dispositions: {table}\n"
+    with pytest.raises(ConfigError, match=rf"sources\.v\.dispositions.*{reason}"):
+        parse_sources(text, env={})
