@@ -33,14 +33,13 @@ lead_source         @Contact.<lead source field>@             lead_source
 ==================  =========================  ==============================
 
 A variable Five9 could not fill arrives literally (``@Contact.lead_source@``): it counts as
-empty and the result carries a warning. Other parameters (worksheet answers, constants) are
-ignored. ``ani`` is always the business's number: on inbound calls Five9's ANI is the caller,
-so ANI and DNIS swap.
+empty (a fallback such as ``number`` is used instead), and the relay reports it under the Dials
+field it was read for. Other parameters (worksheet answers, constants) are ignored. ``ani`` is
+always the business's number: on inbound calls Five9's ANI is the caller, so ANI and DNIS swap.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -51,10 +50,12 @@ from relay.sdk import (
     MappingError,
     MappingResult,
     Problem,
+    first_set,
+    is_placeholder,
     normalize_direction,
 )
 
-__all__ = ["DEFAULT_NAMES", "Five9Mapping", "Five9Options", "is_unsubstituted"]
+__all__ = ["DEFAULT_NAMES", "Five9Mapping", "Five9Options"]
 
 #: The parameters this mapping reads, by their default names.
 DEFAULT_NAMES: tuple[str, ...] = (
@@ -75,14 +76,6 @@ DEFAULT_NAMES: tuple[str, ...] = (
     "attempts",
     "lead_source",
 )
-
-# "@Group.variable@": a group name, a dot, a variable name (custom fields may hold spaces).
-_UNSUBSTITUTED = re.compile(r"@[A-Za-z_][\w ]*\.[^@\r\n]+@")
-
-
-def is_unsubstituted(value: str) -> bool:
-    """Whether ``value`` is a Five9 variable left as written, e.g. ``@Contact.lead_source@``."""
-    return _UNSUBSTITUTED.fullmatch(value.strip()) is not None
 
 
 class Five9Options(BaseModel):
@@ -108,7 +101,8 @@ class Five9Options(BaseModel):
 
 
 class _Params:
-    """The request's parameters by case-folded name; records unsubstituted variables."""
+    """The request's parameters by case-folded name, as sent (placeholders included: the
+    relay empties and reports those under the Dials field they land in)."""
 
     def __init__(self, data: dict[str, Any], names: dict[str, str]) -> None:
         self._values: dict[str, str] = {}
@@ -117,15 +111,14 @@ class _Params:
                 continue
             self._values[str(key).strip().casefold()] = str(value)
         self._names = names
-        self.warnings: list[str] = []
 
     def get(self, param: str) -> str:
-        sent = self._names[param]
-        text = self._values.get(sent.casefold(), "").strip()
-        if is_unsubstituted(text):
-            self.warnings.append(f"{sent}: {text} did not substitute (treated as empty)")
-            return ""
-        return text
+        return self._values.get(self._names[param].casefold(), "").strip()
+
+    def real(self, param: str) -> str:
+        """The parameter's value, or ``""`` when it is empty or a placeholder."""
+        text = self.get(param)
+        return "" if is_placeholder(text) else text
 
 
 class Five9Mapping:
@@ -147,29 +140,29 @@ class Five9Mapping:
             )
         p = _Params(request.data, self.names)
         ani, dnis, number = p.get("ani"), p.get("dnis"), p.get("number")
-        type_name = p.get("type_name")
+        type_name = p.real("type_name")
+        warnings: list[str] = []
         if type_name and normalize_direction(type_name, context.directions) == "Inbound":
-            business, customer = dnis, ani or number
+            business, customer = dnis, first_set(ani, number)
         else:
-            business, customer = ani, dnis or number
+            business, customer = ani, first_set(dnis, number)
         if not type_name:
-            p.warnings.append(
+            warnings.append(
                 f"{self.names['type_name']} is empty: direction unknown, "
                 "read as an outbound call (ani = Call.ANI)"
             )
-        call_id = p.get("call_id")
-        if not call_id:
-            p.warnings.append(
+        if not p.real("call_id"):
+            warnings.append(
                 f"{self.names['call_id']} is empty: the dial_id is derived from the payload, "
                 "so only identical retries are recognised as duplicates"
             )
         fields: dict[str, object] = {
-            "dial_id": call_id,
+            "dial_id": p.get("call_id"),
             "ani": business,
             "prospect_phone": customer,
-            "datetime": p.get("start_timestamp") or p.get("end_timestamp"),
+            "datetime": first_set(p.get("start_timestamp"), p.get("end_timestamp")),
             "disposition_name": p.get("disposition_name"),
-            "call_direction": type_name,
+            "call_direction": p.get("type_name"),
             "campaign_id": p.get("campaign_id"),
             "campaign_name": p.get("campaign_name"),
             "agent_name": p.get("agent_name"),
@@ -179,4 +172,4 @@ class Five9Mapping:
             "total_dial_attempts": p.get("attempts"),
             "lead_source": p.get("lead_source"),
         }
-        return MappingResult(fields=fields, warnings=p.warnings)
+        return MappingResult(fields=fields, warnings=warnings)

@@ -11,7 +11,7 @@ or to a spec::
         lead_source: {const: crm}
         ani: {path: campaign, lookup: {SALES1: "5125550100"}}   # a value table
       names: {phone_number: PhoneNumber}     # read the key PhoneNumber as phone_number
-      unsubstituted: ['--A--\\w+--B--']       # placeholders the sender left unfilled
+      unsubstituted: ['%%\\w+%%']            # placeholders of the sender's own kind
 
 A Dials field not named in ``fields`` is taken from the body's key of the same name, so a body
 that already is a Dials payload needs no ``fields`` at all.
@@ -19,8 +19,12 @@ that already is a Dials payload needs no ``fields`` at all.
 ``lookup`` replaces the value by the table's entry (keys compared case-insensitively); a value
 not in the table counts as empty, so ``default`` (then the source's ``defaults``) applies.
 ``names`` renames top-level keys of the body before anything else, so a preset written for one
-set of names serves a sender whose names differ. A value matching an ``unsubstituted`` pattern
-in full is treated as empty, with a warning naming the key.
+set of names serves a sender whose names differ.
+
+A placeholder the sender did not fill (``is_placeholder``: ``--A--x--B--``, ``@Call.x@``,
+``${input.x}``, ``{{x}}``, ``null``…), or a value matching an ``unsubstituted`` pattern in
+full, counts as empty *before* the expressions run, so ``a || b`` falls through to ``b`` and a
+``default`` applies; the relay reports it under the Dials field it was read for.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from relay.sdk import (
     MappingError,
     MappingResult,
     Problem,
+    any_placeholder,
+    is_placeholder,
     only_dial_fields,
 )
 
@@ -106,29 +112,26 @@ class GenericOptions(BaseModel):
         return {k: FieldSpec(path=v) if isinstance(v, str) else v for k, v in value.items()}
 
 
-def blank_placeholders(
-    data: object, patterns: list[re.Pattern[str]], where: str = ""
-) -> tuple[object, list[str]]:
-    """``data`` with every string matching a pattern in full replaced by ``""``, and warnings.
+def blank_placeholders(data: object, is_blank: Callable[[str], bool]) -> tuple[object, bool]:
+    """``data`` with every string ``is_blank`` says is a placeholder replaced by ``""``
+    (nested objects and lists too), and whether any was."""
+    found = False
 
-    Walks nested objects and lists; a warning names the key path and the placeholder.
-    """
-    warnings: list[str] = []
-
-    def walk(node: object, path: str) -> object:
+    def walk(node: object) -> object:
+        nonlocal found
         if isinstance(node, str):
-            text = node.strip()
-            if text and any(p.fullmatch(text) for p in patterns):
-                warnings.append(f"{path or 'value'}: {text} did not substitute (treated as empty)")
+            if is_blank(node):
+                found = True
                 return ""
             return node
         if isinstance(node, dict):
-            return {k: walk(v, f"{path}.{k}" if path else str(k)) for k, v in node.items()}
+            return {k: walk(v) for k, v in node.items()}
         if isinstance(node, list):
-            return [walk(v, f"{path}[{i}]") for i, v in enumerate(node)]
+            return [walk(v) for v in node]
         return node
 
-    return walk(data, where), warnings
+    blanked = walk(data)
+    return (blanked, True) if found else (data, False)
 
 
 class GenericMapping:
@@ -143,25 +146,35 @@ class GenericMapping:
             self._compiled[name] = (spec, jmespath.compile(spec.path) if spec.path else None)
             if spec.lookup is not None:
                 self._lookups[name] = {str(k).casefold(): v for k, v in spec.lookup.items()}
-        self._placeholders = [re.compile(p) for p in self.options.unsubstituted]
+        self._patterns = [re.compile(p) for p in self.options.unsubstituted]
+        self._is_blank = self._is_any_blank if self._patterns else is_placeholder
 
-    def _prepare(self, data: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
-        if not self.options.names and not self._placeholders:
-            return data, []  # nothing renamed or blanked: read the request's own fields
+    def _is_any_blank(self, value: str) -> bool:
+        """A placeholder: the relay's kinds, or one of the source's ``unsubstituted``."""
+        if is_placeholder(value):
+            return True
+        text = value.strip()
+        return bool(text) and any(p.fullmatch(text) for p in self._patterns)
+
+    def _prepare(self, data: dict[str, Any]) -> dict[str, Any]:
+        if not self.options.names:
+            return data
         prepared = dict(data)
         for wanted, sent in self.options.names.items():
             if sent in data:
                 prepared[wanted] = data[sent]
-        if not self._placeholders:
-            return prepared, []
-        blanked, warnings = blank_placeholders(prepared, self._placeholders)
-        assert isinstance(blanked, dict)
-        return blanked, warnings
+        return prepared
 
     def map(self, request: InboundRequest, context: MappingContext) -> MappingResult:
         if not isinstance(request.data, dict):
             raise MappingError([Problem("body", "expected a JSON object or form fields")])
-        data, warnings = self._prepare(request.data)
+        sent = self._prepare(request.data)
+        texts = [value for value in sent.values() if type(value) is str]
+        if self._patterns or any_placeholder(texts) or (len(texts) != len(sent) and _nested(sent)):
+            blanked, found = blank_placeholders(sent, self._is_blank)
+        else:  # a flat body without a placeholder, the usual webhook: nothing to blank
+            blanked, found = sent, False
+        data: dict[str, Any] = blanked if isinstance(blanked, dict) else sent
         fields: dict[str, object] = {}
         for name in DIAL_FIELDS:
             compiled = self._compiled.get(name)
@@ -172,7 +185,24 @@ class GenericMapping:
             value = self._value(name, *compiled, data)
             if value is not None:
                 fields[name] = value
-        return MappingResult(fields=fields, warnings=warnings)
+        unrendered = self._unrendered(sent, data) if found else {}
+        return MappingResult(fields=fields, unrendered=unrendered)
+
+    def _unrendered(self, sent: dict[str, Any], data: dict[str, Any]) -> dict[str, str]:
+        """Per Dials field, the placeholder its expression would have read from what was sent,
+        when nothing real took its place once placeholders were blanked (then reported)."""
+        out: dict[str, str] = {}
+        for name in DIAL_FIELDS:
+            compiled = self._compiled.get(name)
+            if compiled is None:
+                before, after = sent.get(name), data.get(name)
+            elif compiled[1] is not None:
+                before, after = compiled[1].search(sent), compiled[1].search(data)
+            else:
+                continue
+            if isinstance(before, str) and self._is_blank(before) and _empty(after):
+                out[name] = before.strip()
+        return out
 
     def _value(self, name: str, spec: FieldSpec, expression: Any, data: object) -> object:
         value: object = spec.const if spec.const is not None else None
@@ -189,6 +219,10 @@ class GenericMapping:
                 text = _TRANSFORMS[transform](text)
             value = text
         return value
+
+
+def _nested(data: dict[str, Any]) -> bool:
+    return any(isinstance(value, dict | list) for value in data.values())
 
 
 def _empty(value: object) -> bool:

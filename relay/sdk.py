@@ -25,6 +25,7 @@ from relay.core.mapping import (
     preset_factory,
 )
 from relay.core.normalize import (
+    known_direction,
     normalize_attempts,
     normalize_date,
     normalize_datetime,
@@ -32,7 +33,9 @@ from relay.core.normalize import (
     normalize_phone,
     normalize_zip,
     parse_timestamp,
+    rename,
 )
+from relay.core.placeholder import any_placeholder, first_set, is_placeholder
 from relay.core.retry_after import parse_retry_after
 from relay.core.sources import Source
 from relay.exceptions import MappingError, Problem, ResolveAuthError, ResolveError
@@ -53,7 +56,11 @@ __all__ = [
     "ResolveError",
     "ResolvingMapping",
     "Source",
+    "any_placeholder",
     "csv_rows",
+    "first_set",
+    "is_placeholder",
+    "known_direction",
     "normalize_attempts",
     "normalize_date",
     "normalize_datetime",
@@ -64,4 +71,5 @@ __all__ = [
     "parse_retry_after",
     "parse_timestamp",
     "preset_factory",
+    "rename",
 ]

@@ -2,9 +2,13 @@
 
 A Process Automation trigger starts an Architect workflow, which calls a Data Action that
 POSTs the flat JSON of the recommended request template (docs/vendors/genesys.md): values
-are already names, empty values are ``""``. The same rules as the EventBridge path apply
-(direction, which number is whose, disposition). Triggers can fire more than once for one
-conversation: the ``conversationId`` is the dial_id, so a repeat is answered 200 duplicate.
+are already names, empty values are ``""``. A template written with Velocity's formal
+notation renders an unset input as its own text (``$esc.jsonString(${input.campaignId})``):
+such a value is empty for every rule here (so it cannot make a call Outbound or swap its
+numbers), and the relay reports it under the Dials field it was read for. The same rules as
+the EventBridge path apply (direction, which number is whose, disposition). Triggers can fire
+more than once for one conversation: the ``conversationId`` is the dial_id, so a repeat is
+answered 200 duplicate.
 
 Keys (rename any of them with ``options.keys: {ourKey: theirKey}``):
 
@@ -32,7 +36,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mappings.genesys.ids import check_id
 from mappings.genesys.rules import call_direction, choose_disposition, party_numbers
-from relay.sdk import InboundRequest, MappingContext, MappingError, MappingResult, Problem
+from relay.sdk import (
+    InboundRequest,
+    MappingContext,
+    MappingError,
+    MappingResult,
+    Problem,
+    first_set,
+    is_placeholder,
+)
 
 __all__ = ["KEYS", "GenesysDataActionMapping"]
 
@@ -88,25 +100,35 @@ class GenesysDataActionMapping:
             value = data.get(self.options.keys.get(key, key))
             return "" if value is None else str(value).strip()
 
-        conversation_id = get("conversationId")
+        def real(key: str) -> str:
+            text = get(key)
+            return "" if is_placeholder(text) else text
+
+        conversation_id = real("conversationId")
         name = self.options.keys.get("conversationId", "conversationId")
         if not conversation_id:
             raise MappingError([Problem(name, "required, but missing or empty")])
         check_id(conversation_id, name)
-        direction = call_direction(get("direction"), get("campaignId"))
-        ani, prospect = party_numbers(direction, get("ani"), get("dnis"), get("callerAddress"))
+        direction = call_direction(real("direction"), real("campaignId"))
+        ani, prospect = party_numbers(direction, real("ani"), real("dnis"), real("callerAddress"))
+        # A number or result left unrendered stays in its field (when nothing real took its
+        # place), so the relay reports it: which of the sender's inputs was unset.
+        sent_ani, sent_prospect = party_numbers(
+            direction, get("ani"), get("dnis"), get("callerAddress")
+        )
+        disposition = choose_disposition(
+            real("wrapupCode"), real("dispositionName"), self.options.dispositions
+        )
         fields: dict[str, object] = {
             "dial_id": conversation_id,
             "campaign_id": get("campaignId"),
             "campaign_name": get("campaignName"),
             "agent_name": get("agentName"),
-            "ani": ani,
-            "prospect_phone": prospect,
-            "disposition_name": choose_disposition(
-                get("wrapupCode"), get("dispositionName"), self.options.dispositions
-            ),
+            "ani": first_set(ani, sent_ani),
+            "prospect_phone": first_set(prospect, sent_prospect),
+            "disposition_name": first_set(disposition, get("wrapupCode"), get("dispositionName")),
             "datetime": get("conversationStart"),
-            "call_direction": direction,
+            "call_direction": first_set(direction, get("direction")),
             "skill_name": get("queueName"),
             "zip": get("zip"),
             "lead_source": get("leadSource"),

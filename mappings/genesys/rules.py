@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from relay.sdk import rename
+
 __all__ = [
     "TERMINAL_EVENTS",
     "call_direction",
@@ -79,10 +81,4 @@ def choose_disposition(
     wrapup_name: str, dialer_disposition: str, renames: Mapping[str, str] | None = None
 ) -> str:
     """The wrap-up's name if any, else the dialer's result; then the source's renames."""
-    chosen = wrapup_name.strip() or dialer_result(dialer_disposition)
-    if renames and chosen:
-        folded = chosen.casefold()
-        for name, target in renames.items():
-            if name.casefold() == folded:
-                return target
-    return chosen
+    return rename(wrapup_name.strip() or dialer_result(dialer_disposition), renames)

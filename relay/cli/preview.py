@@ -36,13 +36,11 @@ def cmd_preview(args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigError(f"{args.file}: {exc}") from None
-    query = {k: v for k, v in raw.query.items() if k != source.secret_query_param}
+    query, body = source.without_secret(raw.query, raw.content_type, raw.body)
     if not source.config.auth.query_is_mapped:  # as the hook does: the query is not signed
         query = {}
     try:
-        outcome = preview_request(
-            source, parse_request(raw.method, raw.content_type, query, raw.body)
-        )
+        outcome = preview_request(source, parse_request(raw.method, raw.content_type, query, body))
     except UnsupportedMediaType as exc:
         raise ConfigError(f"unsupported content type {exc}; use --content-type") from None
     except MappingError as exc:

@@ -1,7 +1,8 @@
 """Source authentication: who may POST to ``/hooks/<source>``.
 
-Schemes: ``none``, ``header`` (a named header equals a secret), ``bearer``, ``query`` (a query
-parameter equals a secret; for Five9 and VICIdial, which can send nothing else), ``basic``,
+Schemes: ``none``, ``header`` (a named header equals a secret), ``bearer``, ``query`` (a
+parameter equals a secret, in the URL or else in a form body; for Five9 and VICIdial, which can
+send nothing else), ``basic``,
 and ``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
 ``preset: standard-webhooks`` sets the Standard Webhooks headers and format).
 
@@ -25,6 +26,7 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import unquote_plus, unquote_to_bytes
 
 from pydantic import (
     AfterValidator,
@@ -220,9 +222,26 @@ class BearerAuth(_HeaderSecrets):
         return scheme.lower() == "bearer" and _equals_any(token.strip(), self.all_secrets())
 
 
+_FORM_TYPE = "application/x-www-form-urlencoded"
+
+
+def _is_form(content_type: str | None) -> bool:
+    return (content_type or "").split(";", 1)[0].strip().lower() == _FORM_TYPE
+
+
+def _field_name(pair: bytes) -> bytes:
+    """The decoded name of one ``name=value`` pair of a form body."""
+    return unquote_to_bytes(pair.split(b"=", 1)[0].replace(b"+", b" "))
+
+
 class QueryAuth(_Secrets):
-    """``type: query``: a query parameter equals a secret (for senders that can do nothing
-    else; the parameter never reaches the mapping or the stores)."""
+    """``type: query``: a parameter equals a secret (for senders that can do nothing else).
+
+    The parameter is read from the URL's query string, else (when the URL has none) from an
+    ``application/x-www-form-urlencoded`` body: a Five9 POST connector sends its constants
+    there. Wherever it came from, ``without_secret`` removes it before anything maps, logs,
+    previews or stores the request.
+    """
 
     type: Literal["query"]
     param: str = Field(default="token", min_length=1)
@@ -233,11 +252,43 @@ class QueryAuth(_Secrets):
     def openapi_scheme(cls) -> dict[str, Any] | None:
         name = cls.model_fields["param"].default
         return _api_key(
-            "query", name, "`type: query` (Five9, VICIdial); the parameter is per source."
+            "query",
+            name,
+            "`type: query` (Five9, VICIdial); the parameter is per source. A form body may "
+            "carry it instead (a Five9 POST constant); the URL's wins.",
         )
 
+    def presented(self, headers: _Strings, query: _Strings, body: bytes) -> str | None:
+        """The secret the request presents: the URL's parameter first, else the form body's
+        (its last occurrence, as the form is parsed for the mapping)."""
+        if self.param in query:
+            return query[self.param]
+        if not body or not _is_form(headers.get("content-type")):
+            return None
+        wanted = self.param.encode("utf-8")
+        found: bytes | None = None
+        for pair in body.split(b"&"):
+            if _field_name(pair) == wanted:
+                found = pair.split(b"=", 1)[1] if b"=" in pair else b""
+        if found is None:
+            return None
+        return unquote_plus(found.decode("utf-8", "surrogateescape"), errors="surrogateescape")
+
+    def without_secret(
+        self, query: Mapping[str, str], content_type: str | None, body: bytes
+    ) -> tuple[dict[str, str], bytes]:
+        """``query`` and ``body`` without the secret parameter; the rest of a form body is
+        kept byte for byte (a replay parses what the dialer sent)."""
+        kept = {k: v for k, v in query.items() if k != self.param}
+        if not body or not _is_form(content_type):
+            return kept, body
+        wanted = self.param.encode("utf-8")
+        pairs = body.split(b"&")
+        remaining = [pair for pair in pairs if _field_name(pair) != wanted]
+        return kept, body if len(remaining) == len(pairs) else b"&".join(remaining)
+
     def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
-        return _equals_any(query.get(self.param), self.all_secrets())
+        return _equals_any(self.presented(headers, query, body), self.all_secrets())
 
 
 class BasicAuth(AuthScheme):

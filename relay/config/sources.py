@@ -43,6 +43,7 @@ class SourceConfig(BaseModel):
     timezone: str = "UTC"
     defaults: dict[str, str] = Field(default_factory=dict)
     call_directions: dict[str, str] = Field(default_factory=dict)
+    dispositions: dict[str, str] = Field(default_factory=dict)  # vendor code → name, any case
     options: dict[str, Any] = Field(default_factory=dict)
     allow_ips: list[IPNetwork] | None = None  # CIDRs; None: any address may call
     rate_limit: RateLimit | None = None
@@ -54,6 +55,18 @@ class SourceConfig(BaseModel):
     @classmethod
     def _networks(cls, value: Any) -> list[IPNetwork] | None:
         return None if value is None else parse_networks(value)
+
+    @field_validator("dispositions")
+    @classmethod
+    def _one_name_per_code(cls, value: dict[str, str]) -> dict[str, str]:
+        seen: dict[str, str] = {}
+        for code, name in value.items():
+            if not code.strip() or not name.strip():
+                raise ValueError(f"{code!r}: codes and names must not be empty")
+            other = seen.setdefault(code.casefold(), code)
+            if other != code:
+                raise ValueError(f"{other!r} and {code!r} differ only in case")
+        return value
 
     @field_validator("timezone")
     @classmethod

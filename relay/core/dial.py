@@ -22,6 +22,7 @@ from relay.core.normalize import (
     normalize_direction,
     normalize_phone,
     normalize_zip,
+    rename,
 )
 from relay.exceptions import MappingError, Problem
 from relay.obs.logs import mask_phone
@@ -95,11 +96,13 @@ def build_dial(
     tz: tzinfo,
     defaults: Mapping[str, str] | None = None,
     directions: Mapping[str, str] | None = None,
+    dispositions: Mapping[str, str] | None = None,
 ) -> Dial:
     """Normalize mapped ``fields`` into a Dial, or raise ``MappingError`` listing every problem.
 
-    Empty fields take the source's ``defaults``, else ``""``. ``dial_id`` is the vendor's id
-    when given, else a deterministic UUIDv5 (see ``synthetic_dial_id``).
+    Empty fields take the source's ``defaults``, else ``""``. ``directions`` and
+    ``dispositions`` are the source's rename tables (case-insensitive). ``dial_id`` is the
+    vendor's id when given, else a deterministic UUIDv5 (see ``synthetic_dial_id``).
     """
     defaults = defaults or {}
     problems: list[Problem] = []
@@ -136,6 +139,8 @@ def build_dial(
             problems.append(_problem("dial_id", raw_id, exc))
     if problems:
         raise MappingError(problems)
+    if dispositions:
+        out["disposition_name"] = rename(out["disposition_name"], dispositions)
     out["dial_id"] = dial_id or synthetic_dial_id(source, out)
     return Dial.model_validate(out)
 

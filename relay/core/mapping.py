@@ -110,12 +110,18 @@ class MappingResult:
 
     Instead of fields, a mapping may return a ``job`` to resolve later, or ``ignored`` (why
     the request is acknowledged but not stored: an event that does not end a call).
+
+    A placeholder the sender left unrendered (``is_placeholder``) may stay in ``fields``: the
+    relay empties it and reports it. A mapping that skipped one itself (to use a fallback or
+    a default) names it in ``unrendered`` (Dials field → the placeholder text), so it is
+    reported the same way.
     """
 
     fields: dict[str, object]
     warnings: list[str] = field(default_factory=list)
     job: DeferredJob | None = None
     ignored: str | None = None
+    unrendered: dict[str, str] = field(default_factory=dict)
 
 
 @runtime_checkable

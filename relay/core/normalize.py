@@ -6,6 +6,7 @@ cannot be normalized; the caller attaches the field name.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -18,8 +19,12 @@ from relay.config.zones import zone
 
 __all__ = [
     "DEFAULT_DIRECTIONS",
+    "DIRECTIONS",
     "MAX_ATTEMPTS",
     "MAX_DIAL_ID_LENGTH",
+    "direction_key",
+    "known_direction",
+    "lookup",
     "normalize_attempts",
     "normalize_date",
     "normalize_datetime",
@@ -28,6 +33,7 @@ __all__ = [
     "normalize_phone",
     "normalize_zip",
     "parse_timestamp",
+    "rename",
     "zone",
 ]
 
@@ -213,36 +219,100 @@ def normalize_zip(value: object) -> str:
     return ""
 
 
+#: outboundIQ's call directions (its documented spelling: ``Treview`` is its preview).
+DIRECTIONS: tuple[str, ...] = ("Inbound", "Outbound", "SMS", "Treview", "Transfer", "Manual")
+
+#: The one table of vendor words for a call's direction, keyed as ``direction_key`` makes them
+#: (case, ``-``/``_`` and spacing do not matter). Sources: Five9 ``Call.type_name`` and its
+#: call-type codes (AGENT, AUTODIAL, OUTBOUND_PREVIEW, ...), Convoso ``call_type`` (Inbound,
+#: Outbound, Manual, 3WAY), Genesys ``direction`` (inbound/outbound), Twilio ``Direction``
+#: (inbound, outbound-api, outbound-dial), VICIdial (direction=Inbound in the in-group's URL).
 DEFAULT_DIRECTIONS: Mapping[str, str] = {
-    "outbound": "Outbound",
+    **{word.casefold(): word for word in DIRECTIONS},
+    "outbound api": "Outbound",
+    "outbound dial": "Outbound",
+    "outgoing": "Outbound",
     "autodial": "Outbound",
+    "auto dial": "Outbound",
+    "auto": "Outbound",
     "predictive": "Outbound",
     "progressive": "Outbound",
     "power": "Outbound",
-    "preview": "Treview",  # outboundIQ's documented spelling
-    "manual": "Manual",
+    "dialer": "Outbound",
+    "preview": "Treview",
+    "outbound preview": "Treview",
     "agent": "Manual",
-    "inbound": "Inbound",
-    "sms": "SMS",
+    "manual dial": "Manual",
+    "incoming": "Inbound",
     "text": "SMS",
-    "transfer": "Transfer",
+    "text message": "SMS",
     "3rd party transfer": "Transfer",
+    "third party transfer": "Transfer",
+    "3way": "Transfer",
+    "3 way": "Transfer",
+    "three way": "Transfer",
+    "conference": "Transfer",
+    "xfer": "Transfer",
+    "warm transfer": "Transfer",
+    "cold transfer": "Transfer",
+    "blind transfer": "Transfer",
 }
+
+_DIRECTION_SEPARATORS = str.maketrans("-_", "  ")
+
+
+def direction_key(value: object) -> str:
+    """A direction word as the table keys it: ``Outbound-API`` → ``outbound api``."""
+    return " ".join(str(value).translate(_DIRECTION_SEPARATORS).split()).casefold()
+
+
+def lookup(table: Mapping[str, str], value: str) -> str | None:
+    """``table``'s entry for ``value``, keys compared without regard to case; else None.
+
+    The one case-insensitive rename table lookup (call_directions, dispositions, ...).
+    """
+    if value in table:
+        return table[value]
+    folded = value.casefold()
+    for name, target in table.items():
+        if name.casefold() == folded:
+            return target
+    return None
+
+
+def rename(value: str, table: Mapping[str, str] | None) -> str:
+    """``value`` renamed by ``table`` (case-insensitive), or unchanged when not in it."""
+    if not table or not value:
+        return value
+    renamed = lookup(table, value)
+    return value if renamed is None else renamed
+
+
+def known_direction(value: object, overrides: Mapping[str, str] | None = None) -> str | None:
+    """The outboundIQ direction of a vendor word, or None when neither the source's
+    ``overrides`` (which win) nor the table know it."""
+    text = " ".join(str(value).split())
+    if overrides:
+        found = lookup(overrides, text)
+        if found is not None:
+            return found
+    return _table_direction(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _table_direction(text: str) -> str | None:
+    """The table's direction for a word (remembered: a source's few words repeat per call)."""
+    return DEFAULT_DIRECTIONS.get(direction_key(text))
 
 
 def normalize_direction(value: object, overrides: Mapping[str, str] | None = None) -> str:
-    """A call direction in outboundIQ's vocabulary; unknown values pass through title-cased."""
+    """A call direction in outboundIQ's vocabulary; a word the table does not know is passed
+    on as sent (the vocabulary is open-ended; the relay flags it: ``relay.core.screening``)."""
     text = " ".join(str(value).split())
     if not text:
         return ""
-    key = text.casefold()
-    if overrides:
-        for name, target in overrides.items():
-            if name.casefold() == key:
-                return target
-    if key in DEFAULT_DIRECTIONS:
-        return DEFAULT_DIRECTIONS[key]
-    return text.title()
+    known = known_direction(text, overrides)
+    return text if known is None else known
 
 
 #: The most dial attempts a record may claim: outboundIQ's .NET side reads a 32-bit integer,

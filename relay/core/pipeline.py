@@ -4,9 +4,10 @@
    ``InboundRequest``; 415 for a body that is neither JSON nor a form.
 2. ``call_mapping``: the source's (vendor) mapping on it; a mapping's crash is a
    ``MappingError``, never a 500.
-3. ``finish_mapping``: the mapping's result normalized into a ``Dial`` (``dial_from_fields``),
-   or its deferred job, or the reason it is ignored: a ``Mapped``.
-   ``map_request`` is steps 2 and 3, logging the mapping's warnings.
+3. ``finish_mapping``: the mapping's result normalized into a ``Dial`` (``dial_from_fields``:
+   the vendor-value screen of ``relay.core.screening``, then ``build_dial``), or its deferred
+   job, or the reason it is ignored: a ``Mapped``.
+   ``map_request`` is steps 2 and 3, logging the mapping's warnings and the screen's findings.
 4. ``store_mapped``: the ``Mapped`` stored durably (dedupe by key), or merged into the held
    dial of its call when the source coalesces legs (``relay.core.legs``). When steps 2-3
    raised, ``keep_rejected`` keeps the raw request for replay after a fix.
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -26,11 +28,13 @@ from relay.core.dial import Dial, build_dial
 from relay.core.legs import merge_payloads
 from relay.core.mapping import DeferredJob, InboundRequest, MappingResult
 from relay.core.normalize import MAX_DIAL_ID_LENGTH
+from relay.core.screening import Finding, screen_fields
 from relay.core.sources import Source
 from relay.exceptions import MappingError, Problem, UnsupportedMediaType
 from relay.queue.base import DialQueue, LegOutcome, NewDial, RejectedRecord
 
 __all__ = [
+    "FindingsHook",
     "Mapped",
     "call_mapping",
     "dial_from_fields",
@@ -104,14 +108,22 @@ def parse_request(
     )
 
 
+#: Told the screen's findings of a request (before its Dial is built, so a 422 counts too).
+FindingsHook = Callable[[list[Finding]], None]
+
+
 @dataclass
 class Mapped:
-    """A mapped request: a ``dial``, or a ``job`` to resolve later, or ``ignored`` (why)."""
+    """A mapped request: a ``dial``, or a ``job`` to resolve later, or ``ignored`` (why).
+
+    ``warnings`` are the mapping's own and the screen's (``findings``, structured).
+    """
 
     dial: Dial | None
     warnings: list[str] = field(default_factory=list)
     job: DeferredJob | None = None
     ignored: str | None = None
+    findings: list[Finding] = field(default_factory=list)
 
 
 def call_mapping(source: Source, request: InboundRequest) -> MappingResult:
@@ -126,18 +138,36 @@ def call_mapping(source: Source, request: InboundRequest) -> MappingResult:
         ) from exc
 
 
-def dial_from_fields(source: Source, fields: dict[str, object]) -> Dial:
-    """Build the Dial of mapped ``fields`` with the source's zone, defaults and directions."""
+def dial_from_fields(
+    source: Source,
+    fields: Mapping[str, object],
+    *,
+    unrendered: Mapping[str, str] | None = None,
+    on_findings: FindingsHook | None = None,
+) -> Dial:
+    """Screen mapped ``fields`` (placeholders emptied, unknown directions flagged: every path
+    to a Dial passes here), then build the Dial with the source's zone, defaults, direction
+    and disposition tables. ``unrendered``: the placeholders the mapping skipped itself;
+    ``on_findings`` is told what the screen found, before the Dial is built."""
+    config = source.config
+    screened, findings = screen_fields(
+        fields, reported=unrendered, directions=config.call_directions
+    )
+    if findings and on_findings is not None:
+        on_findings(findings)
     return build_dial(
-        fields,
+        screened,
         source=source.name,
         tz=source.tz,
-        defaults=source.config.defaults,
-        directions=source.config.call_directions,
+        defaults=config.defaults,
+        directions=config.call_directions,
+        dispositions=config.dispositions,
     )
 
 
-def finish_mapping(source: Source, result: MappingResult) -> Mapped:
+def finish_mapping(
+    source: Source, result: MappingResult, *, on_findings: FindingsHook | None = None
+) -> Mapped:
     """Normalize a mapping's result into the Dial (or pass its job / ignore on)."""
     if result.ignored is not None or result.job is not None:
         if result.job is not None and (result.job.kind == "dial" or not result.job.key):
@@ -146,7 +176,20 @@ def finish_mapping(source: Source, result: MappingResult) -> Mapped:
             reason = f"the job's key is longer than {MAX_DIAL_ID_LENGTH} characters"
             raise MappingError([Problem("dial_id", reason)])
         return Mapped(None, list(result.warnings), job=result.job, ignored=result.ignored)
-    return Mapped(dial=dial_from_fields(source, result.fields), warnings=list(result.warnings))
+    found: list[Finding] = []
+
+    def observe(findings: list[Finding]) -> None:
+        found.extend(findings)
+        if on_findings is not None:
+            on_findings(findings)
+
+    dial = dial_from_fields(
+        source, result.fields, unrendered=result.unrendered, on_findings=observe
+    )
+    if not found:
+        return Mapped(dial=dial, warnings=list(result.warnings))
+    warnings = [*result.warnings, *(f.warning for f in found)]
+    return Mapped(dial=dial, warnings=warnings, findings=found)
 
 
 def empty_warnings(source: Source, dial: Dial) -> list[str]:
@@ -159,15 +202,28 @@ def empty_warnings(source: Source, dial: Dial) -> list[str]:
     ]
 
 
-def map_request(source: Source, request: InboundRequest) -> Mapped:
+def map_request(
+    source: Source, request: InboundRequest, *, on_findings: FindingsHook | None = None
+) -> Mapped:
     """Run the source's mapping and build the Dial; ``MappingError`` lists every problem.
 
-    The mapping's own warnings (e.g. unsubstituted variables) are logged.
+    The mapping's own warnings and the screen's findings (placeholders emptied, unknown
+    directions) are logged, in one ``mapping_warnings`` line, whether or not a Dial results.
     """
     result = call_mapping(source, request)
-    if result.warnings:
-        log.warning("mapping_warnings", source=source.name, warnings=result.warnings)
-    return finish_mapping(source, result)
+    found: list[Finding] = []
+
+    def observe(findings: list[Finding]) -> None:
+        found.extend(findings)
+        if on_findings is not None:
+            on_findings(findings)
+
+    try:
+        return finish_mapping(source, result, on_findings=observe)
+    finally:
+        if result.warnings or found:
+            warnings = [*result.warnings, *(f.warning for f in found)]
+            log.warning("mapping_warnings", source=source.name, warnings=warnings)
 
 
 async def store_mapped(

@@ -2,9 +2,10 @@
 
 ``POST /preview/<source>`` takes exactly what the dialer would send to ``/hooks/<source>``
 (same auth, query, body; GET works too) and answers with the Dials payload and warnings (empty
-fields, unsubstituted variables, a guessed time zone), or the problems that would make the hook
-answer 422. ``relay preview <source> FILE`` does the same from a file: a raw body, or a request
-file (the golden-fixture format)::
+fields, placeholders the sender did not fill, a direction outside outboundIQ's vocabulary, a
+guessed time zone), or the problems that would make the hook answer 422. ``relay preview
+<source> FILE`` does the same from a file: a raw body, or a request file (the golden-fixture
+format)::
 
     {"request": {"method": "POST", "content_type": "application/x-www-form-urlencoded",
                  "query": "token=...&campaign_name=Spring", "body": "call_id=300000010270763&..."}}
@@ -22,6 +23,7 @@ import orjson
 from relay.core.mapping import InboundRequest
 from relay.core.normalize import parse_timestamp
 from relay.core.pipeline import FORM_TYPE, call_mapping, empty_warnings, finish_mapping
+from relay.core.screening import Finding
 from relay.core.sources import Source
 from relay.exceptions import MappingError
 
@@ -86,12 +88,13 @@ def preview_request(source: Source, request: InboundRequest) -> Preview:
     except MappingError as exc:
         return Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
     guessed = timezone_warnings(source, result.fields)
+    found: list[Finding] = []
     try:
-        mapped = finish_mapping(source, result)
+        mapped = finish_mapping(source, result, on_findings=found.extend)
     except MappingError as exc:
         return Preview(
             dial=None,
-            warnings=[*result.warnings, *guessed],
+            warnings=[*result.warnings, *(f.warning for f in found), *guessed],
             errors=[p.as_dict() for p in exc.problems],
         )
     if mapped.dial is None:

@@ -29,6 +29,7 @@ import structlog
 
 from relay.core.mapping import PendingJob, ResolvingMapping
 from relay.core.pipeline import dial_from_fields
+from relay.core.screening import Finding
 from relay.core.sources import Source
 from relay.delivery.holds import vendor_hold
 from relay.delivery.outcomes import Outcomes
@@ -61,9 +62,12 @@ class Resolver:
             return None
         job = PendingJob(item.kind, item.dial_id, item.payload, item.received_at, item.attempts)
         fields = {"source": item.source, "dial_id": item.dial_id, "kind": item.kind}
+        found: list[Finding] = []
         try:
             result = await mapping.resolve(job, source.context)
-            dial = dial_from_fields(source, result.fields)
+            dial = dial_from_fields(
+                source, result.fields, unrendered=result.unrendered, on_findings=found.extend
+            )
         except ResolveAuthError as exc:
             await self._hold(item, str(exc))
             return None
@@ -80,7 +84,8 @@ class Resolver:
             return None
         payload = dial.to_wire()
         await self.queue.replace_payload(item.id, payload, "dial")
-        log.info("job_resolved", **fields, attempt=item.attempts, warnings=result.warnings or None)
+        warnings = [*result.warnings, *(f.warning for f in found)]
+        log.info("job_resolved", **fields, attempt=item.attempts, warnings=warnings or None)
         await self._release_hold(item.source)
         return dataclasses.replace(item, payload=payload, kind="dial")
 

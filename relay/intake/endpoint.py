@@ -27,7 +27,14 @@ from starlette.types import Receive, Scope, Send
 
 from relay.config.network import client_address, in_networks
 from relay.core.mapping import InboundRequest
-from relay.core.pipeline import keep_rejected, map_request, parse_request, store_mapped
+from relay.core.pipeline import (
+    FindingsHook,
+    keep_rejected,
+    map_request,
+    parse_request,
+    store_mapped,
+)
+from relay.core.screening import Finding
 from relay.core.sources import Source
 from relay.exceptions import (
     AuthError,
@@ -151,7 +158,10 @@ def _admit(incoming: Incoming, runtime: RelayRuntime, source: Source, kind: str)
 async def authenticate(
     incoming: Incoming, receive: Receive, runtime: RelayRuntime, name: str, kind: str
 ) -> tuple[Source | None, bytes, Answer | None]:
-    """Find the source, read the body and check auth; on failure, the answer to send."""
+    """Find the source, read the body and check auth; on failure, the answer to send.
+
+    The body returned has the source's secret removed (a ``query`` secret may travel in a
+    form body: a Five9 POST constant); nothing after this sees it."""
     source = runtime.sources.get(name)
     if source is None:
         return None, b"", answers.UNKNOWN_SOURCE(name=name)
@@ -174,6 +184,8 @@ async def authenticate(
         runtime.metrics.auth_failures.labels(name).inc()
         log.warning("webhook_unauthorized", source=name, client=incoming.client, kind=kind)
         return source, body, refusal(exc)
+    if source.secret_query_param is not None:
+        _, body = source.without_secret({}, incoming.headers.get("content-type"), body)
     return source, body, None
 
 
@@ -276,7 +288,7 @@ async def _handle(
         )
         return await _rejected(runtime, source, raw, exc, incoming.client), None
     try:
-        mapped = map_request(source, parsed)
+        mapped = map_request(source, parsed, on_findings=_counter(runtime, source.name))
     except MappingError as exc:
         return await _rejected(runtime, source, parsed, exc, incoming.client), None
     if mapped.ignored is not None:
@@ -300,6 +312,16 @@ async def _handle(
     if forwarder is not None:
         forwarder.queued()
     return answers.QUEUED(dial_id=key), key
+
+
+def _counter(runtime: RelayRuntime, source: str) -> FindingsHook:
+    """Counts a webhook's findings (placeholders emptied, unknown values) by source and field."""
+
+    def count(findings: list[Finding]) -> None:
+        for finding in findings:
+            runtime.metrics.vendor_value(source, finding.kind, finding.field)
+
+    return count
 
 
 async def _rejected(

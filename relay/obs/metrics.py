@@ -106,6 +106,21 @@ class RelayMetrics:
             registry=r,
         )
 
+        self.placeholder_values = Counter(
+            "relay_placeholder_values_total",
+            "Mapped fields that held a placeholder the sender did not fill (@Call.x@, "
+            "--A--x--B--, ${input.x}, {{x}}, null), emptied, by source and Dials field.",
+            ["source", "field"],
+            registry=r,
+        )
+        self.unknown_values = Counter(
+            "relay_unknown_values_total",
+            "Mapped values outside outboundIQ's vocabulary (a call_direction the direction "
+            "table does not know), sent as is, by source and Dials field.",
+            ["source", "field"],
+            registry=r,
+        )
+
         self._webhook_children: dict[tuple[str, str], Any] = {}
 
     def webhook_outcome(self, source: str, outcome: str) -> None:
@@ -115,6 +130,11 @@ class RelayMetrics:
         if child is None:
             child = self._webhook_children[key] = self.webhooks.labels(source, outcome)
         child.inc()
+
+    def vendor_value(self, source: str, kind: str, field: str) -> None:
+        """Count one screened value: ``kind`` is ``placeholder`` or ``unknown``."""
+        counter = self.placeholder_values if kind == "placeholder" else self.unknown_values
+        counter.labels(source, field).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+import orjson
 import pytest
 
 from mappings.five9 import DEFAULT_NAMES
@@ -25,7 +27,9 @@ def _env_for(text: str) -> dict[str, str]:
 
 
 def blocks(page: Path, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", page.read_text(), flags=re.S)
+    """The page's code blocks of ``language``, list-item indentation removed."""
+    found = re.findall(rf"^( *)```{language}\n(.*?)^ *```", page.read_text(), flags=re.S | re.M)
+    return [textwrap.dedent(body) for _, body in found]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
@@ -73,6 +77,11 @@ def test_vicidial_dispo_call_url_maps() -> None:
     outcome = preview_request(source, parse_request("GET", "", query, b""))
     assert outcome.warnings == []
     assert outcome.dial is not None and outcome.dial["ani"] == "5125550100"
+    assert outcome.dial["disposition_name"] == "Sale Made"
+    del query["dispo_name"]  # a URL with the status code only: the source's table names it
+    query["dispo"] = "ni"
+    outcome = preview_request(source, parse_request("GET", "", query, b""))
+    assert outcome.dial is not None and outcome.dial["disposition_name"] == "Not Interested"
 
 
 def test_python_mapping_example_maps_through_the_sdk(tmp_path: Path) -> None:
@@ -98,3 +107,79 @@ def test_python_mapping_example_maps_through_the_sdk(tmp_path: Path) -> None:
     assert outcome.dial["prospect_phone"] == "5125550187"
     assert outcome.dial["datetime"] == "2026-04-10 09:32:15"  # naive: the source zone, UTC
     assert outcome.dial["call_direction"] == "Outbound"
+
+
+FIVE9_SAMPLE = {
+    "@Call.call_id@": "300000010270763", "@Call.ANI@": "5125550100",
+    "@Call.DNIS@": "5125550187", "@Call.number@": "5125550187", "@Call.campaign_id@": "1200734",
+    "@Call.campaign_name@": "Spring Renewals", "@Agent.full_name@": "Jane Doe",
+    "@Call.disposition_name@": "Sale", "@Call.type_name@": "Autodial",
+    "@Call.skill_name@": "Renewals", "@Call.start_timestamp@": "20260821160006123",
+    "@Call.end_timestamp@": "20260821160412456", "@Contact.zip@": "78701",
+    "@Contact.lead_created@": "2026-08-01", "@Contact.dial_attempts@": "3",
+    "@Contact.lead_source@": "Facebook Ads",
+}  # fmt: skip
+
+
+def _five9_connector_request(page: Path) -> tuple[str, bytes]:
+    """The documented connector's POST body, as Five9 sends it: every row of the parameter
+    table in the form body, the variables filled in and the constant `token` with them."""
+    rows = re.findall(r"^\| `(\w+)` \| (.+?) \|", page.read_text(), re.M)
+    pairs = []
+    for name, value in rows:
+        if name == "token":
+            assert "*(constant)*" in value
+            pairs.append((name, ENV["FIVE9_HOOK_TOKEN"]))
+        else:
+            [variable] = re.findall(r"`(@[\w.]+@)`", value)
+            pairs.append((name, FIVE9_SAMPLE[variable]))
+    return "application/x-www-form-urlencoded", urlencode(pairs).encode()
+
+
+def test_five9_documented_post_connector_authenticates_and_maps() -> None:
+    """The Five9 page's source and connector, exactly as written: a POST whose constant `token`
+    is in the form body authenticates, never reaches the mapping, and makes a full dial."""
+    page = DOCS / "vendors" / "five9.md"
+    [example, *_] = [b for b in blocks(page, "yaml") if b.startswith("sources:")]
+    source = parse_sources(example, env=ENV)["five9"]
+    content_type, body = _five9_connector_request(page)
+    headers = {"content-type": content_type}
+    source.config.auth.verify(headers=headers, query={}, body=body)
+    query, stripped = source.without_secret({}, content_type, body)
+    request = parse_request("POST", content_type, query, stripped)
+    assert "token" not in request.data and b"token" not in request.body
+    outcome = preview_request(source, request)
+    assert outcome.dial is not None and outcome.warnings == []
+    assert outcome.dial["agent_name"] == "Jane Doe"
+    assert outcome.dial["total_dial_attempts"] == 3
+
+
+CONVOSO_SAMPLE = {
+    "call_log_id": "771200345", "phone_number": "5125550181", "inbound_number": "8005550123",
+    "status": "SALE", "agent_full_name": "Jane Doe", "campaign_id": "78",
+    "campaign_name": "Solar Inbound", "call_date": "2026-08-21 09:30:00", "call_type": "Inbound",
+    "postal_code": "80202", "created_at": "2026-08-20 18:05:00", "called_count": "1",
+    "queue_name": "Solar Sales", "source_id": "FBADS",
+}  # fmt: skip
+
+
+def test_convoso_adaptor_fields_as_documented_need_no_configuration() -> None:
+    """An Adaptor sending the first name of each row of the Convoso page's table (Convoso's
+    own names), through the page's source as written, makes a full dial: the agent, the
+    DID as ani on an inbound call, the status code named by `dispositions`."""
+    page = DOCS / "vendors" / "convoso.md"
+    names = re.findall(r"^\| `(\w+)`", page.read_text(), re.M)
+    assert set(names) == set(CONVOSO_SAMPLE)
+    body = {name: CONVOSO_SAMPLE[name] for name in names}
+    body["caller_id"] = "5125550181"  # on an inbound call, the caller: never the ani
+    [example, *_] = [b for b in blocks(page, "yaml") if b.startswith("sources:")]
+    source = parse_sources(example, env=ENV)["convoso"]
+    request = parse_request("POST", "application/json", {}, orjson.dumps(body))
+    outcome = preview_request(source, request)
+    assert outcome.warnings == []
+    assert outcome.dial is not None
+    assert outcome.dial["ani"] == "8005550123" and outcome.dial["prospect_phone"] == "5125550181"
+    assert outcome.dial["agent_name"] == "Jane Doe"
+    assert outcome.dial["disposition_name"] == "Sale"
+    assert outcome.dial["lead_source"] == "FBADS"
+    assert outcome.dial["call_direction"] == "Inbound"

@@ -187,3 +187,37 @@ def test_cli_preview_ignores_the_query_of_a_signed_source(
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert (out["dial"]["agent_name"], out["dial"]["dial_id"]) == ("", "call-0001")
+
+
+def test_cli_preview_shows_every_warning(
+    sources_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`relay preview` lists each placeholder it emptied (by Dials field, in field order), a
+    direction outside outboundIQ's vocabulary and empty fields; a rejected one shows them too."""
+    body = dial_body(
+        call_direction="Queue Callback", skill_name="{{queue}}", zip="--A--postal_code--B--"
+    )
+    raw = tmp_path / "body.json"
+    raw.write_text(json.dumps(body))
+    code = main(["preview", "crm", str(raw), "--sources-file", str(sources_file)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert out["dial"]["call_direction"] == "Queue Callback"
+    assert out["warnings"] == [
+        "zip: --A--postal_code--B-- did not substitute (treated as empty)",
+        "skill_name: {{queue}} did not substitute (treated as empty)",
+        "call_direction: 'Queue Callback' is not in outboundIQ's vocabulary (Inbound, "
+        "Outbound, SMS, Treview, Transfer, Manual): sent as is; map it with the source's "
+        "call_directions",
+        "zip is empty",
+        "skill_name is empty",
+    ]
+    raw.write_text(json.dumps({**body, "datetime": "${input.conversationStart}"}))
+    code = main(["preview", "crm", str(raw), "--sources-file", str(sources_file)])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert out["errors"] == [{"field": "datetime", "problem": "required, but missing or empty"}]
+    assert (
+        "datetime: ${input.conversationStart} did not substitute (treated as empty)"
+        in (out["warnings"])
+    )

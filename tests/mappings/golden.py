@@ -45,7 +45,11 @@ class Golden:
 
     @property
     def token(self) -> str:
-        return dict(parse_qsl(self.request["query"]))["token"]
+        """The source's secret: in the URL, or (a Five9 POST constant) in the form body."""
+        query = dict(parse_qsl(self.request["query"]))
+        if "token" in query:
+            return query["token"]
+        return dict(parse_qsl(self.request["body"]))["token"]
 
     @property
     def expected(self) -> dict[str, Any] | None:

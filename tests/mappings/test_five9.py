@@ -11,10 +11,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from mappings.five9 import DEFAULT_NAMES, Five9Mapping, is_unsubstituted
+from mappings.five9 import Five9Mapping
 from relay.core.dial import build_dial
 from relay.core.mapping import InboundRequest, MappingContext
 from relay.core.pipeline import map_request
+from relay.core.placeholder import is_placeholder
+from relay.core.preview import preview_request
 from relay.core.sources import parse_sources
 from relay.exceptions import ConfigError, MappingError
 
@@ -64,28 +66,54 @@ def test_parameter_names_match_in_any_case(data: st.DataObject) -> None:
     assert fields(cased) == fields(BASE)
 
 
+#: The Dials field each parameter is read for (an outbound call, every parameter set).
+FIELD_OF = {
+    "ani": "ani",
+    "dnis": "prospect_phone",
+    "campaign_id": "campaign_id",
+    "campaign_name": "campaign_name",
+    "agent_name": "agent_name",
+    "disposition_name": "disposition_name",
+    "skill_name": "skill_name",
+    "start_timestamp": "datetime",
+    "zip": "zip",
+    "created": "sys_created_date_original",
+    "attempts": "total_dial_attempts",
+    "lead_source": "lead_source",
+}
+F9 = parse_sources("sources:\n  f9:\n    mapping: five9\n    auth: {type: none}\n", env={})["f9"]
+
+
 @given(
     group=st.sampled_from(["Call", "Contact", "Agent", "Customer_Data"]),
     variable=st.from_regex(r"[A-Za-z][A-Za-z0-9_ ]{0,20}[A-Za-z0-9_]", fullmatch=True),
-    param=st.sampled_from(
-        [n for n in DEFAULT_NAMES if n not in ("type_name", "call_id", "end_timestamp")]
-    ),
+    param=st.sampled_from(sorted(FIELD_OF)),
 )
 def test_unsubstituted_variables_are_empty_with_a_warning(
     group: str, variable: str, param: str
 ) -> None:
-    """Any `@Group.variable@` left by Five9 maps as empty and is named in a warning."""
+    """Any `@Group.variable@` left by Five9 maps as empty, named in a warning by the Dials
+    field it was read for (a required one makes the request a 422, never a bad dial)."""
     placeholder = f"@{group}.{variable}@"
-    assert is_unsubstituted(placeholder)
-    result = Five9Mapping().map(request({**BASE, param: placeholder}), CTX)
-    assert placeholder not in result.fields.values()
-    assert f"{param}: {placeholder} did not substitute (treated as empty)" in result.warnings
+    assert is_placeholder(placeholder)
+    outcome = preview_request(F9, request({**BASE, param: placeholder}))
+    if outcome.dial is not None:
+        assert placeholder not in outcome.dial.values()
+    else:
+        assert [e["field"] for e in outcome.errors] == [FIELD_OF[param]]
+    warning = f"{FIELD_OF[param]}: {placeholder} did not substitute (treated as empty)"
+    assert warning in outcome.warnings
 
 
-@given(st.text(max_size=40).filter(lambda s: not s.strip().startswith("@")))
+def test_unfilled_dnis_falls_back_to_number() -> None:
+    """An unfilled @Call.DNIS@ is skipped for @Call.number@, which is the customer too."""
+    data = {**BASE, "dnis": "@Call.DNIS@", "number": "5125550199"}
+    assert fields(data)["prospect_phone"] == "5125550199"
+
+
+@given(st.text(max_size=40).filter(lambda s: not is_placeholder(s)))
 def test_ordinary_values_are_never_placeholders(value: str) -> None:
-    """A value that does not start with @ (names, emails, numbers) is kept as sent."""
-    assert not is_unsubstituted(value)
+    """A value that is no placeholder (names, emails, numbers) is kept as sent."""
     assert fields({**BASE, "campaign_name": value})["campaign_name"] == value.strip()
 
 

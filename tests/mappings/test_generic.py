@@ -44,16 +44,36 @@ def test_lookup_table_then_default() -> None:
 
 
 def test_placeholders_are_empty_before_fallbacks() -> None:
-    """An unfilled token counts as empty, so `a || b` falls through to b, with a warning."""
+    """An unfilled token counts as empty, so `a || b` falls through to b (the dial is right:
+    nothing to report); the source's own `unsubstituted` patterns count too."""
     result = run(
         {"dialed_number": "--A--dialed_number--B--", "phone_number": "5125550187"},
-        unsubstituted=[VICI.pattern],
         fields={"prospect_phone": "dialed_number || phone_number"},
     )
     assert result.fields["prospect_phone"] == "5125550187"
-    assert result.warnings == [
-        "dialed_number: --A--dialed_number--B-- did not substitute (treated as empty)"
-    ]
+    assert result.unrendered == {}
+    custom = run(
+        {"dialed_number": "%%dialed%%", "phone_number": "5125550187"},
+        unsubstituted=[r"%%\w+%%"],
+        fields={"prospect_phone": "dialed_number || phone_number"},
+    )
+    assert custom.fields["prospect_phone"] == "5125550187"
+
+
+def test_a_placeholder_with_nothing_in_its_place_is_reported() -> None:
+    """When no fallback is real the field's placeholder is reported by Dials field, and the
+    spec's default applies; a Dials-named key is reported the same way."""
+    result = run(
+        {"campaign": "{{campaign}}", "skill_name": "${input.queue}", "zip": "[None]"},
+        fields={"ani": {"path": "campaign", "lookup": {"S1": "5125550100"}, "default": "1"}},
+    )
+    assert result.fields["ani"] == "1"
+    assert result.unrendered == {
+        "ani": "{{campaign}}",
+        "zip": "[None]",
+        "skill_name": "${input.queue}",
+    }
+    assert result.fields["skill_name"] == result.fields["zip"] == ""
 
 
 def test_invalid_pattern_names_the_mapping() -> None:
@@ -83,15 +103,19 @@ def _strings(node: object) -> list[str]:
     return []
 
 
+def _vici(text: str) -> bool:
+    return VICI.fullmatch(text.strip()) is not None
+
+
 @given(values)
 def test_blank_placeholders_property(data: object) -> None:
-    """Every placeholder becomes "", each with one warning; everything else is kept as is."""
-    blanked, warnings = blank_placeholders(data, [VICI])
+    """Every placeholder becomes "", everything else is kept as is, and `found` says whether
+    there was one (untouched data is returned as is)."""
+    blanked, found = blank_placeholders(data, _vici)
     before, after = _strings(data), _strings(blanked)
     assert len(before) == len(after)
-    placeholders = [s for s in before if VICI.fullmatch(s.strip())]
-    assert len(warnings) == len(placeholders)
+    assert found == any(_vici(s) for s in before)
     for old, new in zip(before, after, strict=True):
-        assert new == ("" if VICI.fullmatch(old.strip()) else old)
-    if not placeholders:
-        assert blanked == data
+        assert new == ("" if _vici(old) else old)
+    if not found:
+        assert blanked is data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 
@@ -13,6 +14,7 @@ from mappings.genesys.eventbridge import GenesysOptions
 from relay.core.dial import build_dial
 from relay.core.mapping import InboundRequest, MappingContext
 from relay.core.normalize import zone
+from relay.core.preview import preview_request
 from relay.core.sources import parse_sources
 from tests.mappings.conftest import fixture
 
@@ -23,17 +25,51 @@ def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", DOC, flags=re.DOTALL)
 
 
+def render(template: str, inputs: dict[str, str | None]) -> str:
+    """The Velocity this template uses, as Genesys renders it: ``#if($input.x)…#end`` (false
+    for an unset input), ``$esc.jsonString(…)`` of an input, and the formal ``${input.x}``,
+    which renders its own text when the input is unset (a method given null returns null, so
+    the whole call is rendered as written)."""
+
+    def value(name: str) -> str | None:
+        return inputs.get(name)
+
+    def escaped(match: re.Match[str]) -> str:
+        found = value(match.group(1))
+        return match.group(0) if found is None else json.dumps(found)[1:-1]
+
+    text = re.sub(
+        r"#if\(\$input\.(\w+)\)(.*?)#end",
+        lambda m: m.group(2) if value(m.group(1)) is not None else "",
+        template,
+    )
+    text = re.sub(r"\$esc\.jsonString\(\$\{?input\.(\w+)\}?\)", escaped, text)
+    return re.sub(r"\$\{input\.(\w+)\}", escaped, text)
+
+
+def _preview(rendered: str) -> dict[str, Any]:
+    """The dial a rendered body makes through a genesys-data-action source, and warnings."""
+    source = parse_sources(
+        "sources:\n  da:\n    mapping: genesys-data-action\n    auth: {type: none}\n"
+        "    timezone: America/Chicago\n",
+        env={},
+    )["da"]
+    request = InboundRequest(
+        "POST", "application/json", {}, rendered.encode(), json.loads(rendered)
+    )
+    outcome = preview_request(source, request)
+    assert outcome.dial is not None, outcome.errors
+    return {**outcome.dial, "warnings": outcome.warnings}
+
+
 def test_recommended_data_action_template_maps_to_the_golden_dial() -> None:
     """The shipped Velocity template, rendered with the fixture's values, makes the golden dial."""
     [template] = _blocks("velocity")
     values = fixture("data_action", "body.json")
-    rendered = re.sub(
-        r"\$esc\.jsonString\(\$\{input\.(\w+)\}\)",
-        lambda m: json.dumps(values[m.group(1)])[1:-1],
-        template,
-    )
+    rendered = render(template, values)
     body = json.loads(rendered)
     assert list(body) == list(KEYS)
+    assert body == values
     tz = zone("America/Chicago")
     result = GenesysDataActionMapping().map(
         InboundRequest("POST", "application/json", {}, rendered.encode(), body),
@@ -41,6 +77,55 @@ def test_recommended_data_action_template_maps_to_the_golden_dial() -> None:
     )
     dial = build_dial(result.fields, source="genesys-da", tz=tz)
     assert dial.model_dump() == fixture("data_action", "dial.json")
+
+
+UNSET = (
+    "callerAddress",
+    "campaignId",
+    "campaignName",
+    "dispositionName",
+    "leadCreated",
+    "attempts",
+)
+
+
+def _inbound_call() -> dict[str, str | None]:
+    values: dict[str, str | None] = {
+        **fixture("data_action", "body.json"),
+        "direction": "inbound",
+        "ani": "tel:+15125550166",
+        "dnis": "tel:+18005550100",
+    }
+    values.update(dict.fromkeys(UNSET))
+    return values
+
+
+def test_documented_template_renders_unset_inputs_empty() -> None:
+    """Every input of the documented template is guarded: an unset one is "" in the body."""
+    [template] = _blocks("velocity")
+    body = json.loads(render(template, _inbound_call()))
+    assert all(body[key] == "" for key in UNSET)
+    assert "$" not in json.dumps(body)
+    assert _preview(render(template, _inbound_call()))["call_direction"] == "Inbound"
+
+
+def test_formal_notation_template_with_unset_inputs_keeps_the_call() -> None:
+    """The old template (`"$esc.jsonString(${input.x})"`) sends unset inputs as their own
+    text: the call stays Inbound with the business's number as ani, the unset date and
+    attempts are empty (no 422), and each placeholder is a warning by Dials field."""
+    old = "{\n" + ",\n".join(f'"{k}": "$esc.jsonString(${{input.{k}}})"' for k in KEYS) + "\n}"
+    rendered = render(old, _inbound_call())
+    assert json.loads(rendered)["campaignId"] == "$esc.jsonString(${input.campaignId})"
+    dial = _preview(rendered)
+    assert dial["call_direction"] == "Inbound"
+    assert (dial["ani"], dial["prospect_phone"]) == ("8005550100", "5125550166")
+    assert dial["campaign_id"] == dial["sys_created_date_original"] == ""
+    assert dial["total_dial_attempts"] == ""
+    assert dial["disposition_name"] == "Sale"
+    assert (
+        "campaign_id: $esc.jsonString(${input.campaignId}) did not substitute (treated as empty)"
+        in dial["warnings"]
+    )
 
 
 def test_documented_sources_are_valid() -> None:

@@ -7,8 +7,11 @@ import hmac
 import time
 import typing
 from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import SecretStr, TypeAdapter, ValidationError
 
 from relay.config.auth import AUTH_SCHEMES, AuthConfig, HeaderAuth, HmacAuth, NoAuth, QueryAuth
@@ -307,3 +310,59 @@ def test_openapi_schemes_show_the_defaults() -> None:
     for name in ("webhook-id", "webhook-timestamp", "webhook-signature"):
         assert f"`{name}`" in signature["description"]
     assert NoAuth.openapi_scheme() is None
+
+
+FORM_TYPE = {"content-type": "application/x-www-form-urlencoded; charset=UTF-8"}
+_query_auth = QueryAuth(type="query", param="token", secret=SecretStr(GOOD))
+
+
+def _query_passes(headers: dict[str, str], query: dict[str, str], body: bytes) -> bool:
+    try:
+        _query_auth.verify(headers=headers, query=query, body=body)
+    except AuthError:
+        return False
+    return True
+
+
+def test_query_secret_in_a_form_body() -> None:
+    """A Five9 POST constant: the parameter in a form body authenticates; the URL's comes
+    first; a JSON body, or a form without the content type, is never read for it."""
+    body = f"call_id=1&token={GOOD}&ani=5125550100".encode()
+    assert _query_passes(FORM_TYPE, {}, body)
+    assert _query_passes(FORM_TYPE, {"token": GOOD}, b"token=wrong")
+    assert not _query_passes(FORM_TYPE, {"token": WRONG}, body)  # URL first
+    assert not _query_passes({"content-type": "application/json"}, {}, body)
+    assert not _query_passes({}, {}, body)
+    assert not _query_passes(FORM_TYPE, {}, b"call_id=1&tokens=" + GOOD.encode())
+    encoded = urlencode({"a": "1", "token": "p@ss w+rd/ü"}).encode()
+    special = QueryAuth(type="query", param="token", secret=SecretStr("p@ss w+rd/ü"))
+    special.verify(headers=FORM_TYPE, query={}, body=encoded)
+
+
+def test_without_secret_keeps_the_rest_byte_for_byte() -> None:
+    """The secret parameter leaves the URL's query and the form body; nothing else changes."""
+    body = b"call_id=1&token=" + GOOD.encode() + b"&zip=%40Contact.zip%40&tok%65n=x&note=a+b"
+    query, stripped = _query_auth.without_secret(
+        {"token": GOOD, "a": "1"}, "application/x-www-form-urlencoded", body
+    )
+    assert query == {"a": "1"}
+    assert stripped == b"call_id=1&zip=%40Contact.zip%40&note=a+b"
+    json_body = b'{"token": "x"}'
+    assert _query_auth.without_secret({}, "application/json", json_body) == ({}, json_body)
+    plain = b"call_id=1&ani=2"
+    assert _query_auth.without_secret({}, "application/x-www-form-urlencoded", plain)[1] is plain
+
+
+_pairs = st.lists(
+    st.tuples(st.sampled_from(["token", "call_id", "ani", "tok en", "TOKEN"]), st.text(max_size=8)),
+    max_size=6,
+)
+
+
+@given(_pairs)
+def test_without_secret_property(pairs: list[tuple[str, str]]) -> None:
+    """Whatever the form, the stripped body parses to the same pairs minus the secret's."""
+    body = urlencode(pairs).encode()
+    _, stripped = _query_auth.without_secret({}, "application/x-www-form-urlencoded", body)
+    expected = [(k, v) for k, v in pairs if k != "token"]
+    assert parse_qsl(stripped.decode(), keep_blank_values=True) == expected

@@ -230,3 +230,17 @@ def test_relay_check_warns_about_auth_none(
     warnings = [line for line in captured.err.splitlines() if line.startswith("warning: ")]
     assert len(warnings) == 1
     assert warnings[0].startswith("warning: sources.open: auth: none: anyone who can reach")
+
+
+@pytest.mark.parametrize(
+    ("table", "reason"),
+    [
+        ("{SALE: Sale, sale: Sold}", "'SALE' and 'sale' differ only in case"),
+        ("{SALE: ''}", "codes and names must not be empty"),
+    ],
+)
+def test_dispositions_table_is_checked(table: str, reason: str) -> None:
+    """A source's `dispositions` names each code once (any case), and never as empty."""
+    text = f"sources:\n  v:\n    auth: {{type: none}}\n    dispositions: {table}\n"
+    with pytest.raises(ConfigError, match=rf"sources\.v\.dispositions.*{reason}"):
+        parse_sources(text, env={})

@@ -218,3 +218,17 @@ def test_memo_is_bounded() -> None:
     sizes = [len(c.cell_contents) for c in closure if isinstance(c.cell_contents, dict)]
     assert sizes and max(sizes) <= MEMO_SIZE
     assert remembered(f"v{MEMO_SIZE * 2 + 9}", tz, None) and calls.count("v1") == 2
+
+
+@given(st.sampled_from(["SALE", "sale", "Sale", " sAlE "]))
+def test_dispositions_rename_codes_in_any_case(code: str) -> None:
+    """The source's `dispositions` table names a vendor's code whatever its case; a code not
+    in the table, and a source without one, keep the code."""
+    table = {"SALE": "Sale Made", "NI": "Not Interested"}
+    dial = build_dial(dial_body(disposition_name=code), source="s", tz=UTC, dispositions=table)
+    assert dial.disposition_name == "Sale Made"
+    other = build_dial(dial_body(disposition_name="DNC"), source="s", tz=UTC, dispositions=table)
+    assert other.disposition_name == "DNC"
+    assert build_dial(dial_body(disposition_name=code), source="s", tz=UTC).disposition_name == (
+        code.strip()
+    )

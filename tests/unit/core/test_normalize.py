@@ -9,8 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relay.core.normalize import (
+    DEFAULT_DIRECTIONS,
+    DIRECTIONS,
     MAX_ATTEMPTS,
     MAX_DIAL_ID_LENGTH,
+    known_direction,
+    lookup,
     normalize_attempts,
     normalize_date,
     normalize_datetime,
@@ -19,6 +23,7 @@ from relay.core.normalize import (
     normalize_phone,
     normalize_zip,
     parse_timestamp,
+    rename,
     zone,
 )
 
@@ -285,32 +290,68 @@ def test_zip_plus_four(five: str, four: str) -> None:
         ("Predictive", "Outbound"),
         ("progressive", "Outbound"),
         ("power", "Outbound"),
+        ("outbound-api", "Outbound"),  # Twilio's Direction
+        ("outbound-dial", "Outbound"),
         ("Preview", "Treview"),
+        ("OUTBOUND_PREVIEW", "Treview"),  # Five9's call-type code
+        ("Treview", "Treview"),
         ("manual", "Manual"),
         ("AGENT", "Manual"),
         ("inbound", "Inbound"),
+        ("INBOUND", "Inbound"),
         ("sms", "SMS"),
         ("Text", "SMS"),
         ("transfer", "Transfer"),
         ("3rd party transfer", "Transfer"),
-        ("queue callback", "Queue Callback"),
+        ("3WAY", "Transfer"),  # Convoso
+        ("3-way", "Transfer"),
+        ("Conference", "Transfer"),
+        ("queue callback", "queue callback"),  # unknown: as sent, not re-cased
+        ("3Way Call", "3Way Call"),
+        ("  Queue   Callback ", "Queue Callback"),
+        ("", ""),
     ],
 )
 def test_direction_examples(raw: str, expected: str) -> None:
-    """The documented direction table, case-insensitively."""
+    """The one direction table, whatever the case, `-`/`_` or spacing; unknown words pass."""
     assert normalize_direction(raw) == expected
 
 
 def test_direction_override() -> None:
-    """A source's table wins over the default one."""
+    """A source's table wins over the default one, and knows words the table does not."""
     assert normalize_direction("Queue Callback", {"queue callback": "Inbound"}) == "Inbound"
+    assert normalize_direction("3WAY", {"3way": "Outbound"}) == "Outbound"
+    assert known_direction("Queue Callback") is None
+    assert known_direction("Queue Callback", {"QUEUE CALLBACK": "Outbound"}) == "Outbound"
 
 
-@given(st.text(max_size=20))
+words = st.one_of(
+    st.text(max_size=20),
+    st.sampled_from([*DEFAULT_DIRECTIONS, *DIRECTIONS, "3WAY", "outbound-api", "Queue Callback"]),
+)
+
+
+@given(words)
 def test_direction_idempotent(value: str) -> None:
     """Normalizing twice changes nothing."""
     once = normalize_direction(value)
     assert normalize_direction(once) == once
+
+
+@given(st.one_of(words, st.integers(), st.none(), st.floats()))
+def test_direction_never_raises_and_is_the_table_or_the_word(value: object) -> None:
+    """Every value gives outboundIQ's word (when the table knows it) or the word as sent."""
+    out = normalize_direction(value)
+    known = known_direction(value)
+    assert out in DIRECTIONS if known is not None else out == " ".join(str(value).split())
+
+
+@given(st.sampled_from(sorted(DEFAULT_DIRECTIONS)), st.data())
+def test_direction_table_ignores_case_and_separators(key: str, data: st.DataObject) -> None:
+    """Any upper/lower-case mix, and `-` or `_` for a space, is the same word."""
+    sep = data.draw(st.sampled_from([" ", "-", "_"]))
+    cased = "".join(c.upper() if data.draw(st.booleans()) else c for c in key)
+    assert normalize_direction(cased.replace(" ", sep)) == DEFAULT_DIRECTIONS[key]
 
 
 @given(st.integers(min_value=0, max_value=10**9))
@@ -395,3 +436,21 @@ def test_phone_fast_path_agrees_with_phonenumbers(digits: str, plus: bool) -> No
     fast = _nanp_fast_path(digits, plus)
     if fast is not None:
         assert fast == _via_phonenumbers(digits, plus)
+
+
+@given(
+    st.dictionaries(st.text(min_size=1, max_size=8), st.text(min_size=1, max_size=8), max_size=5),
+    st.text(max_size=8),
+)
+def test_rename_is_a_case_insensitive_lookup(table: dict[str, str], value: str) -> None:
+    """A value whose case-folded form is a key is renamed; any other value is kept."""
+    matches = [v for k, v in table.items() if k.casefold() == value.casefold()]
+    out = rename(value, table)
+    if not value:
+        assert out == ""
+    elif value in table:
+        assert out == table[value]
+    elif matches:
+        assert out in matches and lookup(table, value) == out
+    else:
+        assert out == value and lookup(table, value) is None
