@@ -27,6 +27,7 @@ sources:
     mapping: five9
     auth: {{type: query, param: token, secret: {FIVE9_TOKEN}}}
     timezone: UTC
+    coalesce_seconds: 0  # one leg per call here; legs are tests/integration/test_legs.py's
   genesys-da:
     mapping: genesys-data-action
     auth: {{type: header, header: X-Api-Key, secret: {DA_KEY}}}
