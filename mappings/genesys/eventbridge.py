@@ -104,17 +104,18 @@ def _event(data: Any) -> tuple[str, str, dict[str, Any]]:
     except ValueError as exc:
         raise MappingError([Problem("detail.topicName", f"{exc} (got {topic!r})")]) from None
     named = body.get("conversationId")
-    conversation_id = _text_id(named or topic_conversation)
+    where = "detail.eventBody.conversationId" if named else "detail.topicName"
+    conversation_id = _text_id(named or topic_conversation, where)
     if not conversation_id:
         raise MappingError([Problem("detail.eventBody.conversationId", "missing or empty")])
-    check_id(conversation_id, "detail.eventBody.conversationId" if named else "detail.topicName")
+    check_id(conversation_id, where)
     return conversation_id, event, body
 
 
-def _text_id(value: object) -> str:
+def _text_id(value: object, field: str) -> str:
     """A conversation id as text; an object or a list is no id (it would become one)."""
     if isinstance(value, dict | list):
-        raise MappingError([Problem("dial_id", "the conversationId is not a text")])
+        raise MappingError([Problem(field, "not a text: a Genesys id is a UUID")])
     return str(value).strip()
 
 
@@ -158,7 +159,7 @@ class GenesysMapping:
 
         It already holds the call, so the job carries it and resolution only names the ids.
         """
-        conversation_id = _text_id(details["conversationId"])
+        conversation_id = _text_id(details["conversationId"], "conversationId")
         if not conversation_id:
             raise MappingError([Problem("conversationId", "missing or empty")])
         check_id(conversation_id, "conversationId")
