@@ -125,9 +125,12 @@ def test_every_vendor_page_block_is_marked(page: Path) -> None:
 
 @pytest.mark.parametrize("page", VENDOR_PAGES, ids=lambda p: p.name)
 def test_every_sources_block_is_exercised(page: Path) -> None:
-    """Every sources block of a vendor page gets at least one request (its own or a probe)."""
+    """Every sources block of a vendor page gets at least one request (its own or a probe), and
+    every request names a sources block of the page."""
     page_blocks = blocks(page)
     requested = {b.spec["request"] for b in page_blocks if "request" in b.spec}
+    named = {b.spec["sources"] for b in page_blocks if "sources" in b.spec}
+    assert requested <= named, f"requests to no sources block: {requested - named}"
     for b in page_blocks:
         if "sources" in b.spec:
             assert b.spec["sources"] in requested or b.spec.get("probe"), b.where
@@ -156,7 +159,7 @@ def _examples() -> list[Example]:
             if "sources" in b.spec:
                 probes = [p for p in b.spec.get("probe", "").split(",") if p]
                 out.extend(Example(b, probe=case(ref)) for ref in probes)
-            if "request" in b.spec:
+            if b.spec.get("request") in named:  # else test_every_sources_block_is_exercised fails
                 out.append(Example(named[b.spec["request"]], request=b))
     return out
 
