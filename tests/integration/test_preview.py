@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from relay.cli import main
 from relay.core.preview import read_request
 from tests.conftest import dial_body
-from tests.mappings.golden import FIXTURES
+from tests.mappings.golden import case
 from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
 
@@ -111,12 +111,13 @@ def sources_file(tmp_path: Path) -> Path:
 def test_cli_previews_a_fixture_file(
     sources_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """`relay preview SOURCE FILE` reads a request file and prints the payload and warnings."""
-    fixture = FIXTURES / "five9" / "post_autodial_e164_zip4.json"
-    code = main(["preview", "f9", str(fixture), "--sources-file", str(sources_file)])
+    """`relay preview SOURCE FILE` reads a request file (a vendor corpus file) and prints the
+    payload and warnings."""
+    fixture = case("five9/e164_zip4_preview")
+    code = main(["preview", "f9", str(fixture.path), "--sources-file", str(sources_file)])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
-    assert out["dial"] == json.loads(fixture.read_text())["expected"]
+    assert out["dial"] == fixture.expected
 
 
 def test_cli_previews_a_raw_body(
