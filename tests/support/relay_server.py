@@ -21,7 +21,7 @@ from relay.intake.server import build_server
 from tests.support.fake_outboundiq import free_port
 
 
-def wait_ready(url: str, timeout: float = 15.0, path: str = "/healthz") -> None:
+def wait_ready(url: str, timeout: float = 60.0, path: str = "/healthz") -> None:
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
@@ -89,7 +89,7 @@ class RelayProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> RelayProcess:
+    def start(self, timeout: float = 60.0) -> RelayProcess:
         self._log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "relay", "serve"],
