@@ -25,7 +25,7 @@ CI_VALUES = sorted((CHART / "ci").glob("*-values.yaml"))
 RELEASE, NAMESPACE = "relay", "dialers"
 FULLNAME = f"{RELEASE}-outboundiq-relay"
 #: Kinds that come from CRDs: no Kubernetes schema in kubernetes-validate, checked by node.
-CRD_KINDS = {"HTTPRoute", "ServiceMonitor"}
+CRD_KINDS = {"HTTPRoute", "ServiceMonitor", "PrometheusRule"}
 CRD_VALIDATOR = Path(__file__).resolve().parent / "crd"
 
 
@@ -114,7 +114,7 @@ def validate_crds(docs: list[dict[str, Any]]) -> list[str]:
     """
     node = shutil.which("node")
     npm = shutil.which("npm")
-    assert node and npm, "node and npm are needed to validate HTTPRoute and ServiceMonitor"
+    assert node and npm, "node and npm are needed to validate the CRD kinds"
     if not (CRD_VALIDATOR / "node_modules").is_dir():
         subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],

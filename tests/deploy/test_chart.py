@@ -303,7 +303,8 @@ def _pod_env(rendered: Rendered, tmp_path: Path) -> dict[str, str]:
     secrets = {FULLNAME: rendered.secret_data(), **EXISTING_SECRETS}
     env: dict[str, str] = {}
     for source in rendered.container.get("envFrom", []):
-        env.update(secrets[source["secretRef"]["name"]])
+        if "secretRef" in source:  # extraEnvFrom's ConfigMaps hold no setting the check needs
+            env.update(secrets[source["secretRef"]["name"]])
     for entry in rendered.container["env"]:
         if "value" in entry:
             env[entry["name"]] = entry["value"]

@@ -51,7 +51,7 @@ def _targets(node: Any) -> Iterator[str]:
             yield node["expr"]
         definition = node.get("definition")
         if isinstance(definition, str) and definition.startswith("label_values("):
-            yield definition.removeprefix("label_values(").split(",")[0]
+            yield definition.removeprefix("label_values(").rsplit(",", 1)[0]  # (series, label)
         for value in node.values():
             yield from _targets(value)
     elif isinstance(node, list):
@@ -119,3 +119,29 @@ def test_every_query_names_an_exported_metric(
         "relay_held_keys",
         "relay_forward_latency_seconds_bucket",
     } <= used
+
+
+def test_every_query_filters_by_namespace_job_and_release(dashboard: dict[str, Any]) -> None:
+    """`job` and `release` variables exist, chained after `namespace`, and every series
+    selector of every panel uses all three (so one dashboard serves several releases)."""
+    variables = [v["name"] for v in dashboard["templating"]["list"]]
+    assert variables == ["datasource", "namespace", "release", "job"]
+    by_name = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert 'namespace=~"$namespace"' in by_name["release"]["definition"]
+    assert 'release=~"$release"' in by_name["job"]["definition"]
+    wanted = 'namespace=~"$namespace", job=~"$job", release=~"$release"'
+    for panel in dashboard["panels"]:
+        for target in panel.get("targets", []):
+            selectors = re.findall(r"relay_\w+(\{[^}]*\})?", target["expr"])
+            assert selectors and all(wanted in s for s in selectors), target["expr"]
+
+
+def test_service_monitor_labels_series_with_the_release() -> None:
+    """The chart's ServiceMonitor adds the `release` label the dashboard filters on."""
+    from tests.deploy.chart import RELEASE, render
+
+    monitor = render({"serviceMonitor": {"enabled": True}}).get("ServiceMonitor")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert {"action": "replace", "targetLabel": "release", "replacement": RELEASE} in endpoint[
+        "relabelings"
+    ]

@@ -43,4 +43,21 @@ def test_doc_sources_pass_relay_check(block: str) -> None:
     sources = yaml.safe_load(block)["sources"]
     text = yaml.safe_dump({"sources": sources})
     names = re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text)
-    assert set(parse_sources(text, env=dict.fromkeys(names, "x"))) == set(sources)
+    assert set(parse_sources(text, env=dict.fromkeys(names, "doc-secret"))) == set(sources)
+
+
+def test_preview_port_forward_reaches_the_relay() -> None:
+    """The documented port-forward names the chart's Service and port, whose target is the
+    container port; the Ingress does not route /preview/ (why the guides forward a port)."""
+    five9 = (ROOT / "docs" / "vendors" / "five9.md").read_text()
+    rendered = render(yaml.safe_load(BLOCKS[0]))
+    service = rendered.get("Service")
+    (port,) = service["spec"]["ports"]
+    forward = f"kubectl -n {chart.NAMESPACE} port-forward svc/{chart.FULLNAME} 8080:{port['port']}"
+    assert forward in DOC and forward in five9
+    assert "http://127.0.0.1:8080/preview/five9" in DOC and "127.0.0.1:8080/preview/five9" in five9
+    assert port["targetPort"] == "http" and rendered.container["ports"][0]["name"] == "http"
+    paths = [
+        p["path"] for r in rendered.get("Ingress")["spec"]["rules"] for p in r["http"]["paths"]
+    ]
+    assert paths == ["/hooks"]

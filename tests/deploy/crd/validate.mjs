@@ -1,11 +1,13 @@
 // Reads a JSON array of Kubernetes objects on stdin; prints "<kind> ok" or "<kind> <error>" for
-// each HTTPRoute / ServiceMonitor, validated against the models built from their CRD schemas.
+// each HTTPRoute / ServiceMonitor / PrometheusRule, validated against the models built from their CRD schemas.
 import { HTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
+import { PrometheusRule } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/PrometheusRule";
 import { ServiceMonitor } from "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1/ServiceMonitor";
 
 const models = {
   "gateway.networking.k8s.io/v1 HTTPRoute": HTTPRoute,
   "monitoring.coreos.com/v1 ServiceMonitor": ServiceMonitor,
+  "monitoring.coreos.com/v1 PrometheusRule": PrometheusRule,
 };
 let input = "";
 for await (const chunk of process.stdin) input += chunk;
