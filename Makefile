@@ -35,8 +35,8 @@ run: $(STAMP)
 	fi
 
 lint: $(STAMP)
-	$(BIN)/ruff check relay mappings tests bench
-	$(BIN)/ruff format --check relay mappings tests bench
+	$(BIN)/ruff check relay mappings tests bench helm
+	$(BIN)/ruff format --check relay mappings tests bench helm
 
 hadolint: $(STAMP)
 	$(BIN)/hadolint Dockerfile
