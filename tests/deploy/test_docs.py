@@ -43,4 +43,4 @@ def test_doc_sources_pass_relay_check(block: str) -> None:
     sources = yaml.safe_load(block)["sources"]
     text = yaml.safe_dump({"sources": sources})
     names = re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text)
-    assert set(parse_sources(text, env=dict.fromkeys(names, "x"))) == set(sources)
+    assert set(parse_sources(text, env=dict.fromkeys(names, "xx"))) == set(sources)
