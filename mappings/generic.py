@@ -81,7 +81,12 @@ class FieldSpec(BaseModel):
             try:
                 jmespath.compile(value)
             except jmespath.exceptions.JMESPathError as exc:
-                raise ValueError(f"invalid JMESPath {value!r}: {exc}") from exc
+                reason = (
+                    str(exc).splitlines()[0].rstrip(": ")
+                )  # the rest repeats the path with a caret
+                column = getattr(exc, "lex_position", None)
+                at = f" at column {column + 1}" if isinstance(column, int) else ""
+                raise ValueError(f"invalid JMESPath {value!r}{at}: {reason}") from exc
         return value
 
     def transforms(self) -> list[Transform]:
@@ -104,6 +109,14 @@ class GenericOptions(BaseModel):
             except re.error as exc:
                 raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
         return value
+
+    @field_validator("fields", mode="before")
+    @classmethod
+    def _paths_as_specs(cls, value: Any) -> Any:
+        """``field: path`` is ``field: {path: path}``: validated, and errors named, as one."""
+        if not isinstance(value, dict):
+            return value
+        return {k: {"path": v} if isinstance(v, str) else v for k, v in value.items()}
 
     @field_validator("fields")
     @classmethod

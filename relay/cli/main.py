@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -15,10 +16,12 @@ from relay.app import create_app
 from relay.cli.common import load_settings, sources_from
 from relay.cli.operator import register as register_operator
 from relay.cli.preview import register as register_preview
+from relay.config.sources import sources_schema
 from relay.core.sources import check_keys, config_warnings
-from relay.exceptions import RelayError
+from relay.exceptions import ConfigError, RelayError
 from relay.intake.server import build_server
 from relay.obs.logs import configure_logging
+from relay.queue.registry import create_queue
 
 __all__ = ["main"]
 
@@ -38,7 +41,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     settings = load_settings()
-    path, sources = sources_from(settings, args.sources_file, "relay check FILE")
+    problems: list[str] = []
+    try:  # the queue URL as ``serve`` reads it (not opened: nothing is created or dialled)
+        create_queue(settings.queue_url, settings)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    try:
+        path, sources = sources_from(settings, args.sources_file, "relay check FILE")
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:  # every problem of this run, not only the first
+        raise ConfigError("\n".join(problems))
     check_keys(settings, sources)
     for name, source in sorted(sources.items()):
         cfg = source.config
@@ -50,6 +63,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(f"{path}: {len(sources)} source(s) valid")
     for warning in config_warnings(settings, sources):  # allowed, so still exit 0
         print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def cmd_schema(_args: argparse.Namespace) -> int:
+    """The sources file's JSON Schema, for editors and the Helm chart's ``sources`` value."""
+    print(json.dumps(sources_schema(), indent=2))
     return 0
 
 
@@ -69,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate a sources file without starting")
     check.add_argument("sources_file", nargs="?", help="default: RELAY_SOURCES_FILE")
     check.set_defaults(func=cmd_check)
+
+    schema = sub.add_parser("schema", help="print the sources file's JSON Schema")
+    schema.set_defaults(func=cmd_schema)
 
     register_operator(sub)
     register_preview(sub)

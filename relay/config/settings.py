@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,8 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from relay.config.network import IPNetwork, parse_networks
 from relay.obs.logs import redact_url
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -76,6 +79,15 @@ class Settings(BaseSettings):
     @classmethod
     def _destination(cls, value: str) -> str:
         return destination_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            close = difflib.get_close_matches(value.upper(), LOG_LEVELS, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise ValueError(f"unknown log level {value!r}: use {', '.join(LOG_LEVELS)}{hint}")
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -2,7 +2,8 @@
 
 ``${VAR}`` in any string is read from the environment (``${VAR:-fallback}`` gives a fallback);
 a missing variable is a ``ConfigError`` naming it and where it was used. The whole file is
-validated at start-up; errors point at the source and key (``sources.acme.auth.secret``).
+validated at start-up; every problem is reported at once, each at its file, line and key
+(``sources.yaml:7: sources.acme.auth.secret: ...``, see ``relay.config.problems``).
 
 This module reads and validates the document only; ``relay.core.sources`` builds each source's
 mapping from it.
@@ -15,20 +16,29 @@ import re
 from collections.abc import Mapping as AbcMapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 
 from relay.config.auth import AuthConfig
 from relay.config.limits import RateLimit
 from relay.config.network import IPNetwork, parse_networks
-from relay.config.strict_yaml import load_yaml
-from relay.config.validation import one_line
+from relay.config.problems import Problem, problems_of, render
+from relay.config.strict_yaml import Lines, load_yaml_lines
 from relay.config.zones import zone
 from relay.exceptions import ConfigError
 
-__all__ = ["SourceConfig", "SourcesFile", "parse_sources_file"]
+__all__ = ["SOURCE_NAME", "SourceConfig", "SourcesFile", "parse_sources_file", "sources_schema"]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$")
+SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"  # a source's name (its URL path part)
+_NAME = re.compile(SOURCE_NAME)
 MAX_COALESCE_SECONDS = 86400.0  # a day: past that, a held dial is news no longer
 
 
@@ -51,10 +61,15 @@ class SourceConfig(BaseModel):
     #: (same dial_id) merge into it (relay.core.legs); None: the mapping's default, else 0.
     coalesce_seconds: float | None = Field(default=None, ge=0, le=MAX_COALESCE_SECONDS)
 
-    @field_validator("allow_ips", mode="before")
+    @field_validator("allow_ips", mode="before", json_schema_input_type=str | list[str] | None)
     @classmethod
     def _networks(cls, value: Any) -> list[IPNetwork] | None:
         return None if value is None else parse_networks(value)
+
+    @field_validator("rate_limit", mode="before", json_schema_input_type=RateLimit | str | None)
+    @classmethod
+    def _rate(cls, value: Any) -> Any:
+        return value  # ``50/s`` is read by RateLimit; declared here for the JSON Schema
 
     @field_validator("dispositions")
     @classmethod
@@ -79,6 +94,15 @@ class SourcesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     sources: dict[str, SourceConfig]
+    _lines: Lines = PrivateAttr(default_factory=dict)
+
+    def lines(self) -> Lines:
+        """The line of every key and list item of the file read (empty for one built)."""
+        return self._lines
+
+    def problems(self, origin: str, found: list[Problem]) -> ConfigError:
+        """``found`` (problems seen after validation), each at its line in the file."""
+        return ConfigError(render(origin, found, self._lines))
 
     @field_validator("sources")
     @classmethod
@@ -91,7 +115,10 @@ class SourcesFile(BaseModel):
         return value
 
 
-def _interpolate(node: Any, env: AbcMapping[str, str], where: str) -> Any:
+def _interpolate(
+    node: Any, env: AbcMapping[str, str], path: tuple[Any, ...], missing: list[Problem]
+) -> Any:
+    """``node`` with every ``${VAR}`` replaced; each one unset is added to ``missing``."""
     if isinstance(node, str):
 
         def replace(match: re.Match[str]) -> str:
@@ -100,13 +127,14 @@ def _interpolate(node: Any, env: AbcMapping[str, str], where: str) -> Any:
                 return env[name]
             if fallback is not None:
                 return fallback
-            raise ConfigError(f"{where}: environment variable {name} is not set")
+            missing.append((path, f"environment variable {name} is not set"))
+            return ""
 
         return _VAR.sub(replace, node)
     if isinstance(node, dict):
-        return {k: _interpolate(v, env, f"{where}.{k}") for k, v in node.items()}
+        return {k: _interpolate(v, env, (*path, k), missing) for k, v in node.items()}
     if isinstance(node, list):
-        return [_interpolate(v, env, f"{where}[{i}]") for i, v in enumerate(node)]
+        return [_interpolate(v, env, (*path, i), missing) for i, v in enumerate(node)]
     return node
 
 
@@ -117,11 +145,41 @@ def parse_sources_file(
     origin: str = "sources file",
 ) -> SourcesFile:
     """Parse, interpolate and validate a sources document (mappings are not built here)."""
-    raw = load_yaml(text, origin)  # no aliases, no key twice: refused before anything else
+    raw, lines = load_yaml_lines(text, origin)  # no aliases, no key twice: refused first
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with a `sources` key")
-    raw = _interpolate(raw, os.environ if env is None else env, "")
+    missing: list[Problem] = []
+    raw = _interpolate(raw, os.environ if env is None else env, (), missing)
     try:
-        return SourcesFile.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(f"{origin}: {one_line(exc)}") from None
+        parsed = SourcesFile.model_validate(raw)
+    except ValidationError as exc:  # every problem at once, each at its line
+        unset = {path for path, _ in missing}  # a value left empty fails again: said once
+        found = [p for p in problems_of(exc, lines, SourcesFile) if p[0] not in unset]
+        raise ConfigError(render(origin, missing + found, lines)) from None
+    if missing:
+        raise ConfigError(render(origin, missing, lines))
+    parsed._lines = lines
+    return parsed
+
+
+_NOT_INLINED = ("$defs", "discriminator")  # OpenAPI's discriminator names $defs: left out
+
+
+def _inlined(node: Any, defs: dict[str, Any]) -> Any:
+    if isinstance(node, dict):
+        ref = node.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/$defs/"):
+            rest = {k: v for k, v in node.items() if k != "$ref"}
+            return {**_inlined(defs[ref.removeprefix("#/$defs/")], defs), **rest}
+        return {k: _inlined(v, defs) for k, v in node.items() if k not in _NOT_INLINED}
+    if isinstance(node, list):
+        return [_inlined(v, defs) for v in node]
+    return node
+
+
+def sources_schema() -> dict[str, Any]:
+    """The sources file's JSON Schema, every ``$ref`` written out in place (self-contained at
+    any depth: the Helm chart nests it under ``sources``)."""
+    schema = SourcesFile.model_json_schema()
+    inlined: dict[str, Any] = _inlined(schema, schema.get("$defs", {}))
+    return inlined

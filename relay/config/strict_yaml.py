@@ -26,10 +26,13 @@ from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from relay.exceptions import ConfigError
 
-__all__ = ["MAX_DEPTH", "load_yaml"]
+__all__ = ["MAX_DEPTH", "Lines", "load_yaml", "load_yaml_lines"]
 
 MAX_DEPTH = 64  # nesting levels; a sources file needs about 6
 _MERGE = "tag:yaml.org,2002:merge"  # ``<<:`` merges into its mapping; it is not a key
+
+#: The line (1-based) of every key and list item, by its path: ``("sources", "acme", "auth")``.
+Lines = dict[tuple[Hashable, ...], int]
 
 
 class _Refused(Exception):
@@ -77,13 +80,17 @@ def _key_of(loader: _StrictLoader, node: Node) -> Hashable | None:
     return key if isinstance(key, Hashable) else None
 
 
-def _check_duplicates(loader: _StrictLoader, root: Node) -> None:
-    """Raise ``_Refused`` for the first key written twice in any mapping of ``root``."""
-    stack: list[tuple[Node, str]] = [(root, "")]
+def _check_duplicates(loader: _StrictLoader, root: Node) -> Lines:
+    """Raise ``_Refused`` for the first key written twice in any mapping of ``root``; else the
+    line of every key and list item."""
+    lines: Lines = {}
+    stack: list[tuple[Node, str, tuple[Hashable, ...]]] = [(root, "", ())]
     while stack:
-        node, path = stack.pop()
+        node, path, keys = stack.pop()
         if isinstance(node, SequenceNode):
-            stack.extend((child, f"{path}[{i}]") for i, child in enumerate(node.value))
+            for i, child in enumerate(node.value):
+                lines[(*keys, i)] = child.start_mark.line + 1
+                stack.append((child, f"{path}[{i}]", (*keys, i)))
         elif isinstance(node, MappingNode):
             first_line: dict[Hashable, int] = {}
             for key_node, value_node in node.value:
@@ -92,25 +99,32 @@ def _check_duplicates(loader: _StrictLoader, root: Node) -> None:
                 line = key_node.start_mark.line + 1
                 if key is not None and key in first_line:
                     earlier = first_line[key]
-                    lines = (
+                    both = (
                         f" on line {line}" if earlier == line else f": lines {earlier} and {line}"
                     )
-                    raise _Refused(f"{where} defined twice{lines}")
+                    raise _Refused(f"{where} defined twice{both}")
                 if key is not None:
                     first_line[key] = line
-                stack.append((value_node, where))
+                    lines[(*keys, key)] = line
+                stack.append((value_node, where, (*keys, key)))
+    return lines
 
 
 def load_yaml(text: str, origin: str) -> Any:
     """The one document in ``text``; a ``ConfigError`` (prefixed ``origin``) for invalid YAML,
     an alias, a key written twice or nesting deeper than ``MAX_DEPTH``."""
+    return load_yaml_lines(text, origin)[0]
+
+
+def load_yaml_lines(text: str, origin: str) -> tuple[Any, Lines]:
+    """``load_yaml`` and the line of every key and list item (to point errors at lines)."""
     loader = _StrictLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
-            return None
-        _check_duplicates(loader, node)
-        return loader.construct_document(node)
+            return None, {}
+        lines = _check_duplicates(loader, node)
+        return loader.construct_document(node), lines
     except _Refused as exc:
         raise ConfigError(f"{origin}: {exc}") from None
     except yaml.YAMLError as exc:  # its str() quotes the line, which may hold a secret

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import difflib
+import functools
 from datetime import UTC, tzinfo
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 __all__ = ["zone"]
 
@@ -15,4 +17,11 @@ def zone(name: str | None) -> tzinfo:
     try:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}") from exc
+        close = difflib.get_close_matches(name, _zone_names(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ValueError(f"unknown time zone {name!r}{hint}") from exc
+
+
+@functools.cache
+def _zone_names() -> list[str]:
+    return sorted(available_timezones())

@@ -6,6 +6,7 @@ outboundIQ's field names is one edit.
 
 from __future__ import annotations
 
+import difflib
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from datetime import tzinfo
@@ -72,9 +73,16 @@ _PHONE_FIELDS = ("ani", "prospect_phone")
 
 def only_dial_fields(names: Iterable[str], allowed: Iterable[str] = DIAL_FIELDS) -> None:
     """Raise ``ValueError`` naming every key that is not a Dials field (option validators)."""
-    unknown = sorted(set(names) - set(allowed))
+    known = sorted(allowed)
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise ValueError(f"not Dials fields: {', '.join(unknown)}")
+        raise ValueError(f"not Dials fields: {', '.join(_guessed(n, known) for n in unknown)}")
+
+
+def _guessed(name: str, known: list[str]) -> str:
+    """``name``, with the Dials field it likely misspells: ``phone (did you mean ...?)``."""
+    close = difflib.get_close_matches(name, known, n=1) or [k for k in known if name in k][:1]
+    return f"{name} (did you mean {close[0]!r}?)" if close else name
 
 
 def _is_empty(value: object) -> bool:

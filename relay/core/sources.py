@@ -6,6 +6,7 @@ mapping, and is the one loader every command uses (``load_configured_sources``).
 
 from __future__ import annotations
 
+import difflib
 import functools
 import re
 from collections.abc import Iterator
@@ -17,11 +18,13 @@ from pathlib import Path
 from pydantic import BaseModel, SecretStr
 
 from relay.config.auth import QueryAuth
+from relay.config.problems import Problem
 from relay.config.settings import Settings
 from relay.config.sources import SourceConfig, SourcesFile, parse_sources_file
 from relay.config.zones import zone
 from relay.core.dial import only_dial_fields
 from relay.core.mapping import Mapping, MappingContext, create_mapping
+from relay.core.normalize import DIRECTIONS
 from relay.exceptions import ConfigError
 from relay.obs.logs import url_secrets
 
@@ -96,29 +99,51 @@ def build_sources(
     mappings_dir: Path | None = None,
     origin: str = "sources file",
 ) -> dict[str, Source]:
-    """Build every validated source: its Dials defaults checked, its mapping created."""
-    problems = []
+    """Build every validated source: its Dials defaults checked, its mapping created.
+
+    Every problem of every source is reported at once, each at its line in the file.
+    """
+    problems: list[Problem] = []
+    mappings: dict[str, Mapping] = {}
     for name, config in parsed.sources.items():
+        problems += _problems_of(name, config)
         try:
-            only_dial_fields(config.defaults)
-        except ValueError as exc:
-            problems.append(f"sources.{name}.defaults: Value error, {exc}")
+            mappings[name] = create_mapping(config.mapping, dict(config.options), mappings_dir)
+        except ConfigError as exc:
+            problems.append((("sources", name, "mapping"), str(exc)))
     if problems:
-        raise ConfigError(f"{origin}: {'; '.join(problems)}")
+        raise parsed.problems(origin, problems)
     built: dict[str, Source] = {}
     for name, config in parsed.sources.items():
-        try:
-            mapping = create_mapping(config.mapping, dict(config.options), mappings_dir)
-        except ConfigError as exc:
-            raise ConfigError(f"{origin}: sources.{name}.mapping: {exc}") from None
         built[name] = Source(
             name=name,
             config=config,
-            mapping=mapping,
+            mapping=mappings[name],
             api_key=config.api_key or default_api_key,
             tz=zone(config.timezone),
         )
     return built
+
+
+def _problems_of(name: str, config: SourceConfig) -> list[Problem]:
+    """What validation alone cannot see in one source: Dials field names, direction names."""
+    problems: list[Problem] = []
+    try:
+        only_dial_fields(config.defaults)
+    except ValueError as exc:
+        problems.append((("sources", name, "defaults"), f"Value error, {exc}"))
+    for code, direction in config.call_directions.items():
+        if direction not in DIRECTIONS:
+            close = difflib.get_close_matches(direction, DIRECTIONS, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(
+                (
+                    ("sources", name, "call_directions", code),
+                    f"{direction!r} is not an outboundIQ call direction "
+                    f"({', '.join(DIRECTIONS)}){hint}",
+                )
+            )
+    return problems
 
 
 def parse_sources(

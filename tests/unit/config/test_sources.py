@@ -45,7 +45,7 @@ def test_fallback_syntax() -> None:
     ("text", "pointer"),
     [
         ("sources:\n  a:\n    auth: {type: magic}\n", "sources.a.auth"),
-        ("sources:\n  a:\n    auth: {type: header}\n", "sources.a.auth.header"),
+        ("sources:\n  a:\n    auth: {type: header}\n", "sources.a.auth: Value error, set `secret`"),
         ("sources:\n  a:\n    auth: {type: none}\n    timezone: Mars/X\n", "sources.a.timezone"),
         ("sources:\n  a:\n    auth: {type: none}\n    color: red\n", "sources.a.color"),
         (
