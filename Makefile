@@ -8,7 +8,6 @@ UV := $(BIN)/uv
 STAMP := $(VENV)/.synced
 
 export RELAY_SOURCES_FILE ?= examples/sources.yaml
-export RELAY_QUEUE_URL ?= sqlite:///var/relay-queue.db
 export DEMO_HOOK_TOKEN ?= demo-token
 
 .PHONY: run test lint hadolint typecheck layers unit bench lock clean chart-schema
@@ -21,8 +20,9 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --all-groups --quiet
 	@touch $(STAMP)
 
+# The queue: RELAY_QUEUE_URL, whose default (relay/config/settings.py) is ./relay-queue.db,
+# the same file `relay queue stats` and the other operator commands open from this folder.
 run: $(STAMP)
-	@mkdir -p var
 	@if [ -z "$$RELAY_OUTBOUNDIQ_API_KEY" ]; then \
 	  echo "************************************************************************"; \
 	  echo "* RELAY_OUTBOUNDIQ_API_KEY is not set: starting in DRY-RUN mode.        *"; \
@@ -63,4 +63,4 @@ lock: $(UV)
 	$(UV) lock
 
 clean:
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) var relay-queue.db relay-queue.db-wal relay-queue.db-shm .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -8,12 +8,11 @@ import json
 import signal
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from pathlib import Path
 from typing import Any
 
 from relay import __version__
 from relay.app import create_app
-from relay.cli.common import load_settings, sources_from
+from relay.cli.common import common_options, load_settings, sources_from
 from relay.cli.operator import register as register_operator
 from relay.cli.preview import register as register_preview
 from relay.config.sources import sources_schema
@@ -27,9 +26,7 @@ __all__ = ["main"]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    if args.sources_file:
-        settings.sources_file = Path(args.sources_file)
+    settings = load_settings(args)
     configure_logging(settings.log_level)
     app = create_app(settings)
     # uvicorn re-raises the signal it stopped on once it is done; a finished graceful
@@ -40,14 +37,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = load_settings()
+    settings = load_settings(args)
     problems: list[str] = []
     try:  # the queue URL as ``serve`` reads it (not opened: nothing is created or dialled)
         create_queue(settings.queue_url, settings)
     except ConfigError as exc:
         problems.append(str(exc))
     try:
-        path, sources = sources_from(settings, args.sources_file, "relay check FILE")
+        path, sources = sources_from(settings, args.file, "relay check FILE")
     except ConfigError as exc:
         problems.append(str(exc))
     if problems:  # every problem of this run, not only the first
@@ -80,20 +77,29 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relay", description="outboundIQ Relay")
     parser.add_argument("--version", action="version", version=f"relay {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
+    options = common_options()  # --queue-url, --sources-file: after any command's name
 
-    serve = sub.add_parser("serve", help="run the relay (intake + forwarder)")
-    serve.add_argument("--sources-file", help="overrides RELAY_SOURCES_FILE")
+    serve = sub.add_parser("serve", help="run the relay (intake + forwarder)", parents=[options])
     serve.set_defaults(func=cmd_serve)
 
-    check = sub.add_parser("check", help="validate a sources file without starting")
-    check.add_argument("sources_file", nargs="?", help="default: RELAY_SOURCES_FILE")
+    check = sub.add_parser(
+        "check", help="validate a sources file without starting", parents=[options]
+    )
+    check.add_argument(
+        "file",
+        nargs="?",
+        metavar="sources_file",
+        help="default: --sources-file, RELAY_SOURCES_FILE",
+    )
     check.set_defaults(func=cmd_check)
 
-    schema = sub.add_parser("schema", help="print the sources file's JSON Schema")
+    schema = sub.add_parser(
+        "schema", help="print the sources file's JSON Schema", parents=[options]
+    )
     schema.set_defaults(func=cmd_schema)
 
-    register_operator(sub)
-    register_preview(sub)
+    register_operator(sub, options)
+    register_preview(sub, options)
     return parser
 
 

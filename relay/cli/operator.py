@@ -1,7 +1,8 @@
 """Operator tools over the configured queue: ``dlq``, ``rejected``, ``queue stats``.
 
-They open the same queue the server uses (``RELAY_QUEUE_URL``); SQLite allows this while the
-server runs (WAL), and so does Redis.
+They open the same queue the server uses (``RELAY_QUEUE_URL``, or ``--queue-url``); SQLite
+allows this while the server runs (WAL), and so does Redis. Only ``backfill`` may create a
+queue: the others refuse a SQLite file that does not exist ("no queue at <path>", exit 1).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from relay.exceptions import ConfigError, MappingError, UnsupportedMediaType
 from relay.obs.logs import mask_phone, redact_answer
 from relay.queue import create_queue
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
+from relay.queue.sqlite import SqliteQueue
 
 __all__ = ["register"]
 
@@ -64,9 +66,16 @@ def _mask_phones(node: Any) -> None:
             _mask_phones(value)
 
 
-async def _with_queue(fn: Callable[[DialQueue], Awaitable[int]]) -> int:
-    settings = load_settings()
+async def _with_queue(
+    args: argparse.Namespace, fn: Callable[[DialQueue], Awaitable[int]], *, create: bool = False
+) -> int:
+    """Run ``fn`` on the configured queue. Unless ``create``, a SQLite queue must exist
+    already: an operator command never leaves an empty queue file where none was."""
+    settings = load_settings(args)
     queue = create_queue(settings.queue_url, settings)
+    if not create and isinstance(queue, SqliteQueue) and not queue.path.is_file():
+        print(f"no queue at {queue.path}", file=sys.stderr)
+        return 1
     await queue.open()
     try:
         return await fn(queue)
@@ -82,10 +91,15 @@ def _dead_line(d: DeadDial) -> str:
     )
 
 
-async def _select_dead(queue: DialQueue, args: argparse.Namespace) -> list[DeadDial]:
+async def _select_dead(queue: DialQueue, args: argparse.Namespace) -> list[DeadDial] | None:
+    """The dead letters named (None, each unknown id named on stderr, when one is not
+    there: nothing is done), else the ones the filter selects."""
     if getattr(args, "ids", None):
         found = [await queue.get_dead(i) for i in args.ids]
-        return [d for d in found if d is not None]
+        missing = [i for i, d in zip(args.ids, found, strict=True) if d is None]
+        for dead_id in missing:
+            print(f"no dead letter {dead_id}", file=sys.stderr)
+        return None if missing else [d for d in found if d is not None]
     before = time.time() - _age_seconds(args.older_than) if args.older_than else None
     return await queue.list_dead(
         source=args.source, status=args.status, before=before, limit=args.limit
@@ -105,7 +119,7 @@ def dlq(args: argparse.Namespace) -> int:
                 "dial_id": d.dial_id,
                 "reason": d.reason,
                 "status": d.status,
-                "response_body": redact_answer(d.response_body, _known_secrets()),
+                "response_body": redact_answer(d.response_body, _known_secrets(args)),
                 "attempts": d.attempts,
                 "received_at": _when(d.received_at),
                 "dead_at": _when(d.dead_at),
@@ -121,6 +135,8 @@ def dlq(args: argparse.Namespace) -> int:
             )
             return 2
         selected = await _select_dead(queue, args)
+        if selected is None:
+            return 1
         if args.action == "list":
             print("id\tsource\tdial_id\tstatus\treason\tdead_at\tattempts")
             for d in selected:
@@ -135,13 +151,13 @@ def dlq(args: argparse.Namespace) -> int:
             print(f"purged {count} dead letter(s)")
         return 0
 
-    return asyncio.run(_with_queue(run))
+    return asyncio.run(_with_queue(args, run))
 
 
-def _known_secrets() -> list[str]:
+def _known_secrets(args: argparse.Namespace) -> list[str]:
     """The configured secrets (the sources' too when the file loads), to hide in what
     outboundIQ answered: dead letters stored before answers were redacted may hold them."""
-    settings = load_settings()
+    settings = load_settings(args)
     try:
         sources = load_configured_sources(settings)
     except ConfigError:
@@ -149,8 +165,8 @@ def _known_secrets() -> list[str]:
     return configured_secrets(settings, sources)
 
 
-def _load_sources() -> dict[str, Any]:
-    return load_configured_sources(load_settings())
+def _load_sources(args: argparse.Namespace) -> dict[str, Any]:
+    return load_configured_sources(load_settings(args))
 
 
 def rejected(args: argparse.Namespace) -> int:
@@ -186,7 +202,7 @@ def rejected(args: argparse.Namespace) -> int:
             return await _purge_rejected(queue, args)
         return await _replay_rejected(queue, args)
 
-    return asyncio.run(_with_queue(run))
+    return asyncio.run(_with_queue(args, run))
 
 
 async def _purge_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
@@ -220,11 +236,15 @@ async def _purge_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
 
 
 async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
-
-    settings = load_settings()
-    sources = _load_sources()
+    settings = load_settings(args)
+    sources = _load_sources(args)
     if args.ids:
         found = [await queue.get_rejected(i) for i in args.ids]
+        missing = [i for i, r in zip(args.ids, found, strict=True) if r is None]
+        for record_id in missing:
+            print(f"no rejected request {record_id}", file=sys.stderr)
+        if missing:  # as show does: nothing is replayed
+            return 1
         records: list[RejectedRecord] = [r for r in found if r is not None]
     elif args.source or args.all:
         records = await queue.list_rejected(source=args.source, limit=args.limit)
@@ -262,7 +282,7 @@ async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
     return 0 if still == 0 else 1
 
 
-def queue_stats(_args: argparse.Namespace) -> int:
+def queue_stats(args: argparse.Namespace) -> int:
     async def run(queue: DialQueue) -> int:
         now = time.time()
         s = await queue.stats(now=now)
@@ -277,12 +297,11 @@ def queue_stats(_args: argparse.Namespace) -> int:
             print(f"  {source}\t{count}")
         return 0
 
-    return asyncio.run(_with_queue(run))
+    return asyncio.run(_with_queue(args, run))
 
 
 def backfill(args: argparse.Namespace) -> int:
-
-    sources = _load_sources()
+    sources = _load_sources(args)
     source = sources.get(args.source)
     if source is None:
         print(f"unknown source {args.source!r}", file=sys.stderr)
@@ -329,15 +348,16 @@ def backfill(args: argparse.Namespace) -> int:
         print(report.summary(args.dry_run))
         return 0
 
-    return asyncio.run(_with_queue(run))
+    return asyncio.run(_with_queue(args, run, create=True))
 
 
-def register(sub: Any) -> None:
-    """Add ``dlq``, ``rejected`` and ``queue`` to the ``relay`` parser."""
+def register(sub: Any, options: argparse.ArgumentParser) -> None:
+    """Add ``dlq``, ``rejected``, ``backfill`` and ``queue`` to the ``relay`` parser;
+    ``options`` (``--queue-url``, ``--sources-file``) go on every command."""
     p_dlq = sub.add_parser("dlq", help="dead letters: list | show | replay | purge")
     dsub = p_dlq.add_subparsers(dest="action", required=True)
     for action in ("list", "replay", "purge"):
-        a = dsub.add_parser(action)
+        a = dsub.add_parser(action, parents=[options])
         if action != "list":
             a.add_argument("ids", nargs="*", help="dead-letter ids (default: the filter)")
             a.add_argument("--all", action="store_true", help="every dead letter")
@@ -345,23 +365,25 @@ def register(sub: Any) -> None:
         a.add_argument("--status", type=int, help="outboundIQ's HTTP status")
         a.add_argument("--older-than", help="age, e.g. 30m, 2h, 3d")
         a.add_argument("--limit", type=int, default=1000)
-    show = dsub.add_parser("show")
+    show = dsub.add_parser("show", parents=[options])
     show.add_argument("id")
     p_dlq.set_defaults(func=dlq)
 
     p_rej = sub.add_parser("rejected", help="rejected requests: list | show | replay | purge")
     rsub = p_rej.add_subparsers(dest="action", required=True)
-    rl = rsub.add_parser("list")
+    rl = rsub.add_parser("list", parents=[options])
     rl.add_argument("--source")
     rl.add_argument("--limit", type=int, default=1000)
-    rs = rsub.add_parser("show")
+    rs = rsub.add_parser("show", parents=[options])
     rs.add_argument("id")
-    rr = rsub.add_parser("replay", help="re-map stored requests with the current config")
+    rr = rsub.add_parser(
+        "replay", help="re-map stored requests with the current config", parents=[options]
+    )
     rr.add_argument("ids", nargs="*")
     rr.add_argument("--source")
     rr.add_argument("--all", action="store_true")
     rr.add_argument("--limit", type=int, default=100000)
-    rp = rsub.add_parser("purge", help="delete stored requests for good")
+    rp = rsub.add_parser("purge", help="delete stored requests for good", parents=[options])
     rp.add_argument("ids", nargs="*", help="rejected ids (default: the filter)")
     rp.add_argument("--source")
     rp.add_argument("--older-than", help="age, e.g. 30m, 2h, 3d")
@@ -370,7 +392,9 @@ def register(sub: Any) -> None:
     p_rej.set_defaults(func=rejected)
 
     p_bf = sub.add_parser(
-        "backfill", help="queue a dialer's exported call history through a source's mapping"
+        "backfill",
+        help="queue a dialer's exported call history through a source's mapping",
+        parents=[options],
     )
     p_bf.add_argument("source")
     p_bf.add_argument("files", nargs="+")
@@ -392,5 +416,5 @@ def register(sub: Any) -> None:
 
     p_q = sub.add_parser("queue", help="queue statistics")
     qsub = p_q.add_subparsers(dest="action", required=True)
-    qsub.add_parser("stats")
+    qsub.add_parser("stats", parents=[options])
     p_q.set_defaults(func=queue_stats)

@@ -24,7 +24,7 @@ __all__ = ["register"]
 
 
 def cmd_preview(args: argparse.Namespace) -> int:
-    path, sources = sources_from(load_settings(), args.sources_file, "--sources-file")
+    path, sources = sources_from(load_settings(args), None, "--sources-file")
     source = sources.get(args.source)
     if source is None:
         known = ", ".join(sorted(sources)) or "none"
@@ -49,14 +49,15 @@ def cmd_preview(args: argparse.Namespace) -> int:
     return 0 if outcome.ok else 1
 
 
-def register(sub: Any) -> None:
-    """Add ``relay preview`` to the CLI."""
+def register(sub: Any, options: argparse.ArgumentParser) -> None:
+    """Add ``relay preview`` to the CLI (``options``: what every command takes)."""
     p = sub.add_parser(
-        "preview", help="map a request file through a source's mapping (nothing is queued)"
+        "preview",
+        help="map a request file through a source's mapping (nothing is queued)",
+        parents=[options],
     )
     p.add_argument("source", help="the source name, as in /hooks/<source>")
     p.add_argument("file", help="a raw body or a request file ({'request': {...}}); - for stdin")
-    p.add_argument("--sources-file", help="default: RELAY_SOURCES_FILE")
     p.add_argument("--content-type", help="for a raw body: default JSON if it parses, else form")
     p.add_argument("--method", default="POST", help="for a raw body (default POST)")
     p.add_argument("--query", default="", help="query string sent with a raw body: 'a=1&b=2'")

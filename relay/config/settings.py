@@ -89,6 +89,14 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}: use {', '.join(LOG_LEVELS)}{hint}")
         return value
 
+    @field_validator("outboundiq_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: Any) -> Any:
+        """An empty (or blank) key is no key: refused outside dry-run, never sent."""
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _networks(cls, value: Any) -> list[IPNetwork]:
