@@ -17,34 +17,13 @@ from relay.core.normalize import zone
 from relay.core.preview import preview_request
 from relay.core.sources import parse_sources
 from tests.mappings.conftest import fixture
+from tests.support.doc_examples import rendered_velocity
 
 DOC = (Path(__file__).parents[2] / "docs" / "vendors" / "genesys.md").read_text()
 
 
 def _blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", DOC, flags=re.DOTALL)
-
-
-def render(template: str, inputs: dict[str, str | None]) -> str:
-    """The Velocity this template uses, as Genesys renders it: ``#if($input.x)…#end`` (false
-    for an unset input), ``$esc.jsonString(…)`` of an input, and the formal ``${input.x}``,
-    which renders its own text when the input is unset (a method given null returns null, so
-    the whole call is rendered as written)."""
-
-    def value(name: str) -> str | None:
-        return inputs.get(name)
-
-    def escaped(match: re.Match[str]) -> str:
-        found = value(match.group(1))
-        return match.group(0) if found is None else json.dumps(found)[1:-1]
-
-    text = re.sub(
-        r"#if\(\$input\.(\w+)\)(.*?)#end",
-        lambda m: m.group(2) if value(m.group(1)) is not None else "",
-        template,
-    )
-    text = re.sub(r"\$esc\.jsonString\(\$\{?input\.(\w+)\}?\)", escaped, text)
-    return re.sub(r"\$\{input\.(\w+)\}", escaped, text)
 
 
 def _preview(rendered: str) -> dict[str, Any]:
@@ -66,7 +45,7 @@ def test_recommended_data_action_template_maps_to_the_golden_dial() -> None:
     """The shipped Velocity template, rendered with the fixture's values, makes the golden dial."""
     [template] = _blocks("velocity")
     values = fixture("data_action", "body.json")
-    rendered = render(template, values)
+    rendered = rendered_velocity(template, values)
     body = json.loads(rendered)
     assert list(body) == list(KEYS)
     assert body == values
@@ -103,10 +82,10 @@ def _inbound_call() -> dict[str, str | None]:
 def test_documented_template_renders_unset_inputs_empty() -> None:
     """Every input of the documented template is guarded: an unset one is "" in the body."""
     [template] = _blocks("velocity")
-    body = json.loads(render(template, _inbound_call()))
+    body = json.loads(rendered_velocity(template, _inbound_call()))
     assert all(body[key] == "" for key in UNSET)
     assert "$" not in json.dumps(body)
-    assert _preview(render(template, _inbound_call()))["call_direction"] == "Inbound"
+    assert _preview(rendered_velocity(template, _inbound_call()))["call_direction"] == "Inbound"
 
 
 def test_formal_notation_template_with_unset_inputs_keeps_the_call() -> None:
@@ -114,7 +93,7 @@ def test_formal_notation_template_with_unset_inputs_keeps_the_call() -> None:
     text: the call stays Inbound with the business's number as ani, the unset date and
     attempts are empty (no 422), and each placeholder is a warning by Dials field."""
     old = "{\n" + ",\n".join(f'"{k}": "$esc.jsonString(${{input.{k}}})"' for k in KEYS) + "\n}"
-    rendered = render(old, _inbound_call())
+    rendered = rendered_velocity(old, _inbound_call())
     assert json.loads(rendered)["campaignId"] == "$esc.jsonString(${input.campaignId})"
     dial = _preview(rendered)
     assert dial["call_direction"] == "Inbound"

@@ -171,4 +171,5 @@ def rendered_velocity(template: str, values: dict[str, Any]) -> str:
         lambda m: m.group(2) if values.get(m.group(1)) is not None else "",
         template,
     )
-    return re.sub(r"\$esc\.jsonString\(\$\{?input\.(\w+)\}?\)", value, text)
+    text = re.sub(r"\$esc\.jsonString\(\$\{?input\.(\w+)\}?\)", value, text)
+    return re.sub(r"\$\{input\.(\w+)\}", value, text)
