@@ -8,6 +8,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypedDict
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from relay import __version__
 from relay.app.heap import freeze_startup_heap, thaw_heap
 from relay.config.settings import Settings
 from relay.core.retention import RejectedRetention
@@ -112,8 +114,11 @@ def create_app(
         settings=settings,
         sources=sources,
         queue=queue or create_queue(settings.queue_url, settings),
-        metrics=RelayMetrics(),
+        metrics=RelayMetrics(
+            version=__version__, queue_backend=urlsplit(settings.queue_url).scheme or "unknown"
+        ),
     )
+    runtime.metrics.started(sources, at=runtime.started_at)
     retention = runtime.retention = RejectedRetention(
         runtime.queue,
         max_age_seconds=settings.rejected_max_age_seconds,
@@ -236,12 +241,16 @@ def _install_reload(runtime: RelayRuntime, settings: Settings, forwarder: Forwar
                 check_keys(settings, sources)
             except ConfigError as exc:
                 log.error("config_reload_failed", error=str(exc))
+                runtime.metrics.config_reloaded(ok=False)
                 return
             except Exception as exc:  # a bug in a mapping's factory must not kill the relay
                 log.error("config_reload_failed", error=f"{type(exc).__name__}: {exc}")
+                runtime.metrics.config_reloaded(ok=False)
                 return
             replaced = list(runtime.sources.values())
             runtime.sources = sources
+            runtime.metrics.track_sources(sources, since=time.time())
+            runtime.metrics.config_reloaded(ok=True)
             forwarder.update_sources(sources)
             # the replaced mappings' API clients close once work that holds them has finished
             spawn(_close_later(replaced, settings.forward_timeout_seconds * 3))

@@ -12,23 +12,25 @@ from typing import Any
 
 from relay import __version__
 from relay.app import create_app
-from relay.cli.common import common_options, load_settings, sources_from
+from relay.cli.common import check_config, common_options
 from relay.cli.operator import register as register_operator
 from relay.cli.preview import register as register_preview
 from relay.config.sources import sources_schema
-from relay.core.sources import check_keys, config_warnings
-from relay.exceptions import ConfigError, RelayError
+from relay.core.sources import config_warnings
+from relay.exceptions import RelayError
 from relay.intake.server import build_server
 from relay.obs.logs import configure_logging
-from relay.queue.registry import create_queue
 
 __all__ = ["main"]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    configure_logging(settings.log_level)
-    app = create_app(settings)
+    # every problem of the settings, the queue URL and the sources file at once, as `check`
+    checked = check_config(
+        args, None, "--sources-file", on_settings=lambda s: configure_logging(s.log_level)
+    )
+    settings = checked.settings
+    app = create_app(settings, sources=checked.sources, queue=checked.queue)
     # uvicorn re-raises the signal it stopped on once it is done; a finished graceful
     # shutdown on SIGTERM is a success (exit 0), so let that re-raise land on a no-op.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
@@ -37,19 +39,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    problems: list[str] = []
-    try:  # the queue URL as ``serve`` reads it (not opened: nothing is created or dialled)
-        create_queue(settings.queue_url, settings)
-    except ConfigError as exc:
-        problems.append(str(exc))
-    try:
-        path, sources = sources_from(settings, args.file, "relay check FILE")
-    except ConfigError as exc:
-        problems.append(str(exc))
-    if problems:  # every problem of this run, not only the first
-        raise ConfigError("\n".join(problems))
-    check_keys(settings, sources)
+    checked = check_config(args, args.file, "relay check FILE")
+    settings, sources = checked.settings, checked.sources
     for name, source in sorted(sources.items()):
         cfg = source.config
         key = "own key" if cfg.api_key else ("default key" if source.api_key else "NO KEY")
@@ -57,7 +48,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"ok  {name}: POST /hooks/{name}  mapping={cfg.mapping} auth={cfg.auth.type} "
             f"timezone={cfg.timezone} ({key})"
         )
-    print(f"{path}: {len(sources)} source(s) valid")
+    print(f"{checked.path}: {len(sources)} source(s) valid")
     for warning in config_warnings(settings, sources):  # allowed, so still exit 0
         print(f"warning: {warning}", file=sys.stderr)
     return 0

@@ -3,6 +3,8 @@
 They open the same queue the server uses (``RELAY_QUEUE_URL``, or ``--queue-url``); SQLite
 allows this while the server runs (WAL), and so does Redis. Only ``backfill`` may create a
 queue: the others refuse a SQLite file that does not exist ("no queue at <path>", exit 1).
+The ones that only look (``queue stats``, ``dlq``/``rejected`` ``list`` and ``show``) open
+a SQLite queue read-only, so they cannot change it.
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ from relay.queue import create_queue
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
 from relay.queue.sqlite import SqliteQueue
 
-__all__ = ["register"]
+__all__ = ["LOOKING", "register"]
+
+#: The ``dlq`` and ``rejected`` actions that only look: they open a SQLite queue read-only.
+LOOKING = frozenset({"list", "show"})
 
 
 def _when(ts: float) -> str:
@@ -67,15 +72,24 @@ def _mask_phones(node: Any) -> None:
 
 
 async def _with_queue(
-    args: argparse.Namespace, fn: Callable[[DialQueue], Awaitable[int]], *, create: bool = False
+    args: argparse.Namespace,
+    fn: Callable[[DialQueue], Awaitable[int]],
+    *,
+    create: bool = False,
+    read_only: bool = False,
 ) -> int:
     """Run ``fn`` on the configured queue. Unless ``create``, a SQLite queue must exist
-    already: an operator command never leaves an empty queue file where none was."""
+    already: an operator command never leaves an empty queue file where none was. A command
+    that only looks passes ``read_only``: a SQLite file is then opened read-only (SQLite's
+    ``mode=ro``), so it cannot change the queue, even by mistake."""
     settings = load_settings(args)
     queue = create_queue(settings.queue_url, settings)
-    if not create and isinstance(queue, SqliteQueue) and not queue.path.is_file():
-        print(f"no queue at {queue.path}", file=sys.stderr)
-        return 1
+    if isinstance(queue, SqliteQueue):
+        if not create and not queue.path.is_file():
+            print(f"no queue at {queue.path}", file=sys.stderr)
+            return 1
+        if read_only:
+            queue = SqliteQueue(queue.path, read_only=True)
     await queue.open()
     try:
         return await fn(queue)
@@ -151,7 +165,7 @@ def dlq(args: argparse.Namespace) -> int:
             print(f"purged {count} dead letter(s)")
         return 0
 
-    return asyncio.run(_with_queue(args, run))
+    return asyncio.run(_with_queue(args, run, read_only=args.action in LOOKING))
 
 
 def _known_secrets(args: argparse.Namespace) -> list[str]:
@@ -202,7 +216,7 @@ def rejected(args: argparse.Namespace) -> int:
             return await _purge_rejected(queue, args)
         return await _replay_rejected(queue, args)
 
-    return asyncio.run(_with_queue(args, run))
+    return asyncio.run(_with_queue(args, run, read_only=args.action in LOOKING))
 
 
 async def _purge_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
@@ -297,7 +311,7 @@ def queue_stats(args: argparse.Namespace) -> int:
             print(f"  {source}\t{count}")
         return 0
 
-    return asyncio.run(_with_queue(args, run))
+    return asyncio.run(_with_queue(args, run, read_only=True))
 
 
 def backfill(args: argparse.Namespace) -> int:

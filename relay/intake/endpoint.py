@@ -222,7 +222,8 @@ class HookEndpoint:
     name)``, or as a Starlette route's app (the name from the path parameters). Every answer
     is counted in ``relay_webhooks_total`` and logged once (``webhook_received``, the
     canonical line; ``duration_ms`` is the time to decide it), a crash included, and then
-    sent."""
+    sent; the time to the answer sent is ``relay_intake_latency_seconds``. A webhook that
+    passes its source's authentication sets the source's last-webhook time."""
 
     def __init__(self, runtime: RelayRuntime) -> None:
         self._runtime = runtime
@@ -264,6 +265,7 @@ class HookEndpoint:
             },
         )
         await answer.send(send)
+        runtime.metrics.intake_answered(answer.status, time.perf_counter() - started)
 
 
 async def _handle(
@@ -274,6 +276,7 @@ async def _handle(
     if failure is not None:
         return failure, None
     assert source is not None
+    runtime.metrics.source_seen(source.name)  # authenticated: the dialer is alive
     try:
         parsed = inbound(incoming, source, body, runtime)
     except UnsupportedMediaType as exc:
