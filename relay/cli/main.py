@@ -15,6 +15,7 @@ from relay.app import create_app
 from relay.cli.common import check_config, common_options
 from relay.cli.operator import register as register_operator
 from relay.cli.preview import register as register_preview
+from relay.cli.tail import register as register_tail
 from relay.config.sources import sources_schema
 from relay.core.sources import config_warnings
 from relay.exceptions import RelayError
@@ -91,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_operator(sub, options)
     register_preview(sub, options)
+    register_tail(sub, options)
     return parser
 
 

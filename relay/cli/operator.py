@@ -28,7 +28,7 @@ from relay.core.normalize import normalize_datetime
 from relay.core.pipeline import map_request, parse_request, store_mapped
 from relay.core.sources import configured_secrets, load_configured_sources
 from relay.exceptions import ConfigError, MappingError, UnsupportedMediaType
-from relay.obs.logs import mask_phone, redact_answer
+from relay.obs.logs import mask_document, redact_answer
 from relay.queue import create_queue
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
 from relay.queue.sqlite import SqliteQueue
@@ -53,22 +53,10 @@ def _age_seconds(text: str) -> float:
 
 
 def _masked_payload(payload: bytes) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(payload)
-    _mask_phones(data)
+    """A stored payload as shown: phone numbers masked at any depth (a mapping job's payload
+    nests the vendor's event)."""
+    data: dict[str, Any] = mask_document(orjson.loads(payload))
     return data
-
-
-def _mask_phones(node: Any) -> None:
-    """Mask phone numbers at any depth (a mapping job's payload nests the vendor's event)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("ani", "prospect_phone", "dnis") and isinstance(value, str):
-                node[key] = mask_phone(value)
-            else:
-                _mask_phones(value)
-    elif isinstance(node, list):
-        for value in node:
-            _mask_phones(value)
 
 
 async def _with_queue(
