@@ -86,7 +86,8 @@ class RedisConnection:
 
     async def open_read_only(self) -> None:
         """Connect for reads only: the consumer group is not created (``open`` creates the
-        streams with it), so nothing is written under the prefix; scripts are refused."""
+        streams with it), so nothing is written under the prefix; every script that writes is
+        refused (``QueueUnavailable``)."""
         self._read_only = True
         self._needs_setup = False
         await self.open()
