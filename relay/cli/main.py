@@ -10,9 +10,13 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import argcomplete
+
 from relay import __version__
 from relay.app import create_app
+from relay.cli.backfill import register as register_backfill
 from relay.cli.common import check_config, common_options
+from relay.cli.completion import register as register_completion
 from relay.cli.operator import register as register_operator
 from relay.cli.preview import register as register_preview
 from relay.cli.tail import register as register_tail
@@ -68,7 +72,7 @@ def _run(coro_fn: Callable[[], Coroutine[Any, Any, int]]) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relay", description="outboundIQ Relay")
     parser.add_argument("--version", action="version", version=f"relay {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     options = common_options()  # --queue-url, --sources-file: after any command's name
 
     serve = sub.add_parser("serve", help="run the relay (intake + forwarder)", parents=[options])
@@ -91,13 +95,16 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     register_operator(sub, options)
+    register_backfill(sub, options)
     register_preview(sub, options)
     register_tail(sub, options)
+    register_completion(sub, options)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers a shell's completion request, then exits
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

@@ -22,6 +22,7 @@ from relay.queue.protocols import (
     DialQueue,
     QueueHealth,
     QueueLifecycle,
+    ReadOnlyOpen,
     RejectedStore,
 )
 
@@ -37,6 +38,7 @@ __all__ = [
     "QueueHealth",
     "QueueLifecycle",
     "QueueStats",
+    "ReadOnlyOpen",
     "RejectedRecord",
     "RejectedStore",
     "RejectedTrim",

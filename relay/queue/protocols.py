@@ -16,6 +16,8 @@ The roles:
   the retention limits.
 * ``QueueHealth``: ``/readyz`` (``ping``), the metrics and ``relay queue stats`` (``stats``).
 * ``QueueLifecycle``: ``open`` and ``close``.
+* ``ReadOnlyOpen`` (optional, runtime-checkable): ``open_read_only``, for a caller that only
+  reads and must leave no trace (``relay backfill --dry-run``: nothing created or set up).
 
 A caller that needs one role takes that protocol; a backend implements ``DialQueue`` (all of
 them) and is found by its URL scheme (``relay.queue.registry``). Every method is safe to call
@@ -26,7 +28,7 @@ concurrently from one event loop. Ids are strings the backend hands out: a *queu
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from relay.queue.models import (
     DeadDial,
@@ -46,6 +48,7 @@ __all__ = [
     "DialQueue",
     "QueueHealth",
     "QueueLifecycle",
+    "ReadOnlyOpen",
     "RejectedStore",
 ]
 
@@ -56,6 +59,17 @@ class QueueLifecycle(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReadOnlyOpen(Protocol):
+    """A backend that can be opened for reads alone (both built-in ones can)."""
+
+    async def open_read_only(self) -> None:
+        """Open for reads only: nothing in the queue is created, set up or written (SQLite:
+        the file must exist and is opened ``mode=ro``; Redis: no key, not even the consumer
+        group's streams); a write fails (``QueueUnavailable``). ``close`` as usual after."""
+        ...
 
 
 class QueueHealth(Protocol):

@@ -63,6 +63,12 @@ class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealt
         await self._writer.open()  # creates the file and its tables before the first read
         self._reader.open()
 
+    async def open_read_only(self) -> None:
+        """``open`` as if built ``read_only`` (``ReadOnlyOpen``): the file must exist, the
+        writer never starts, and the connection is SQLite's ``mode=ro``."""
+        self.read_only = self._reader.read_only = True
+        await self.open()
+
     async def close(self) -> None:
         if self.read_only:
             self._reader.close()
