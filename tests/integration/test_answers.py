@@ -207,15 +207,15 @@ PREVIEW_OK = (
     b'"prospect_phone":"5125550187","datetime":"2026-04-10 14:32:15","call_direction":'
     b'"Outbound","zip":"78701","sys_created_date_original":"2026-04-01","total_dial_attempts"'
     b':3,"skill_name":"Sales Tier 1","lead_source":"facebook-ads","dial_id":"pin-p"},'
-    b'"warnings":[]}'
+    b'"warnings":[],"unused_keys":[]}'
 )
 PREVIEW_PROBLEMS = (
     b'{"status":"rejected","queued":false,"errors":[{"field":"prospect_phone","problem":'
-    b'"not a phone number (got \'x\')"}],"warnings":[]}'
+    b'"not a phone number (got \'x\')"}],"warnings":[],"unused_keys":[]}'
 )
 PREVIEW_IGNORED = (
     b'{"status":"ignored","queued":false,"detail":"ignored: the conversation has not '
-    b'ended","warnings":[]}'
+    b'ended","warnings":[],"unused_keys":[]}'
 )
 PREVIEW_CASES = [
     Case("preview: mapped", request("POST", "/preview/crm", CRM, dial(dial_id="pin-p")), OK,
