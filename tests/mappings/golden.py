@@ -46,12 +46,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from pydantic import SecretStr
 
 from mappings.five9 import Five9Options
+from relay.config.auth_twilio import SETTINGS_HEADER, SIGNATURE_HEADER, twilio_signature
 from relay.config.settings import Settings
 from relay.config.sources import SourceConfig
 from relay.core.sources import Source, parse_sources
@@ -61,7 +62,7 @@ from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
-VENDORS = ("five9", "vicidial", "convoso", "genesys", "genesys-data-action")
+VENDORS = ("five9", "vicidial", "convoso", "genesys", "genesys-data-action", "twilio")
 #: Every hook secret of the corpus and of the documented examples (``${VAR}``, ``SECRET``).
 HOOK_SECRET = "relay-hook-secret"
 API_KEY = "oiq-corpus-key-0001"
@@ -233,8 +234,33 @@ def build_request(
     elif kind == "basic":
         user_pass = f"{resolve(auth['username'])}:{resolve(auth['password'])}"
         headers["Authorization"] = "Basic " + base64.b64encode(user_pass.encode()).decode()
+    elif kind == "twilio-signature":
+        headers[SIGNATURE_HEADER] = signed_as_twilio(
+            base_url, source_name, auth, query, raw, headers
+        )
     url = f"{base_url}/{route}/{source_name}" + (f"?{query}" if query else "")
     return httpx.Request(request.get("method") or "POST", url, content=raw, headers=headers)
+
+
+def signed_as_twilio(
+    base_url: str,
+    source_name: str,
+    auth: dict[str, Any],
+    query: str,
+    body: bytes,
+    headers: dict[str, str],
+) -> str:
+    """The ``X-Twilio-Signature`` Twilio sends: over the public URL it was given (the
+    source's ``public_url``, else the hook's URL) with the query, then a form body's
+    parameters; HMAC-SHA256 when the request announces a shared key (``SETTINGS_HEADER``)."""
+    base = (
+        resolve(auth["public_url"]) if auth.get("public_url") else f"{base_url}/hooks/{source_name}"
+    )
+    url = f"{base}?{query}" if query else base
+    form = "x-www-form-urlencoded" in headers.get("Content-Type", "")
+    params = parse_qsl(body.decode("utf-8"), keep_blank_values=True) if form else []
+    settings = headers.get(SETTINGS_HEADER, "")
+    return twilio_signature(HOOK_SECRET, url, params, sha256="HMAC_SHA256" in settings)
 
 
 def send(request: httpx.Request) -> httpx.Response:
