@@ -22,6 +22,7 @@ from relay.cli.main import main
 from relay.config.settings import Settings
 from tests.mappings.golden import case, load
 from tests.support import scrape
+from tests.support.cli import run_relay
 from tests.support.doc_examples import DOCS, blocks
 from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.redis import REDIS_URL, unique_prefix
@@ -155,3 +156,21 @@ def test_aircall_deliveries_as_documented(
     [replayed] = [r.json() for r in third if r.json()["dial_id"] == "780836755"]
     assert (replayed["prospect_phone"], replayed["ani"]) == ("442079460000", "43720880079")
     assert len(fake.accepted()) == 3
+
+
+def test_relay_preview_of_a_captured_delivery(tmp_path: Path) -> None:
+    """``relay preview aircall FILE`` on a delivery as captured (token included): the Dial the
+    corpus expects, and the token nowhere in the output, not even as an unused key."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(documented_sources())
+    captured = tmp_path / "call-ended.json"
+    captured.write_bytes(as_aircall(ENDED[1].request["body"]))
+    done = run_relay(
+        "preview", "aircall", str(captured), "--sources-file", str(sources), "--json",
+        env={"AIRCALL_WEBHOOK_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert TOKEN not in done.stdout + done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["status"] == "ok" and doc["dial"] == ENDED[1].expected
+    assert "token" not in doc["unused_keys"]
