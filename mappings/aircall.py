@@ -72,7 +72,9 @@ def _object(data: dict[str, Any], key: str) -> dict[str, Any]:
 
 
 def _text(value: object) -> str:
-    return str(value).strip() if isinstance(value, str | int) and value is not True else ""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return ""
+    return str(value).strip()
 
 
 def _names(value: object) -> list[str]:
@@ -118,7 +120,7 @@ class AircallMapping:
             warnings.append("raw_digits is anonymous: the caller withheld the number")
         line = _object(call, "number")
         tags = _names(call.get("tags"))
-        if len(tags) > 1:
+        if len(tags) > 1 and options.disposition == "tags":
             warnings.append(f"{len(tags)} tags: the disposition is the first ({tags[0]})")
         disposition = tags[0] if tags and options.disposition == "tags" else outcome(call)
         teams = _names(call.get("teams"))

@@ -39,7 +39,7 @@ from pydantic import (
     model_validator,
 )
 
-from relay.config.body_token import split_path, token_at, without_token
+from relay.config.body_token import checked_path, split_path, token_at, without_token
 from relay.exceptions import AuthError
 
 __all__ = [
@@ -313,7 +313,7 @@ class BodyTokenAuth(_Secrets):
     openapi_name: ClassVar[str | None] = "bodyToken"
     secret_in_body: ClassVar[bool] = True
 
-    _dotted = field_validator("path")(lambda v: (split_path(v), v)[1])
+    _dotted = field_validator("path")(checked_path)
 
     @classmethod
     def openapi_scheme(cls) -> dict[str, Any] | None:

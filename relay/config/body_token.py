@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-__all__ = ["split_path", "token_at", "without_token"]
+__all__ = ["checked_path", "split_path", "token_at", "without_token"]
 
 
 def split_path(path: str) -> tuple[str, ...]:
@@ -22,6 +22,12 @@ def split_path(path: str) -> tuple[str, ...]:
     if not path or any(not part for part in parts):
         raise ValueError(f"{path!r} is not a dotted path of JSON keys (e.g. token, auth.token)")
     return parts
+
+
+def checked_path(path: str) -> str:
+    """``path`` if it is a dotted path (a config validator), else ``ValueError``."""
+    split_path(path)
+    return path
 
 
 def _load(body: bytes) -> Any:

@@ -94,6 +94,14 @@ def test_tags_win_unless_disposition_is_outcome() -> None:
     assert mapped(tagged, disposition="outcome")["disposition_name"] == "Answered"
 
 
+def test_several_tags_are_warned_when_tags_decide() -> None:
+    tagged = call(tags=[{"name": "Sale"}, {"name": "Callback"}])
+    request = InboundRequest("POST", "application/json", {}, b"", tagged)
+    warned = AircallMapping().map(request, CTX).warnings
+    assert warned == ["2 tags: the disposition is the first (Sale)"]
+    assert AircallMapping({"disposition": "outcome"}).map(request, CTX).warnings == []
+
+
 def test_skill_from_teams_falls_back_to_the_line() -> None:
     assert mapped(call(teams=[{"name": "A"}, {"name": "B"}]), skill="teams")["skill_name"] == "A, B"
     assert mapped(call(), skill="teams")["skill_name"] == "Koens Test"
