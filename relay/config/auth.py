@@ -2,7 +2,8 @@
 
 Schemes: ``none``, ``header`` (a named header equals a secret), ``bearer``, ``query`` (a
 parameter equals a secret, in the URL or else in a form body; for Five9 and VICIdial, which can
-send nothing else), ``basic``,
+send nothing else), ``body-token`` (a field of the JSON body equals a secret; Aircall),
+``basic``,
 and ``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
 ``preset: standard-webhooks`` sets the Standard Webhooks headers and format), and
 ``twilio-signature`` (``relay.config.auth_twilio``: Twilio signs the URL and the form).
@@ -49,6 +50,7 @@ from relay.config.auth_base import (
     _Strings,
 )
 from relay.config.auth_twilio import TwilioSignatureAuth
+from relay.config.body_token import checked_path, split_path, token_at, without_token
 from relay.exceptions import AuthError
 
 __all__ = [
@@ -57,6 +59,7 @@ __all__ = [
     "AuthScheme",
     "BasicAuth",
     "BearerAuth",
+    "BodyTokenAuth",
     "HeaderAuth",
     "HmacAuth",
     "NoAuth",
@@ -165,6 +168,7 @@ class QueryAuth(_Secrets):
     param: str = Field(default="token", min_length=1)
 
     openapi_name: ClassVar[str | None] = "queryToken"
+    secret_in_body: ClassVar[bool] = True
 
     @classmethod
     def openapi_scheme(cls) -> dict[str, Any] | None:
@@ -207,6 +211,36 @@ class QueryAuth(_Secrets):
 
     def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         return _equals_any(self.presented(headers, query, body), self.all_secrets())
+
+
+class BodyTokenAuth(_Secrets):
+    """``type: body-token``: the JSON body's string at ``path`` (dotted) equals a secret
+    (Aircall); ``without_secret`` removes the field before anything maps, logs or stores."""
+
+    type: Literal["body-token"]
+    path: str = "token"
+
+    openapi_name: ClassVar[str | None] = "bodyToken"
+    secret_in_body: ClassVar[bool] = True
+
+    _dotted = field_validator("path")(checked_path)
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        return _api_key(  # OpenAPI has no body field: the description says where it is
+            "header",
+            "X-Body-Token",
+            "`type: body-token` (Aircall): not a header; the JSON body's field at `path` "
+            "(default `token`) equals the secret.",
+        )
+
+    def without_secret(
+        self, query: Mapping[str, str], content_type: str | None, body: bytes
+    ) -> tuple[dict[str, str], bytes]:
+        return dict(query), without_token(body, split_path(self.path))
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        return _equals_any(token_at(body, split_path(self.path)), self.all_secrets())
 
 
 class BasicAuth(AuthScheme):
@@ -345,7 +379,14 @@ class HmacAuth(_Secrets):
 
 
 AuthConfig = Annotated[
-    NoAuth | HeaderAuth | BearerAuth | QueryAuth | BasicAuth | HmacAuth | TwilioSignatureAuth,
+    NoAuth
+    | HeaderAuth
+    | BearerAuth
+    | QueryAuth
+    | BodyTokenAuth
+    | BasicAuth
+    | HmacAuth
+    | TwilioSignatureAuth,
     Field(discriminator="type"),
 ]
 
@@ -354,6 +395,7 @@ AUTH_SCHEMES: tuple[type[AuthScheme], ...] = (
     HeaderAuth,
     BearerAuth,
     QueryAuth,
+    BodyTokenAuth,
     BasicAuth,
     HmacAuth,
     TwilioSignatureAuth,

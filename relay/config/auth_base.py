@@ -106,11 +106,19 @@ class AuthScheme(BaseModel):
     query_is_mapped: ClassVar[bool] = True
     #: Whether ``verify`` needs the request's URL (``url=``): the intake builds it only then.
     needs_url: ClassVar[bool] = False
+    #: Whether the secret may travel in the body (``without_secret`` then removes it there).
+    secret_in_body: ClassVar[bool] = False
 
     @classmethod
     def openapi_scheme(cls) -> dict[str, Any] | None:
         """Its OpenAPI security scheme, with the defaults (the document names no source)."""
         return None
+
+    def without_secret(
+        self, query: Mapping[str, str], content_type: str | None, body: bytes
+    ) -> tuple[dict[str, str], bytes]:
+        """``query`` and ``body`` without the secret, where the request carries it there."""
+        return dict(query), body
 
     def verify(
         self,

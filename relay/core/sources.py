@@ -90,12 +90,10 @@ class Source:
     def without_secret(
         self, query: dict[str, str], content_type: str | None, body: bytes
     ) -> tuple[dict[str, str], bytes]:
-        """The request's query and body without this source's secret parameter (URL or form
-        body): what the mapping, the log, previews and the rejected store may see."""
-        auth = self.config.auth
-        if isinstance(auth, QueryAuth):
-            return auth.without_secret(query, content_type, body)
-        return query, body
+        """The request's query and body without this source's secret (a query parameter in
+        the URL or form body, a JSON body's token field): what the mapping, the log,
+        previews and the rejected store may see."""
+        return self.config.auth.without_secret(query, content_type, body)
 
     def __repr__(self) -> str:
         return f"Source(name={self.name!r}, mapping={self.config.mapping!r})"

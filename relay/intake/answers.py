@@ -14,6 +14,8 @@ DUPLICATE               200     duplicate            ``duplicate``, ``dial_id``
 COALESCED               202     coalesced            ``coalesced``, ``dial_id`` (a later leg)
 IGNORED                 200     ignored              ``ignored``, ``reason``
 REJECTED                422     rejected             ``rejected``, ``rejected_id``, ``errors``
+REJECTED_KEPT           200     rejected             ``rejected_kept``, the same fields (a 2xx
+                                                     wanted: ``rejected_status``, Aircall)
 CLIENT_GONE             400     bad_request          client disconnected (``ClientGone``)
 UNAUTHORIZED            401     unauthorized         unauthorized (``AuthError``)
 FORBIDDEN_IP            403     forbidden_ip         client address not allowed
@@ -182,6 +184,9 @@ DUPLICATE = Kind("duplicate", 200, "duplicate")
 COALESCED = Kind("coalesced", 202, "coalesced")
 IGNORED = Kind("ignored", 200, "ignored")
 REJECTED = Kind("rejected", 422, "rejected")
+#: The same, when the source's mapping sets ``rejected_status = 200``: a sender that disables
+#: its webhook after non-2xx answers (Aircall) must not count a kept request as a failure.
+REJECTED_KEPT = Kind("rejected_kept", 200, "rejected")
 CLIENT_GONE = Kind("client_gone", 400, "bad_request", "client disconnected", raised_by=ClientGone)
 UNAUTHORIZED = Kind("unauthorized", 401, "unauthorized", "unauthorized", raised_by=AuthError)
 FORBIDDEN_IP = Kind("forbidden_ip", 403, "forbidden_ip", "client address not allowed")
@@ -224,6 +229,7 @@ TABLE: tuple[Kind, ...] = (
     COALESCED,
     IGNORED,
     REJECTED,
+    REJECTED_KEPT,
     CLIENT_GONE,
     UNAUTHORIZED,
     FORBIDDEN_IP,

@@ -201,7 +201,8 @@ async def authenticate(
     ``scope`` (the ASGI scope) gives a scheme that signs the URL (Twilio) the URL as seen.
 
     The body returned has the source's secret removed (a ``query`` secret may travel in a
-    form body: a Five9 POST constant); nothing after this sees it."""
+    form body: a Five9 POST constant; a ``body-token`` is a JSON field: Aircall); nothing
+    after this sees it."""
     source = runtime.sources.get(name)
     if source is None:
         return None, b"", answers.UNKNOWN_SOURCE(name=name)
@@ -229,7 +230,7 @@ async def authenticate(
         runtime.metrics.auth_failures.labels(name).inc()
         log.warning("webhook_unauthorized", source=name, client=incoming.client, kind=kind)
         return source, body, refusal(exc)
-    if source.secret_query_param is not None:
+    if source.config.auth.secret_in_body:
         _, body = source.without_secret({}, incoming.headers.get("content-type"), body)
     return source, body, None
 
@@ -401,4 +402,8 @@ async def _rejected(
         fields=[p.field for p in exc.problems],
         client=client,
     )
-    return answers.REJECTED(rejected_id=rejected_id, errors=errors)
+    # a mapping may want a 2xx for what it keeps (Aircall disables a webhook after non-2xx)
+    kept = getattr(source.mapping, "rejected_status", 422) == 200
+    return (answers.REJECTED_KEPT if kept else answers.REJECTED)(
+        rejected_id=rejected_id, errors=errors
+    )

@@ -22,6 +22,7 @@ sources:
   header: {{auth: {{type: header, secrets: [{GOOD}, {OTHER}]}}}}
   bearer: {{auth: {{type: bearer, secrets: [{GOOD}, {OTHER}]}}}}
   query: {{auth: {{type: query, param: key, secrets: [{GOOD}, {OTHER}]}}}}
+  body-token: {{auth: {{type: body-token, secrets: [{GOOD}, {OTHER}]}}}}
   basic: {{auth: {{type: basic, username: genesys, passwords: [{GOOD}, {OTHER}]}}}}
   hmac:
     auth: {{type: hmac, header: X-Sig, prefix: "sha256=", timestamp_header: X-Ts,
@@ -38,6 +39,8 @@ def test_each_scheme_over_http(start_relay: Callable[..., RelayThread]) -> None:
             req = make(secret)
             if scheme == "hmac":  # signed now, by the relay's clock, over this body
                 req = hmac_req(secret, ts=int(time.time()), body=body)
+            if scheme == "body-token":  # the token is a field of the body (Aircall)
+                body = orjson.dumps({**dial_body(dial_id=f"{scheme}-{i}"), "token": secret})
             r = httpx.post(
                 f"{relay.url}/hooks/{scheme}",
                 content=body,

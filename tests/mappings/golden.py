@@ -28,6 +28,9 @@ One file per request, ``tests/fixtures/vendors/<vendor>/<case>.json``:
     the hook's status codes when the request is sent that many times (default: once).
 ``warnings_mention``
     texts the preview's warnings must mention (a placeholder left unfilled…).
+``_derived_from``
+    (a derived case: no public real request exists) the real file it was edited from, and
+    what was changed; such files do not count towards a vendor's ten real requests.
 ``_why``
     Dials field → the Dials field meaning or vendor fact that decided a non-obvious value.
 
@@ -62,7 +65,7 @@ from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
-VENDORS = ("five9", "vicidial", "convoso", "genesys", "genesys-data-action", "twilio")
+VENDORS = ("five9", "vicidial", "convoso", "genesys", "genesys-data-action", "twilio", "aircall")
 #: Every hook secret of the corpus and of the documented examples (``${VAR}``, ``SECRET``).
 HOOK_SECRET = "relay-hook-secret"
 API_KEY = "oiq-corpus-key-0001"
@@ -231,6 +234,8 @@ def build_request(
         headers[auth["header"]] = resolve(auth["secret"])
     elif kind == "bearer":
         headers["Authorization"] = f"Bearer {resolve(auth['secret'])}"
+    elif kind == "body-token":  # Aircall: a field of the JSON body, at a dotted path
+        raw = with_body_token(raw, auth.get("path", "token"), resolve(auth["secret"]))
     elif kind == "basic":
         user_pass = f"{resolve(auth['username'])}:{resolve(auth['password'])}"
         headers["Authorization"] = "Basic " + base64.b64encode(user_pass.encode()).decode()
@@ -261,6 +266,17 @@ def signed_as_twilio(
     params = parse_qsl(body.decode("utf-8"), keep_blank_values=True) if form else []
     settings = headers.get(SETTINGS_HEADER, "")
     return twilio_signature(HOOK_SECRET, url, params, sha256="HMAC_SHA256" in settings)
+
+
+def with_body_token(raw: bytes, path: str, token: str) -> bytes:
+    """A JSON body with ``token`` set at the dotted ``path``, as Aircall sends its token."""
+    data = json.loads(raw)
+    *parents, last = path.split(".")
+    node = data
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = token
+    return json.dumps(data).encode()
 
 
 def send(request: httpx.Request) -> httpx.Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass, field
 
 NOW = 1_775_000_000.0
@@ -51,6 +52,13 @@ def query_req(secret: str) -> Req:
     return Req(query={"key": secret})
 
 
+def body_token_req(secret: str) -> Req:
+    """Aircall's way: the token is a field of the JSON body."""
+    return Req(
+        body=json.dumps({"event": "call.ended", "token": secret, "data": {"id": 1}}).encode()
+    )
+
+
 def basic_req(secret: str) -> Req:
     return Req(headers={"Authorization": "Basic " + b64(f"genesys:{secret}".encode())})
 
@@ -66,6 +74,7 @@ SCHEMES = {
     "header": ({"type": "header"}, header_req),
     "bearer": ({"type": "bearer"}, bearer_req),
     "query": ({"type": "query", "param": "key"}, query_req),
+    "body-token": ({"type": "body-token"}, body_token_req),
     "basic": ({"type": "basic", "username": "genesys"}, basic_req),
     "hmac": (
         {"type": "hmac", "header": "X-Sig", "prefix": "sha256=", "timestamp_header": "X-Ts"},
