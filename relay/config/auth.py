@@ -3,9 +3,10 @@
 Schemes: ``none``, ``header`` (a named header equals a secret), ``bearer``, ``query`` (a
 parameter equals a secret, in the URL or else in a form body; for Five9 and VICIdial, which can
 send nothing else), ``basic``,
-and ``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
+``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
 ``preset: standard-webhooks`` sets the Standard Webhooks headers and format), and
-``twilio-signature`` (``relay.config.auth_twilio``: Twilio signs the URL and the form).
+``twilio-signature`` (``relay.config.auth_twilio``: Twilio signs the URL and the form), and
+``jwt`` (``relay.config.auth_jwt``: the body is an HMAC-signed JWT; Dialpad).
 
 Each scheme is a class (its config model, on ``relay.config.auth_base.AuthScheme``) with
 ``verify(headers=, query=, body=)`` (and ``url=``, the request's URL as seen, which only a
@@ -48,6 +49,7 @@ from relay.config.auth_base import (
     _Secrets,
     _Strings,
 )
+from relay.config.auth_jwt import JwtAuth
 from relay.config.auth_twilio import TwilioSignatureAuth
 from relay.exceptions import AuthError
 
@@ -59,6 +61,7 @@ __all__ = [
     "BearerAuth",
     "HeaderAuth",
     "HmacAuth",
+    "JwtAuth",
     "NoAuth",
     "QueryAuth",
     "RequestURL",
@@ -345,7 +348,14 @@ class HmacAuth(_Secrets):
 
 
 AuthConfig = Annotated[
-    NoAuth | HeaderAuth | BearerAuth | QueryAuth | BasicAuth | HmacAuth | TwilioSignatureAuth,
+    NoAuth
+    | HeaderAuth
+    | BearerAuth
+    | QueryAuth
+    | BasicAuth
+    | HmacAuth
+    | TwilioSignatureAuth
+    | JwtAuth,
     Field(discriminator="type"),
 ]
 
@@ -357,6 +367,7 @@ AUTH_SCHEMES: tuple[type[AuthScheme], ...] = (
     BasicAuth,
     HmacAuth,
     TwilioSignatureAuth,
+    JwtAuth,
     NoAuth,
 )
 
