@@ -96,6 +96,20 @@ def signed(claims: dict[str, Any], secret: str = SECRET, alg: str = "HS256") -> 
     return jwt.encode(claims, secret.encode(), alg)
 
 
+def run_relay(cwd: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The real `relay` command, with ``env`` as its only RELAY_* settings."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")}
+    return subprocess.run(
+        [str(RELAY), *args],
+        env=clean | env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def stored(relay: RelayThread) -> int:
     stats = relay.call(relay.runtime.queue.stats(now=time.time()))
     return int(stats.ready + stats.delayed + stats.leased)
@@ -169,16 +183,7 @@ def test_rejected_event_replays_with_the_relay_command(
     )
     assert fixed != sources.read_text()
     sources.write_text(fixed)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")} | relay_env
-    done = subprocess.run(
-        [str(RELAY), "rejected", "replay", "--source", "dialpad"],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_relay(tmp_path, relay_env, "rejected", "replay", "--source", "dialpad")
     assert done.returncode == 0, done.stderr
     assert "queued 1" in done.stdout
     assert fake.wait_for(lambda: "5635304278851584" in fake.accepted_ids(), timeout=20)
@@ -195,7 +200,7 @@ def test_relay_preview_reads_a_jwt_or_its_claims(tmp_path: Path) -> None:
     sources.write_text(documented_sources())
     token = tmp_path / "event.jwt"
     token.write_bytes(signed(MISSED) + b"\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAY_")} | {
+    env = {
         "RELAY_SOURCES_FILE": str(sources),
         "RELAY_QUEUE_URL": f"sqlite:///{tmp_path}/queue.db",
         "RELAY_OUTBOUNDIQ_API_KEY": DEFAULT_KEY,
@@ -203,15 +208,7 @@ def test_relay_preview_reads_a_jwt_or_its_claims(tmp_path: Path) -> None:
     }
     claims_file = case("dialpad/inbound_missed_office_mainline").path
     for file in (token, claims_file):
-        done = subprocess.run(
-            [str(RELAY), "preview", "dialpad", str(file), "--json"],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        done = run_relay(tmp_path, env, "preview", "dialpad", str(file), "--json")
         assert done.returncode == 0, (file, done.stdout, done.stderr)
         dial = json.loads(done.stdout)["dial"]
         assert (dial["dial_id"], dial["disposition_name"]) == ("6421977457180672", "Missed")
