@@ -4,9 +4,10 @@ Schemes: ``none``, ``header`` (a named header equals a secret), ``bearer``, ``qu
 parameter equals a secret, in the URL or else in a form body; for Five9 and VICIdial, which can
 send nothing else), ``body-token`` (a field of the JSON body equals a secret; Aircall),
 ``basic``,
-and ``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
-``preset: standard-webhooks`` sets the Standard Webhooks headers and format), and
-``twilio-signature`` (``relay.config.auth_twilio``: Twilio signs the URL and the form).
+``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
+``preset: standard-webhooks`` sets the Standard Webhooks headers and format),
+``twilio-signature`` (``relay.config.auth_twilio``: Twilio signs the URL and the form), and
+``jwt`` (``relay.config.auth_jwt``: the body is an HMAC-signed JWT; Dialpad).
 
 Each scheme is a class (its config model, on ``relay.config.auth_base.AuthScheme``) with
 ``verify(headers=, query=, body=)`` (and ``url=``, the request's URL as seen, which only a
@@ -49,6 +50,7 @@ from relay.config.auth_base import (
     _Secrets,
     _Strings,
 )
+from relay.config.auth_jwt import JwtAuth
 from relay.config.auth_twilio import TwilioSignatureAuth
 from relay.config.body_token import checked_path, split_path, token_at, without_token
 from relay.exceptions import AuthError
@@ -62,6 +64,7 @@ __all__ = [
     "BodyTokenAuth",
     "HeaderAuth",
     "HmacAuth",
+    "JwtAuth",
     "NoAuth",
     "QueryAuth",
     "RequestURL",
@@ -386,7 +389,8 @@ AuthConfig = Annotated[
     | BodyTokenAuth
     | BasicAuth
     | HmacAuth
-    | TwilioSignatureAuth,
+    | TwilioSignatureAuth
+    | JwtAuth,
     Field(discriminator="type"),
 ]
 
@@ -399,6 +403,7 @@ AUTH_SCHEMES: tuple[type[AuthScheme], ...] = (
     BasicAuth,
     HmacAuth,
     TwilioSignatureAuth,
+    JwtAuth,
     NoAuth,
 )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from relay.config.auth import QueryAuth
+from relay.config.auth import JwtAuth, QueryAuth
 from relay.config.problems import Problem, render
 from relay.config.settings import Settings
 from relay.config.sources import (
@@ -86,6 +86,13 @@ class Source:
     def secret_query_param(self) -> str | None:
         """The query parameter carrying this source's secret, stripped before mapping."""
         return self.config.auth.param if isinstance(self.config.auth, QueryAuth) else None
+
+    @property
+    def body_decoder(self) -> Callable[[bytes], Any] | None:
+        """This source's own body format, whatever the Content-Type (``auth: jwt``: the
+        body is a JWT and its claims are the data), or None: JSON or a form."""
+        auth = self.config.auth
+        return auth.body_data if isinstance(auth, JwtAuth) else None
 
     def without_secret(
         self, query: dict[str, str], content_type: str | None, body: bytes

@@ -260,6 +260,7 @@ def inbound(
         mapping_query(incoming, source),
         body,
         max_depth=runtime.settings.max_json_depth,
+        decode=source.body_decoder,
     )
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable
 import httpx
 import orjson
 
+from relay.config import jwt
 from tests.conftest import dial_body
 from tests.support import scrape
 from tests.support.credentials import GOOD, OTHER, SCHEMES, WRONG, hmac_req
@@ -27,6 +28,7 @@ sources:
   hmac:
     auth: {{type: hmac, header: X-Sig, prefix: "sha256=", timestamp_header: X-Ts,
            secrets: [{GOOD}, {OTHER}]}}
+  jwt: {{auth: {{type: jwt, secrets: [{GOOD}, {OTHER}]}}}}
 """
 
 
@@ -41,6 +43,8 @@ def test_each_scheme_over_http(start_relay: Callable[..., RelayThread]) -> None:
                 req = hmac_req(secret, ts=int(time.time()), body=body)
             if scheme == "body-token":  # the token is a field of the body (Aircall)
                 body = orjson.dumps({**dial_body(dial_id=f"{scheme}-{i}"), "token": secret})
+            if scheme == "jwt":  # the body itself is the signed token
+                body = jwt.encode(orjson.loads(body), secret.encode())
             r = httpx.post(
                 f"{relay.url}/hooks/{scheme}",
                 content=body,

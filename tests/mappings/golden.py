@@ -16,7 +16,11 @@ One file per request, ``tests/fixtures/vendors/<vendor>/<case>.json``:
     the request file ``relay preview`` reads (``method``, ``content_type``, ``query``,
     ``body``), without the source's credential; the harness adds it where the source's auth
     says (a query auth's parameter goes in the URL, or in the form body when
-    ``credential_in`` is ``body``: Five9 POSTs its constants in the body).
+    ``credential_in`` is ``body``: Five9 POSTs its constants in the body; a ``jwt`` auth's
+    body, the event's claims, is signed into the JWT Dialpad sends).
+``_derived_from``
+    a request edited from a real one (which, and what was changed): it does not count
+    towards a vendor's ten real requests.
 ``genesys_api``
     (mapping ``genesys`` only) what the fake Genesys Cloud API answers: ``conversations``
     (id → analytics details), ``users``, ``queues``, ``wrapupcodes``, ``campaigns``,
@@ -55,6 +59,7 @@ import httpx
 from pydantic import SecretStr
 
 from mappings.five9 import Five9Options
+from relay.config import jwt
 from relay.config.auth_twilio import SETTINGS_HEADER, SIGNATURE_HEADER, twilio_signature
 from relay.config.settings import Settings
 from relay.config.sources import SourceConfig
@@ -65,7 +70,16 @@ from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
-VENDORS = ("five9", "vicidial", "convoso", "genesys", "genesys-data-action", "twilio", "aircall")
+VENDORS = (
+    "five9",
+    "vicidial",
+    "convoso",
+    "genesys",
+    "genesys-data-action",
+    "twilio",
+    "dialpad",
+    "aircall",
+)
 #: Every hook secret of the corpus and of the documented examples (``${VAR}``, ``SECRET``).
 HOOK_SECRET = "relay-hook-secret"
 API_KEY = "oiq-corpus-key-0001"
@@ -243,6 +257,9 @@ def build_request(
         headers[SIGNATURE_HEADER] = signed_as_twilio(
             base_url, source_name, auth, query, raw, headers
         )
+    elif kind == "jwt":  # Dialpad: the body is the claims signed into a JWT
+        alg = (auth.get("algorithms") or ["HS256"])[0]
+        raw = jwt.encode(json.loads(raw), resolve(auth["secret"]).encode(), alg)
     url = f"{base_url}/{route}/{source_name}" + (f"?{query}" if query else "")
     return httpx.Request(request.get("method") or "POST", url, content=raw, headers=headers)
 

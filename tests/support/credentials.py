@@ -8,6 +8,8 @@ import hmac
 import json
 from dataclasses import dataclass, field
 
+from relay.config import jwt
+
 NOW = 1_775_000_000.0
 BODY = b'{"dial_id": "call-0001", "ani": "5125550100"}'
 GOOD = "s3cret-Token-0001"
@@ -70,6 +72,11 @@ def hmac_req(secret: str, ts: int = int(NOW), body: bytes = BODY) -> Req:
     return Req(headers={"X-Sig": signature, "X-Ts": stamp}, body=body)
 
 
+def jwt_req(secret: str) -> Req:
+    """The body's claims signed into a JWT, the whole body (Dialpad)."""
+    return Req(body=jwt.encode(json.loads(BODY), secret.encode()))
+
+
 SCHEMES = {
     "header": ({"type": "header"}, header_req),
     "bearer": ({"type": "bearer"}, bearer_req),
@@ -80,6 +87,7 @@ SCHEMES = {
         {"type": "hmac", "header": "X-Sig", "prefix": "sha256=", "timestamp_header": "X-Ts"},
         hmac_req,
     ),
+    "jwt": ({"type": "jwt"}, jwt_req),
 }
 
 

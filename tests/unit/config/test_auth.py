@@ -301,6 +301,7 @@ def test_every_scheme_is_documented_in_order() -> None:
         "basicAuth",
         "hmacSignature",
         "twilioSignature",
+        "jwtBody",
         None,
     ]
 
