@@ -13,6 +13,7 @@ QUEUED                  202     queued               ``queued``, ``dial_id``
 DUPLICATE               200     duplicate            ``duplicate``, ``dial_id``
 COALESCED               202     coalesced            ``coalesced``, ``dial_id`` (a later leg)
 IGNORED                 200     ignored              ``ignored``, ``reason``
+VALIDATED               200     validated            ``validated``; ``Validation-Token`` echoed
 REJECTED                422     rejected             ``rejected``, ``rejected_id``, ``errors``
 CLIENT_GONE             400     bad_request          client disconnected (``ClientGone``)
 UNAUTHORIZED            401     unauthorized         unauthorized (``AuthError``)
@@ -181,6 +182,8 @@ DUPLICATE = Kind("duplicate", 200, "duplicate")
 #: A later leg of a call, merged into the dial held for its window (``coalesce_seconds``).
 COALESCED = Kind("coalesced", 202, "coalesced")
 IGNORED = Kind("ignored", 200, "ignored")
+#: A subscription's set-up handshake (RingCentral's ``Validation-Token``), echoed; nothing stored.
+VALIDATED = Kind("validated", 200, "validated")
 REJECTED = Kind("rejected", 422, "rejected")
 CLIENT_GONE = Kind("client_gone", 400, "bad_request", "client disconnected", raised_by=ClientGone)
 UNAUTHORIZED = Kind("unauthorized", 401, "unauthorized", "unauthorized", raised_by=AuthError)
@@ -223,6 +226,7 @@ TABLE: tuple[Kind, ...] = (
     DUPLICATE,
     COALESCED,
     IGNORED,
+    VALIDATED,
     REJECTED,
     CLIENT_GONE,
     UNAUTHORIZED,

@@ -23,6 +23,7 @@ sources:
   bearer: {{auth: {{type: bearer, secrets: [{GOOD}, {OTHER}]}}}}
   query: {{auth: {{type: query, param: key, secrets: [{GOOD}, {OTHER}]}}}}
   basic: {{auth: {{type: basic, username: genesys, passwords: [{GOOD}, {OTHER}]}}}}
+  ringcentral: {{auth: {{type: verification-token, secrets: [{GOOD}, {OTHER}]}}}}
   hmac:
     auth: {{type: hmac, header: X-Sig, prefix: "sha256=", timestamp_header: X-Ts,
            secrets: [{GOOD}, {OTHER}]}}

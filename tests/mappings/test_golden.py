@@ -36,9 +36,11 @@ _SOURCE = re.compile(r"^(https://\S+|[\w.-]+/[\w.-]+:\S+)$")
 
 
 def test_every_vendor_has_ten_sourced_requests() -> None:
-    """At least ten requests per vendor, each naming its public source and what it expects."""
+    """At least ten requests per vendor, each naming its public source and what it expects;
+    a case edited from a real one (``_derived_from``: which, and what changed) does not count."""
     for vendor in VENDORS:
-        assert len([c for c in ALL if c.vendor == vendor]) >= 10, vendor
+        real = [c for c in ALL if c.vendor == vendor and "_derived_from" not in c.doc]
+        assert len(real) >= 10, vendor
     for c in ALL:
         sources = c.doc["_from"] if isinstance(c.doc["_from"], list) else [c.doc["_from"]]
         assert sources and all(_SOURCE.match(s) for s in sources), c.id

@@ -62,8 +62,14 @@ def hmac_req(secret: str, ts: int = int(NOW), body: bytes = BODY) -> Req:
     return Req(headers={"X-Sig": signature, "X-Ts": stamp}, body=body)
 
 
+def verification_token_req(secret: str) -> Req:
+    """A RingCentral notification: the subscription's verificationToken in its header."""
+    return Req(headers={"Verification-Token": secret})
+
+
 SCHEMES = {
     "header": ({"type": "header"}, header_req),
+    "ringcentral": ({"type": "verification-token"}, verification_token_req),
     "bearer": ({"type": "bearer"}, bearer_req),
     "query": ({"type": "query", "param": "key"}, query_req),
     "basic": ({"type": "basic", "username": "genesys"}, basic_req),

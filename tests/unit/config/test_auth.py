@@ -300,6 +300,7 @@ def test_every_scheme_is_documented_in_order() -> None:
         "basicAuth",
         "hmacSignature",
         "twilioSignature",
+        "verificationToken",
         None,
     ]
 
