@@ -6,8 +6,10 @@ send nothing else), ``body-token`` (a field of the JSON body equals a secret; Ai
 ``basic``,
 ``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
 ``preset: standard-webhooks`` sets the Standard Webhooks headers and format),
-``twilio-signature`` (``relay.config.auth_twilio``: Twilio signs the URL and the form), and
-``jwt`` (``relay.config.auth_jwt``: the body is an HMAC-signed JWT; Dialpad).
+``twilio-signature`` (``relay.config.auth_twilio``: Twilio signs the URL and the form),
+``jwt`` (``relay.config.auth_jwt``: the body is an HMAC-signed JWT; Dialpad), and
+``verification-token`` (RingCentral: a header equals a secret, and the subscription's
+``Validation-Token`` handshake is answered: ``handshake``).
 
 Each scheme is a class (its config model, on ``relay.config.auth_base.AuthScheme``) with
 ``verify(headers=, query=, body=)`` (and ``url=``, the request's URL as seen, which only a
@@ -69,6 +71,7 @@ __all__ = [
     "QueryAuth",
     "RequestURL",
     "TwilioSignatureAuth",
+    "VerificationTokenAuth",
     "hmac_key",
 ]
 
@@ -381,6 +384,40 @@ class HmacAuth(_Secrets):
             return None
 
 
+#: RingCentral's handshake token: what is echoed must look like a token (no CR/LF, bounded).
+_ECHOABLE = re.compile(r"^[A-Za-z0-9._~+/=-]{1,128}$")
+
+
+class VerificationTokenAuth(HeaderAuth):
+    """``type: verification-token``: RingCentral webhook subscriptions.
+
+    Each notification carries the subscription's ``verificationToken`` in ``Verification-Token``
+    (RingCentral's guide also shows it as ``Validation-Token``: accepted as well). Creating the
+    subscription sends a request with a ``Validation-Token`` header, no ``Verification-Token``
+    and no notification body: ``handshake`` returns the token to echo (token-shaped only).
+    """
+
+    type: Literal["verification-token"]  # type: ignore[assignment]
+    header: str = "Verification-Token"
+
+    openapi_name: ClassVar[str | None] = "verificationToken"
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        text = "`type: verification-token` (RingCentral); `Validation-Token` is echoed."
+        return _api_key("header", cls.model_fields["header"].default, text)
+
+    def handshake(self, headers: _Strings, body: bytes) -> str | None:
+        token = headers.get("validation-token")
+        if token is None or self.header.lower() in headers or body.strip(b" \t\r\n{}"):
+            return None
+        return token if _ECHOABLE.match(token) else None
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        presented = headers.get(self.header.lower(), headers.get("validation-token"))
+        return _equals_any(presented, self.all_secrets())
+
+
 AuthConfig = Annotated[
     NoAuth
     | HeaderAuth
@@ -390,7 +427,8 @@ AuthConfig = Annotated[
     | BasicAuth
     | HmacAuth
     | TwilioSignatureAuth
-    | JwtAuth,
+    | JwtAuth
+    | VerificationTokenAuth,
     Field(discriminator="type"),
 ]
 
@@ -404,6 +442,7 @@ AUTH_SCHEMES: tuple[type[AuthScheme], ...] = (
     HmacAuth,
     TwilioSignatureAuth,
     JwtAuth,
+    VerificationTokenAuth,
     NoAuth,
 )
 

@@ -152,6 +152,11 @@ class AuthScheme(BaseModel):
     def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         raise NotImplementedError
 
+    def handshake(self, headers: _Strings, body: bytes) -> str | None:
+        """The token to echo when the request is the sender's set-up handshake (answered
+        before ``verify``, storing nothing); None for every scheme but RingCentral's."""
+        return None
+
 
 class _Secrets(AuthScheme):
     secret: _Secret | None = None

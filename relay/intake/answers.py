@@ -13,6 +13,7 @@ QUEUED                  202     queued               ``queued``, ``dial_id``
 DUPLICATE               200     duplicate            ``duplicate``, ``dial_id``
 COALESCED               202     coalesced            ``coalesced``, ``dial_id`` (a later leg)
 IGNORED                 200     ignored              ``ignored``, ``reason``
+VALIDATED               200     validated            ``validated``; ``Validation-Token`` echoed
 REJECTED                422     rejected             ``rejected``, ``rejected_id``, ``errors``
 REJECTED_KEPT           200     rejected             ``rejected_kept``, the same fields (a 2xx
                                                      wanted: ``rejected_status``, Aircall)
@@ -183,6 +184,8 @@ DUPLICATE = Kind("duplicate", 200, "duplicate")
 #: A later leg of a call, merged into the dial held for its window (``coalesce_seconds``).
 COALESCED = Kind("coalesced", 202, "coalesced")
 IGNORED = Kind("ignored", 200, "ignored")
+#: A subscription's set-up handshake (RingCentral's ``Validation-Token``), echoed; nothing stored.
+VALIDATED = Kind("validated", 200, "validated")
 REJECTED = Kind("rejected", 422, "rejected")
 #: The same, when the source's mapping sets ``rejected_status = 200``: a sender that disables
 #: its webhook after non-2xx answers (Aircall) must not count a kept request as a failure.
@@ -228,6 +231,7 @@ TABLE: tuple[Kind, ...] = (
     DUPLICATE,
     COALESCED,
     IGNORED,
+    VALIDATED,
     REJECTED,
     REJECTED_KEPT,
     CLIENT_GONE,

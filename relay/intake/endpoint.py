@@ -199,6 +199,8 @@ async def authenticate(
     """Find the source, read the body and check auth; on failure, the answer to send.
 
     ``scope`` (the ASGI scope) gives a scheme that signs the URL (Twilio) the URL as seen.
+    A set-up handshake (``auth.handshake``: RingCentral's ``Validation-Token``) is answered
+    here, before the credential is checked.
 
     The body returned has the source's secret removed (a ``query`` secret may travel in a
     form body: a Five9 POST constant; a ``body-token`` is a JSON field: Aircall); nothing
@@ -219,6 +221,9 @@ async def authenticate(
         )
     except RequestError as exc:  # too large, too slow, or gone
         return source, b"", refusal(exc)
+    echo = source.config.auth.handshake(incoming.headers, body)
+    if echo is not None:  # a subscription's set-up request: answered, never stored
+        return source, b"", answers.VALIDATED((b"validation-token", echo.encode()))
     auth = source.config.auth
     url = None
     if auth.needs_url and scope is not None:

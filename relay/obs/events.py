@@ -43,6 +43,7 @@ INTAKE_KINDS = (
     "duplicate",
     "coalesced",
     "ignored",
+    "validated",
     "rejected",
     "unauthorized",
     "unknown_source",

@@ -35,6 +35,7 @@ sources:
     mapping: genesys
     auth: {type: none}
     options: {client_id: relay-client, client_secret: relay-client-secret}
+  rc: {mapping: ringcentral, auth: {type: verification-token, secret: rc-hook-secret}}
 """
 LIMITS = {
     "max_header_count": 20,
@@ -188,6 +189,9 @@ HOOK_CASES = [
          ACCEPTED, hook(), _body(status="coalesced", dial_id="pin-4")),
     Case("ignored", request("POST", "/hooks/g", [JSON_TYPE], NOT_ENDED), OK, hook(),
          _body(status="ignored", reason="the conversation has not ended")),
+    Case("validated (RingCentral's handshake)",
+         request("POST", "/hooks/rc", [("Validation-Token", "a1b2-c3d4"), JSON_TYPE]), OK,
+         hook(("validation-token", "a1b2-c3d4")), _body(status="validated")),
     Case("rejected", request("POST", "/hooks/crm", CRM, dial(prospect_phone="not-a-number")),
          UNPROCESSABLE, hook(), REJECTED_PHONE),
     Case("rejected, kept with a 2xx (aircall)",
@@ -242,6 +246,8 @@ PREVIEW_CASES = [
          UNPROCESSABLE, starlette(), PREVIEW_PROBLEMS),
     Case("preview: ignored", request("POST", "/preview/g", [JSON_TYPE], NOT_ENDED), OK,
          starlette(), PREVIEW_IGNORED),
+    Case("preview: validated", request("POST", "/preview/rc", [("Validation-Token", "a1b2")]),
+         OK, starlette(("validation-token", "a1b2")), _body(status="validated")),
     *refusals("/preview/", starlette),
 ]  # fmt: skip
 

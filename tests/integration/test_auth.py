@@ -25,6 +25,7 @@ sources:
   query: {{auth: {{type: query, param: key, secrets: [{GOOD}, {OTHER}]}}}}
   body-token: {{auth: {{type: body-token, secrets: [{GOOD}, {OTHER}]}}}}
   basic: {{auth: {{type: basic, username: genesys, passwords: [{GOOD}, {OTHER}]}}}}
+  ringcentral: {{auth: {{type: verification-token, secrets: [{GOOD}, {OTHER}]}}}}
   hmac:
     auth: {{type: hmac, header: X-Sig, prefix: "sha256=", timestamp_header: X-Ts,
            secrets: [{GOOD}, {OTHER}]}}

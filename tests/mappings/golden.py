@@ -5,6 +5,9 @@ One file per request, ``tests/fixtures/vendors/<vendor>/<case>.json``:
 ``_from``
     where the payload's shape comes from: vendor documentation URLs or public code
     (``owner/repo:path``), a string or a list.
+``_derived_from``
+    (only for a case no public real request exists for) the real case it was edited from and
+    what was changed; such a case does not count towards a vendor's ten real requests.
 ``description``
     what is special about this request.
 ``source``
@@ -79,6 +82,7 @@ VENDORS = (
     "twilio",
     "dialpad",
     "aircall",
+    "ringcentral",
 )
 #: Every hook secret of the corpus and of the documented examples (``${VAR}``, ``SECRET``).
 HOOK_SECRET = "relay-hook-secret"
@@ -246,6 +250,8 @@ def build_request(
             query = f"{query}&{pair}" if query else pair
     elif kind == "header":
         headers[auth["header"]] = resolve(auth["secret"])
+    elif kind == "verification-token":  # RingCentral: the subscription's verificationToken
+        headers[auth.get("header", "Verification-Token")] = resolve(auth["secret"])
     elif kind == "bearer":
         headers["Authorization"] = f"Bearer {resolve(auth['secret'])}"
     elif kind == "body-token":  # Aircall: a field of the JSON body, at a dotted path

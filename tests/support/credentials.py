@@ -77,8 +77,14 @@ def jwt_req(secret: str) -> Req:
     return Req(body=jwt.encode(json.loads(BODY), secret.encode()))
 
 
+def verification_token_req(secret: str) -> Req:
+    """A RingCentral notification: the subscription's verificationToken in its header."""
+    return Req(headers={"Verification-Token": secret})
+
+
 SCHEMES = {
     "header": ({"type": "header"}, header_req),
+    "ringcentral": ({"type": "verification-token"}, verification_token_req),
     "bearer": ({"type": "bearer"}, bearer_req),
     "query": ({"type": "query", "param": "key"}, query_req),
     "body-token": ({"type": "body-token"}, body_token_req),

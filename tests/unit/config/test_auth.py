@@ -302,6 +302,7 @@ def test_every_scheme_is_documented_in_order() -> None:
         "hmacSignature",
         "twilioSignature",
         "jwtBody",
+        "verificationToken",
         None,
     ]
 

@@ -141,7 +141,9 @@ def test_empty_values_are_signed() -> None:
     signature = twilio_signature("auth-token-one", SDK_URL, form)
     without_empty = twilio_signature("auth-token-one", SDK_URL, [p for p in form if p[1]])
     assert signature != without_empty
-    assert accepts(auth(secret="auth-token-one"), seen(SDK_URL), signature, urlencode(form).encode())
+    assert accepts(
+        auth(secret="auth-token-one"), seen(SDK_URL), signature, urlencode(form).encode()
+    )
 
 
 def test_get_callback_signs_the_url_alone() -> None:
@@ -296,5 +298,6 @@ def test_a_signature_is_base64_of_the_hmac() -> None:
     """The encoding Twilio documents, computed independently."""
     mac = hmac.new(b"auth-token-one", DOCS_STRING.encode(), hashlib.sha1).digest()
     assert (
-        twilio_signature("auth-token-one", DOCS_URL, DOCS_FORM.items()) == base64.b64encode(mac).decode()
+        twilio_signature("auth-token-one", DOCS_URL, DOCS_FORM.items())
+        == base64.b64encode(mac).decode()
     )
