@@ -4,7 +4,8 @@ Schemes: ``none``, ``header`` (a named header equals a secret), ``bearer``, ``qu
 parameter equals a secret, in the URL or else in a form body; for Five9 and VICIdial, which can
 send nothing else), ``basic``,
 and ``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
-``preset: standard-webhooks`` sets the Standard Webhooks headers and format).
+``preset: standard-webhooks`` sets the Standard Webhooks headers and format), ``firehose``
+(a Kinesis Data Firehose access key; the source speaks Firehose's delivery protocol).
 
 Each scheme is a class (its config model) with ``verify(headers=, query=, body=)``, which
 raises ``AuthError`` unless the request carries a valid credential, and ``openapi_scheme()``,
@@ -46,6 +47,7 @@ __all__ = [
     "AuthScheme",
     "BasicAuth",
     "BearerAuth",
+    "FirehoseAuth",
     "HeaderAuth",
     "HmacAuth",
     "NoAuth",
@@ -204,6 +206,25 @@ class HeaderAuth(_HeaderSecrets):
 
     def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         return _equals_any(headers.get(self.header.lower()), self.all_secrets())
+
+
+class FirehoseAuth(_HeaderSecrets):
+    """``type: firehose``: a Kinesis Data Firehose HTTP endpoint destination's access key
+    (``X-Amz-Firehose-Access-Key``, sent as configured). The source then speaks Firehose's
+    delivery protocol: a batch of base64 records in, Firehose's JSON answer out
+    (``relay.intake.firehose``)."""
+
+    type: Literal["firehose"]
+
+    openapi_name: ClassVar[str | None] = "firehoseAccessKey"
+    HEADER: ClassVar[str] = "x-amz-firehose-access-key"
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        return _api_key("header", "X-Amz-Firehose-Access-Key", "`type: firehose`.")
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        return _equals_any(headers.get(self.HEADER), self.all_secrets())
 
 
 class BearerAuth(_HeaderSecrets):
@@ -427,7 +448,7 @@ class HmacAuth(_Secrets):
 
 
 AuthConfig = Annotated[
-    NoAuth | HeaderAuth | BearerAuth | QueryAuth | BasicAuth | HmacAuth,
+    NoAuth | HeaderAuth | BearerAuth | QueryAuth | BasicAuth | HmacAuth | FirehoseAuth,
     Field(discriminator="type"),
 ]
 
@@ -438,6 +459,7 @@ AUTH_SCHEMES: tuple[type[AuthScheme], ...] = (
     QueryAuth,
     BasicAuth,
     HmacAuth,
+    FirehoseAuth,
     NoAuth,
 )
 

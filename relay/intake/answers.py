@@ -13,6 +13,8 @@ QUEUED                  202     queued               ``queued``, ``dial_id``
 DUPLICATE               200     duplicate            ``duplicate``, ``dial_id``
 COALESCED               202     coalesced            ``coalesced``, ``dial_id`` (a later leg)
 IGNORED                 200     ignored              ``ignored``, ``reason``
+DELIVERED               200     delivered            a Firehose batch stored: its counts
+BAD_DELIVERY            400     bad_request          not a Firehose request (the problem)
 REJECTED                422     rejected             ``rejected``, ``rejected_id``, ``errors``
 CLIENT_GONE             400     bad_request          client disconnected (``ClientGone``)
 UNAUTHORIZED            401     unauthorized         unauthorized (``AuthError``)
@@ -36,6 +38,10 @@ PREVIEW_PROBLEMS        422     (none)               the preview, with its probl
 ADMIN_UNAUTHORIZED      401     (none)               unauthorized; ``WWW-Authenticate: Bearer``
 BAD_FILTER              400     (none)               the filter's problem (``/admin/events``)
 ======================  ======  ===================  ==========================================
+
+A source with ``auth: {type: firehose}`` (Kinesis Data Firehose) gets every answer of the
+hook's with the body Firehose reads instead (``relay.intake.firehose.as_firehose``):
+``{"requestId", "timestamp"}``, plus ``errorMessage`` (the error text) unless it is a 200.
 
 The ``/admin/...`` routes (``relay.intake.admin``) answer ``NO_ROUTE`` while
 ``RELAY_ADMIN_TOKEN`` is unset: the same bytes as a route that does not exist.
@@ -181,6 +187,10 @@ DUPLICATE = Kind("duplicate", 200, "duplicate")
 #: A later leg of a call, merged into the dial held for its window (``coalesce_seconds``).
 COALESCED = Kind("coalesced", 202, "coalesced")
 IGNORED = Kind("ignored", 200, "ignored")
+#: A Kinesis Data Firehose batch stored (``relay.intake.firehose``; its body is Firehose's).
+DELIVERED = Kind("delivered", 200, "delivered")
+#: A Firehose request whose envelope is not one (no ``requestId``, no ``records``).
+BAD_DELIVERY = Kind("bad_delivery", 400, "bad_request", "{problem}")
 REJECTED = Kind("rejected", 422, "rejected")
 CLIENT_GONE = Kind("client_gone", 400, "bad_request", "client disconnected", raised_by=ClientGone)
 UNAUTHORIZED = Kind("unauthorized", 401, "unauthorized", "unauthorized", raised_by=AuthError)
@@ -223,6 +233,8 @@ TABLE: tuple[Kind, ...] = (
     DUPLICATE,
     COALESCED,
     IGNORED,
+    DELIVERED,
+    BAD_DELIVERY,
     REJECTED,
     CLIENT_GONE,
     UNAUTHORIZED,
