@@ -13,7 +13,7 @@ QUEUED                  202     queued               ``queued``, ``dial_id``
 DUPLICATE               200     duplicate            ``duplicate``, ``dial_id``
 COALESCED               202     coalesced            ``coalesced``, ``dial_id`` (a later leg)
 IGNORED                 200     ignored              ``ignored``, ``reason``
-DELIVERED               200     delivered            a Firehose batch stored: its counts
+BATCH_STORED            200     batch                a Firehose batch stored: its counts
 BAD_DELIVERY            400     bad_request          not a Firehose request (the problem)
 REJECTED                422     rejected             ``rejected``, ``rejected_id``, ``errors``
 CLIENT_GONE             400     bad_request          client disconnected (``ClientGone``)
@@ -188,7 +188,7 @@ DUPLICATE = Kind("duplicate", 200, "duplicate")
 COALESCED = Kind("coalesced", 202, "coalesced")
 IGNORED = Kind("ignored", 200, "ignored")
 #: A Kinesis Data Firehose batch stored (``relay.intake.firehose``; its body is Firehose's).
-DELIVERED = Kind("delivered", 200, "delivered")
+BATCH_STORED = Kind("batch_stored", 200, "batch")
 #: A Firehose request whose envelope is not one (no ``requestId``, no ``records``).
 BAD_DELIVERY = Kind("bad_delivery", 400, "bad_request", "{problem}")
 REJECTED = Kind("rejected", 422, "rejected")
@@ -233,7 +233,7 @@ TABLE: tuple[Kind, ...] = (
     DUPLICATE,
     COALESCED,
     IGNORED,
-    DELIVERED,
+    BATCH_STORED,
     BAD_DELIVERY,
     REJECTED,
     CLIENT_GONE,

@@ -154,7 +154,7 @@ async def handle_delivery(
         rejected=tally.rejected,
         client=client,
     )
-    return answers.DELIVERED(
+    return answers.BATCH_STORED(
         stored=tally.stored,
         duplicate=tally.duplicate,
         ignored=tally.ignored,

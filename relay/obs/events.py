@@ -43,6 +43,7 @@ INTAKE_KINDS = (
     "duplicate",
     "coalesced",
     "ignored",
+    "batch",
     "rejected",
     "unauthorized",
     "unknown_source",

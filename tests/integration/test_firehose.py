@@ -5,17 +5,15 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from relay.queue.registry import create_queue
 from tests.support.fake_firehose import FakeFirehose
 from tests.support.fake_outboundiq import FakeOutboundIQ
-from tests.support.redis import REDIS_URL, unique_prefix
 from tests.support.relay_server import RelayThread
 from tests.support.scrape import value
 
@@ -39,15 +37,6 @@ def record(case: str) -> dict[str, Any]:
 def expected(case: str) -> dict[str, Any]:
     dial: dict[str, Any] = json.loads((CORPUS / f"{case}.json").read_text())["expected"]
     return dial
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def queue_mode(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    if request.param == "sqlite":
-        yield {}
-        return
-    with unique_prefix(tmp_path) as prefix:
-        yield {"queue_url": REDIS_URL, "redis_key_prefix": prefix}
 
 
 def firehose(relay: RelayThread, key: str | None = ACCESS_KEY, **kw: Any) -> FakeFirehose:
@@ -95,7 +84,7 @@ def test_a_batch_with_retries_delivers_one_dial_per_contact(
             )
         },
     }
-    assert value(relay.url, "relay_webhooks_total", source="connect", outcome="delivered") == 2
+    assert value(relay.url, "relay_webhooks_total", source="connect", outcome="batch") == 2
     rejected = relay.call(_rejected(relay))
     assert sorted(r["field"] for rec in rejected for r in rec.problems) == [
         "prospect_phone",
@@ -166,3 +155,16 @@ def test_a_malformed_envelope_gets_a_firehose_error(
     attempt = firehose(relay).post(b'{"records": "nope"}', "req-bad")
     assert attempt.status == 400
     assert "requestId" in attempt.body["errorMessage"]
+
+
+def test_a_queue_that_cannot_store_is_a_503_firehose_retries(
+    start_relay: Callable[..., RelayThread], fake: FakeOutboundIQ
+) -> None:
+    """Nothing is answered 200 unless it is stored: Firehose gets a 503 with an errorMessage
+    (and retries the batch later)."""
+    relay = start_relay(SOURCES)
+    relay.call(relay.runtime.queue.close())
+    attempt = firehose(relay).deliver([record("derived-inbound-answered")], attempts=2)
+    assert attempt.status == 503
+    assert attempt.body["errorMessage"] == "cannot store right now; retry"
+    assert value(relay.url, "relay_webhooks_total", source="connect", outcome="unavailable") == 2
