@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 from datetime import UTC
 from typing import Any
@@ -17,6 +19,7 @@ from mappings.amazon_connect import (
     direction_of,
     ignored_because,
 )
+from mappings.amazon_connect_backfill import records_in
 from relay.config.settings import Settings
 from relay.sdk import InboundRequest, MappingContext, MappingError
 from tests.mappings.golden import API_KEY, Case, accepted, corpus_relay, exercise, load
@@ -155,3 +158,40 @@ def test_any_record_maps_is_ignored_or_raises_a_mapping_error(record: Any) -> No
     if result.ignored is None:
         assert ignored_because(record) is None
         assert all(isinstance(v, str) for v in result.fields.values())
+
+
+class _Trickle(io.StringIO):
+    """Text handed out a few characters per read, whatever was asked: every chunk boundary."""
+
+    def __init__(self, text: str, step: int) -> None:
+        super().__init__(text)
+        self.step = step
+
+    def read(self, size: int | None = -1) -> str:
+        return super().read(self.step)
+
+
+_ctr_like = st.fixed_dictionaries(
+    {"ContactId": st.text(max_size=12), "LastUpdateTimestamp": st.text(max_size=5)},
+    optional={"Attributes": st.dictionaries(st.text(max_size=5), st.text(max_size=5), max_size=3)},
+)
+
+
+@given(
+    records=st.lists(_ctr_like, max_size=6),
+    separator=st.sampled_from(["", "\n", "\r\n", " ", ","]),
+    as_array=st.booleans(),
+    step=st.integers(min_value=1, max_value=40),
+)
+def test_s3_files_are_read_record_by_record(
+    records: list[dict[str, Any]], separator: str, as_array: bool, step: int
+) -> None:
+    """Back to back, one a line or an array, read in chunks of any size: the same records."""
+    text = json.dumps(records) if as_array else separator.join(json.dumps(r) for r in records)
+    assert list(records_in(_Trickle(text, step))) == records
+
+
+def test_a_broken_s3_file_stops_at_the_bad_record() -> None:
+    got = list(records_in(io.StringIO('{"ContactId": "a"}{"ContactId": ')))
+    assert got[0] == {"ContactId": "a"}
+    assert list(got[1]) == ["__invalid_json__"]
