@@ -57,10 +57,12 @@ def as_firehose(answer: Answer, request_id: str) -> Answer:
     if answer.status != 200:
         try:
             given = orjson.loads(answer.body)
-        except orjson.JSONDecodeError:
+        except orjson.JSONDecodeError:  # every answer is JSON; this is only a guard
+            given = None
+        if not isinstance(given, dict):
             given = {}
-        message = given.get("error") if isinstance(given, dict) else None
-        body["errorMessage"] = str(message or given.get("status") or answer.status)[:8192]
+        message = given.get("error") or given.get("status") or answer.status
+        body["errorMessage"] = str(message)[:8192]
     return Answer(answer.status, answer.outcome, orjson.dumps(body), answer.extra)
 
 

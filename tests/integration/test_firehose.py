@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from relay.queue.registry import create_queue
+from tests.support.cli import run_relay
 from tests.support.fake_firehose import FakeFirehose
 from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
@@ -168,3 +169,20 @@ def test_a_queue_that_cannot_store_is_a_503_firehose_retries(
     assert attempt.status == 503
     assert attempt.body["errorMessage"] == "cannot store right now; retry"
     assert value(relay.url, "relay_webhooks_total", source="connect", outcome="unavailable") == 2
+
+
+def test_relay_preview_shows_the_dial_of_one_contact_record(tmp_path: Path) -> None:
+    """`relay preview connect record.json`: the record itself (not a batch) maps as live."""
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(SOURCES)
+    ctr = tmp_path / "record.json"
+    ctr.write_text(json.dumps(record("derived-outbound-disposition-attribute")))
+    env = {
+        "RELAY_SOURCES_FILE": str(sources),
+        "RELAY_QUEUE_URL": f"sqlite:///{tmp_path}/q.db",
+        "RELAY_OUTBOUNDIQ_API_KEY": "oiq-key-0001",
+    }
+    done = run_relay("preview", "connect", str(ctr), "--json", env=env)
+    assert done.returncode == 0, done.stderr
+    dial = json.loads(done.stdout)["dial"]
+    assert dial == expected("derived-outbound-disposition-attribute")
