@@ -16,6 +16,8 @@ IGNORED                 200     ignored              ``ignored``, ``reason``
 BATCH_STORED            200     batch                a Firehose batch stored: its counts
 BAD_DELIVERY            400     bad_request          not a Firehose request (the problem)
 REJECTED                422     rejected             ``rejected``, ``rejected_id``, ``errors``
+REJECTED_KEPT           200     rejected             ``rejected_kept``, the same fields (a 2xx
+                                                     wanted: ``rejected_status``, Aircall)
 CLIENT_GONE             400     bad_request          client disconnected (``ClientGone``)
 UNAUTHORIZED            401     unauthorized         unauthorized (``AuthError``)
 FORBIDDEN_IP            403     forbidden_ip         client address not allowed
@@ -192,6 +194,9 @@ BATCH_STORED = Kind("batch_stored", 200, "batch")
 #: A Firehose request whose envelope is not one (no ``requestId``, no ``records``).
 BAD_DELIVERY = Kind("bad_delivery", 400, "bad_request", "{problem}")
 REJECTED = Kind("rejected", 422, "rejected")
+#: The same, when the source's mapping sets ``rejected_status = 200``: a sender that disables
+#: its webhook after non-2xx answers (Aircall) must not count a kept request as a failure.
+REJECTED_KEPT = Kind("rejected_kept", 200, "rejected")
 CLIENT_GONE = Kind("client_gone", 400, "bad_request", "client disconnected", raised_by=ClientGone)
 UNAUTHORIZED = Kind("unauthorized", 401, "unauthorized", "unauthorized", raised_by=AuthError)
 FORBIDDEN_IP = Kind("forbidden_ip", 403, "forbidden_ip", "client address not allowed")
@@ -236,6 +241,7 @@ TABLE: tuple[Kind, ...] = (
     BATCH_STORED,
     BAD_DELIVERY,
     REJECTED,
+    REJECTED_KEPT,
     CLIENT_GONE,
     UNAUTHORIZED,
     FORBIDDEN_IP,

@@ -31,6 +31,7 @@ sources:
   lan: {auth: {type: none}, allow_ips: ["10.0.0.0/8"]}
   slow: {auth: {type: none}, rate_limit: 1/hour}
   legs: {auth: {type: none}, coalesce_seconds: 3600}
+  ac: {mapping: aircall, auth: {type: body-token, secret: aircall-hook-token}}
   g:
     mapping: genesys
     auth: {type: none}
@@ -101,6 +102,21 @@ REJECTED_PHONE = _body(
     errors=[{"field": "prospect_phone", "problem": "not a phone number (got 'not-a-number')"}],
 )
 CLOSED = {"until_closed": True}
+#: An Aircall call.ended from a withheld number: rejected (no prospect phone), kept, and
+#: answered 200 (an Aircall source's ``rejected_status``: non-2xx disables its webhook).
+AIRCALL_ANONYMOUS = orjson.dumps(
+    {
+        "event": "call.ended",
+        "token": "aircall-hook-token",
+        "data": {"id": 1, "direction": "inbound", "started_at": 1646389739,
+                 "raw_digits": "anonymous", "number": {"digits": "+43 720 880079"}},
+    }
+)  # fmt: skip
+REJECTED_KEPT = _body(
+    status="rejected_kept",
+    rejected_id="<id>",
+    errors=[{"field": "prospect_phone", "problem": "required, but missing or empty"}],
+)
 
 
 def refusals(prefix: str, framing: Callable[..., list[tuple[str, str]]]) -> list[Case]:
@@ -175,6 +191,8 @@ HOOK_CASES = [
          _body(status="ignored", reason="the conversation has not ended")),
     Case("rejected", request("POST", "/hooks/crm", CRM, dial(prospect_phone="not-a-number")),
          UNPROCESSABLE, hook(), REJECTED_PHONE),
+    Case("rejected, kept with a 2xx (aircall)",
+         request("POST", "/hooks/ac", [JSON_TYPE], AIRCALL_ANONYMOUS), OK, hook(), REJECTED_KEPT),
     Case("HEAD never queues (no body)", request("HEAD", "/hooks/crm?" + DIAL_QUERY, [TOKEN]),
          b"HTTP/1.1 405 Method Not Allowed",
          [("allow", "<methods>"), ("content-length", "<any>"), CT], b"", {"head_only": True}),
@@ -208,15 +226,15 @@ PREVIEW_OK = (
     b'"prospect_phone":"5125550187","datetime":"2026-04-10 14:32:15","call_direction":'
     b'"Outbound","zip":"78701","sys_created_date_original":"2026-04-01","total_dial_attempts"'
     b':3,"skill_name":"Sales Tier 1","lead_source":"facebook-ads","dial_id":"pin-p"},'
-    b'"warnings":[]}'
+    b'"warnings":[],"unused_keys":[]}'
 )
 PREVIEW_PROBLEMS = (
     b'{"status":"rejected","queued":false,"errors":[{"field":"prospect_phone","problem":'
-    b'"not a phone number (got \'x\')"}],"warnings":[]}'
+    b'"not a phone number (got \'x\')"}],"warnings":[],"unused_keys":[]}'
 )
 PREVIEW_IGNORED = (
     b'{"status":"ignored","queued":false,"detail":"ignored: the conversation has not '
-    b'ended","warnings":[]}'
+    b'ended","warnings":[],"unused_keys":[]}'
 )
 PREVIEW_CASES = [
     Case("preview: mapped", request("POST", "/preview/crm", CRM, dial(dial_id="pin-p")), OK,

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass, field
+
+from relay.config import jwt
 
 NOW = 1_775_000_000.0
 BODY = b'{"dial_id": "call-0001", "ani": "5125550100"}'
@@ -51,6 +54,13 @@ def query_req(secret: str) -> Req:
     return Req(query={"key": secret})
 
 
+def body_token_req(secret: str) -> Req:
+    """Aircall's way: the token is a field of the JSON body."""
+    return Req(
+        body=json.dumps({"event": "call.ended", "token": secret, "data": {"id": 1}}).encode()
+    )
+
+
 def basic_req(secret: str) -> Req:
     return Req(headers={"Authorization": "Basic " + b64(f"genesys:{secret}".encode())})
 
@@ -67,16 +77,23 @@ def hmac_req(secret: str, ts: int = int(NOW), body: bytes = BODY) -> Req:
     return Req(headers={"X-Sig": signature, "X-Ts": stamp}, body=body)
 
 
+def jwt_req(secret: str) -> Req:
+    """The body's claims signed into a JWT, the whole body (Dialpad)."""
+    return Req(body=jwt.encode(json.loads(BODY), secret.encode()))
+
+
 SCHEMES = {
     "header": ({"type": "header"}, header_req),
     "bearer": ({"type": "bearer"}, bearer_req),
     "query": ({"type": "query", "param": "key"}, query_req),
+    "body-token": ({"type": "body-token"}, body_token_req),
     "basic": ({"type": "basic", "username": "genesys"}, basic_req),
     "firehose": ({"type": "firehose"}, firehose_req),
     "hmac": (
         {"type": "hmac", "header": "X-Sig", "prefix": "sha256=", "timestamp_header": "X-Ts"},
         hmac_req,
     ),
+    "jwt": ({"type": "jwt"}, jwt_req),
 }
 
 

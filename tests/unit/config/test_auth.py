@@ -297,8 +297,11 @@ def test_every_scheme_is_documented_in_order() -> None:
         "headerToken",
         "bearerToken",
         "queryToken",
+        "bodyToken",
         "basicAuth",
         "hmacSignature",
+        "twilioSignature",
+        "jwtBody",
         "firehoseAccessKey",
         None,
     ]
