@@ -138,27 +138,27 @@ def test_sdk_duplicate_names_vector() -> None:
 def test_empty_values_are_signed() -> None:
     """``ToZip=`` is part of the signed data: dropping it (parse_qs's default) breaks it."""
     form = [("CallSid", "CA1"), ("ToZip", ""), ("CallStatus", "completed")]
-    signature = twilio_signature("token-1", SDK_URL, form)
-    without_empty = twilio_signature("token-1", SDK_URL, [p for p in form if p[1]])
+    signature = twilio_signature("auth-token-one", SDK_URL, form)
+    without_empty = twilio_signature("auth-token-one", SDK_URL, [p for p in form if p[1]])
     assert signature != without_empty
-    assert accepts(auth(secret="token-1"), seen(SDK_URL), signature, urlencode(form).encode())
+    assert accepts(auth(secret="auth-token-one"), seen(SDK_URL), signature, urlencode(form).encode())
 
 
 def test_get_callback_signs_the_url_alone() -> None:
     url = SDK_URL + "&CallSid=CA1&CallStatus=completed"
-    signature = twilio_signature("token-1", url, [])
-    assert accepts(auth(secret="token-1"), seen(url), signature)
-    assert not accepts(auth(secret="token-1"), seen(url + "&x=1"), signature)
+    signature = twilio_signature("auth-token-one", url, [])
+    assert accepts(auth(secret="auth-token-one"), seen(url), signature)
+    assert not accepts(auth(secret="auth-token-one"), seen(url + "&x=1"), signature)
 
 
 def test_public_url_decides_behind_an_ingress() -> None:
     """Twilio signed the public URL; the relay sees its own address and the same query."""
     public = "https://relay.example.com/hooks/twilio"
-    signature = twilio_signature("token-1", f"{public}?campaign_id=C1", [("CallSid", "CA1")])
+    signature = twilio_signature("auth-token-one", f"{public}?campaign_id=C1", [("CallSid", "CA1")])
     internal = RequestURL("http", "10.0.0.5:8080", "/hooks/twilio", "campaign_id=C1")
     body = b"CallSid=CA1"
-    assert not accepts(auth(secret="token-1"), internal, signature, body)
-    assert accepts(auth(secret="token-1", public_url=public), internal, signature, body)
+    assert not accepts(auth(secret="auth-token-one"), internal, signature, body)
+    assert accepts(auth(secret="auth-token-one", public_url=public), internal, signature, body)
     forwarded = RequestURL(
         "http",
         "10.0.0.5:8080",
@@ -167,9 +167,9 @@ def test_public_url_decides_behind_an_ingress() -> None:
         forwarded_host="relay.example.com",
         forwarded_proto="https",
     )
-    assert accepts(auth(secret="token-1"), forwarded, signature, body)
+    assert accepts(auth(secret="auth-token-one"), forwarded, signature, body)
     changed = RequestURL("http", "10.0.0.5:8080", "/hooks/twilio", "campaign_id=C2")
-    assert not accepts(auth(secret="token-1", public_url=public), changed, signature, body)
+    assert not accepts(auth(secret="auth-token-one", public_url=public), changed, signature, body)
 
 
 def test_rotation_wrong_token_and_missing_parts() -> None:
@@ -205,9 +205,9 @@ def test_shared_key_with_hmac_sha256() -> None:
     [
         {},
         {"secret": "x"},
-        {"secret": "token-1", "public_url": "https://relay.example.com/hooks/t?a=1"},
-        {"secret": "token-1", "public_url": "relay.example.com/hooks/t"},
-        {"secret": "token-1", "public_url": "ftp://relay.example.com/hooks/t"},
+        {"secret": "auth-token-one", "public_url": "https://relay.example.com/hooks/t?a=1"},
+        {"secret": "auth-token-one", "public_url": "relay.example.com/hooks/t"},
+        {"secret": "auth-token-one", "public_url": "ftp://relay.example.com/hooks/t"},
     ],
 )
 def test_invalid_configs_refused(config: dict[str, object]) -> None:
@@ -258,8 +258,8 @@ def test_signed_string_matches_the_sdk_in_any_order(
 def test_a_form_twilio_signed_verifies_and_a_changed_one_does_not(
     pairs: list[tuple[str, str]],
 ) -> None:
-    signature = twilio_signature("token-1", SDK_URL, pairs)
-    scheme = auth(secret="token-1")
+    signature = twilio_signature("auth-token-one", SDK_URL, pairs)
+    scheme = auth(secret="auth-token-one")
     assert accepts(scheme, seen(SDK_URL), signature, urlencode(pairs).encode() or b"")
     changed = [*pairs, ("Zz", "changed")]
     assert not accepts(scheme, seen(SDK_URL), signature, urlencode(changed).encode())
@@ -294,7 +294,7 @@ def test_url_variants_toggle_the_port(
 
 def test_a_signature_is_base64_of_the_hmac() -> None:
     """The encoding Twilio documents, computed independently."""
-    mac = hmac.new(b"token-1", DOCS_STRING.encode(), hashlib.sha1).digest()
+    mac = hmac.new(b"auth-token-one", DOCS_STRING.encode(), hashlib.sha1).digest()
     assert (
-        twilio_signature("token-1", DOCS_URL, DOCS_FORM.items()) == base64.b64encode(mac).decode()
+        twilio_signature("auth-token-one", DOCS_URL, DOCS_FORM.items()) == base64.b64encode(mac).decode()
     )
