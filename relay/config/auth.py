@@ -7,9 +7,10 @@ send nothing else), ``body-token`` (a field of the JSON body equals a secret; Ai
 ``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
 ``preset: standard-webhooks`` sets the Standard Webhooks headers and format),
 ``twilio-signature`` (``relay.config.auth_twilio``: Twilio signs the URL and the form),
-``jwt`` (``relay.config.auth_jwt``: the body is an HMAC-signed JWT; Dialpad), and
+``jwt`` (``relay.config.auth_jwt``: the body is an HMAC-signed JWT; Dialpad),
 ``verification-token`` (RingCentral: a header equals a secret, and the subscription's
-``Validation-Token`` handshake is answered: ``handshake``).
+``Validation-Token`` handshake is answered: ``handshake``), and ``firehose`` (a Kinesis Data
+Firehose access key; the source speaks Firehose's delivery protocol).
 
 Each scheme is a class (its config model, on ``relay.config.auth_base.AuthScheme``) with
 ``verify(headers=, query=, body=)`` (and ``url=``, the request's URL as seen, which only a
@@ -64,6 +65,7 @@ __all__ = [
     "BasicAuth",
     "BearerAuth",
     "BodyTokenAuth",
+    "FirehoseAuth",
     "HeaderAuth",
     "HmacAuth",
     "JwtAuth",
@@ -131,6 +133,25 @@ class HeaderAuth(_HeaderSecrets):
 
     def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         return _equals_any(headers.get(self.header.lower()), self.all_secrets())
+
+
+class FirehoseAuth(_HeaderSecrets):
+    """``type: firehose``: a Kinesis Data Firehose HTTP endpoint destination's access key
+    (``X-Amz-Firehose-Access-Key``, sent as configured). The source then speaks Firehose's
+    delivery protocol: a batch of base64 records in, Firehose's JSON answer out
+    (``relay.intake.firehose``)."""
+
+    type: Literal["firehose"]
+
+    openapi_name: ClassVar[str | None] = "firehoseAccessKey"
+    HEADER: ClassVar[str] = "x-amz-firehose-access-key"
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        return _api_key("header", "X-Amz-Firehose-Access-Key", "`type: firehose`.")
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        return _equals_any(headers.get(self.HEADER), self.all_secrets())
 
 
 class BearerAuth(_HeaderSecrets):
@@ -428,7 +449,8 @@ AuthConfig = Annotated[
     | HmacAuth
     | TwilioSignatureAuth
     | JwtAuth
-    | VerificationTokenAuth,
+    | VerificationTokenAuth
+    | FirehoseAuth,
     Field(discriminator="type"),
 ]
 
@@ -443,6 +465,7 @@ AUTH_SCHEMES: tuple[type[AuthScheme], ...] = (
     TwilioSignatureAuth,
     JwtAuth,
     VerificationTokenAuth,
+    FirehoseAuth,
     NoAuth,
 )
 

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 import structlog
 from starlette.types import Receive, Scope, Send
 
-from relay.config.auth import RequestURL
+from relay.config.auth import FirehoseAuth, RequestURL
 from relay.config.network import client_address, in_networks, peer_is_trusted
 from relay.core.mapping import InboundRequest
 from relay.core.pipeline import (
@@ -51,6 +51,7 @@ from relay.exceptions import (
 from relay.intake import answers
 from relay.intake.answers import Answer, rate_limited, refusal
 from relay.intake.events import NO_SOURCE, webhook_event
+from relay.intake.firehose import REQUEST_ID_HEADER, as_firehose, handle_delivery
 from relay.intake.guard import COUNTED, header_problem
 from relay.intake.runtime import RelayRuntime
 from relay.obs.logs import info_line
@@ -212,11 +213,12 @@ async def authenticate(
     refused = _admit(incoming, runtime, source, kind)
     if refused is not None:
         return source, b"", refused
+    firehose = isinstance(source.config.auth, FirehoseAuth)
     try:
         body = await read_body(
             receive,
             incoming.headers.get("content-length"),
-            settings.max_body_bytes,
+            settings.firehose_max_bytes if firehose else settings.max_body_bytes,
             settings.body_timeout_seconds,
         )
     except RequestError as exc:  # too large, too slow, or gone
@@ -300,6 +302,9 @@ class HookEndpoint:
         except Exception:
             self._log.exception("webhook_failed", source=name, client=incoming.client)
             answer = answers.INTERNAL_ERROR()
+        firehose = runtime.sources.get(name)
+        if firehose is not None and isinstance(firehose.config.auth, FirehoseAuth):
+            answer = as_firehose(answer, incoming.headers.get(REQUEST_ID_HEADER, ""))
         outcome = answer.outcome or "error"  # every answer of the hook's has its own
         scope[COUNTED] = True
         known = name if name in runtime.sources else NO_SOURCE
@@ -333,6 +338,12 @@ async def _handle(
         return failure, None
     assert source is not None
     runtime.metrics.source_seen(source.name)  # authenticated: the dialer is alive
+    if isinstance(source.config.auth, FirehoseAuth):  # a batch of records, Firehose's protocol
+        on_findings = _counter(runtime, source.name)
+        answer = await handle_delivery(
+            runtime, source, incoming.headers, body, on_findings, incoming.client
+        )
+        return answer, None
     try:
         parsed = inbound(incoming, source, body, runtime)
     except UnsupportedMediaType as exc:

@@ -44,6 +44,7 @@ INTAKE_KINDS = (
     "coalesced",
     "ignored",
     "validated",
+    "batch",
     "rejected",
     "unauthorized",
     "unknown_source",

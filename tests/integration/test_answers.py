@@ -9,6 +9,7 @@ headers first, ``content-type`` last); the hook's own answers put ``content-type
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 from collections.abc import Callable
@@ -457,3 +458,44 @@ def test_client_gone_answer_is_pinned(
     if path.startswith("/hooks/"):
         counted = scrape.value(relay.url, "relay_webhooks_total", outcome="bad_request")
         assert counted == 1
+
+
+FIREHOSE_SOURCES = """
+sources:
+  hose: {mapping: amazon-connect, auth: {type: firehose, secret: hose-access-key}}
+"""
+HOSE = [
+    ("X-Amz-Firehose-Access-Key", "hose-access-key"),
+    ("X-Amz-Firehose-Request-Id", "req-pin-1"),
+    JSON_TYPE,
+]
+HOSE_BATCH = b'{"requestId":"req-pin-1","timestamp":1578090901599,"records":[{"data":"e30="}]}'
+TIMED = [CT, ("content-length", "<checked with the body>")]  # the body's time is not pinned
+HOSE_CASES = [
+    Case("firehose: delivered", request("POST", "/hooks/hose", HOSE, HOSE_BATCH), OK, TIMED,
+         b'{"requestId":"req-pin-1","timestamp":<ms>}'),
+    Case("firehose: unauthorized",
+         request("POST", "/hooks/hose", [("X-Amz-Firehose-Request-Id", "req-pin-1"), JSON_TYPE],
+                 HOSE_BATCH),
+         b"HTTP/1.1 401 Unauthorized", TIMED,
+         b'{"requestId":"req-pin-1","timestamp":<ms>,"errorMessage":"unauthorized"}'),
+    Case("firehose: not a Firehose request", request("POST", "/hooks/hose", HOSE, b"[]"),
+         b"HTTP/1.1 400 Bad Request", TIMED,
+         b'{"requestId":"req-pin-1","timestamp":<ms>,'
+         b'"errorMessage":"body: not a Firehose request: expected an object"}'),
+]  # fmt: skip
+
+
+def test_a_firehose_sources_answers_are_pinned(start_relay: Callable[..., RelayThread]) -> None:
+    """A Kinesis Data Firehose source answers in Firehose's shape: the request id echoed, the
+    time in milliseconds, an errorMessage unless it is a 200 (``relay.intake.firehose``)."""
+    relay = start_relay(FIREHOSE_SOURCES)
+    problems = {}
+    for case in HOSE_CASES:
+        reply = exchange(relay.settings.port, case.request)
+        assert reply.header(b"content-length") == str(len(reply.body)).encode()
+        timed = re.sub(rb'"timestamp":[0-9]{13}', b'"timestamp":<ms>', reply.body)
+        problem = mismatch(dataclasses.replace(reply, body=timed), case)
+        if problem:
+            problems[case.name] = problem
+    assert problems == {}

@@ -65,6 +65,11 @@ def basic_req(secret: str) -> Req:
     return Req(headers={"Authorization": "Basic " + b64(f"genesys:{secret}".encode())})
 
 
+def firehose_req(secret: str) -> Req:
+    """Kinesis Data Firehose's HTTP endpoint destination: the access key, verbatim."""
+    return Req(headers={"X-Amz-Firehose-Access-Key": secret})
+
+
 def hmac_req(secret: str, ts: int = int(NOW), body: bytes = BODY) -> Req:
     """Signed over ``<ts>.<body>``, GitHub style (``sha256=<hex>``)."""
     stamp = str(ts)
@@ -89,6 +94,7 @@ SCHEMES = {
     "query": ({"type": "query", "param": "key"}, query_req),
     "body-token": ({"type": "body-token"}, body_token_req),
     "basic": ({"type": "basic", "username": "genesys"}, basic_req),
+    "firehose": ({"type": "firehose"}, firehose_req),
     "hmac": (
         {"type": "hmac", "header": "X-Sig", "prefix": "sha256=", "timestamp_header": "X-Ts"},
         hmac_req,

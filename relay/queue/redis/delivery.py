@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Collection, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from relay.exceptions import QueueUnavailable
 from relay.queue.models import NewDial
 from relay.queue.redis.legs import RedisLegs
 
@@ -35,6 +36,22 @@ class RedisDelivery(RedisLegs):
         args = self._store_args(dial, due, dedupe_seconds)
         result = await self._grouped("enqueue", [self.base, seen], args)
         return bool(result != 0)
+
+    async def enqueue_many(self, dials: Sequence[NewDial], dedupe_seconds: float) -> list[bool]:
+        """One script for the whole batch (``enqueue_many.lua``): one atomic change, written
+        to the AOF as one unit."""
+        if not dials:
+            return []
+        if self._read_only:
+            raise QueueUnavailable("queue opened read-only")
+        keys = [self.base] + [self._seen_key(d.source, d.dial_id) for d in dials]
+        args: list[Any] = []
+        for dial in dials:
+            due = dial.due_at if dial.due_at is not None else dial.received_at
+            args.extend(self._store_args(dial, due, dedupe_seconds))
+        script = self._scripts["enqueue_many"]
+        replies = await self._op(lambda _c: script(keys=keys, args=args))
+        return [reply != 0 for reply in replies]
 
     async def ack(self, ids: Sequence[str]) -> None:
         if ids:

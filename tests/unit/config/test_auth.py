@@ -303,6 +303,7 @@ def test_every_scheme_is_documented_in_order() -> None:
         "twilioSignature",
         "jwtBody",
         "verificationToken",
+        "firehoseAccessKey",
         None,
     ]
 
