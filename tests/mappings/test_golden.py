@@ -36,9 +36,9 @@ _SOURCE = re.compile(r"^(https://\S+|[\w.-]+/[\w.-]+:\S+)$")
 
 
 #: Vendors with fewer than ten real public requests, and how many exist (the rest of their
-#: corpus is ``_derived_from`` real ones). Dialpad: every public call event found (its docs
-#: show none; six real bodies in public code, see docs/vendors/dialpad.md).
-SHORT_OF_REAL = {"dialpad": 6}
+#: corpus is ``_derived_from`` real ones). Dialpad: every public event found (its docs show
+#: none; six call events and one SMS event in public code, see docs/vendors/dialpad.md).
+SHORT_OF_REAL = {"dialpad": 7}
 
 
 def test_every_vendor_has_ten_sourced_requests() -> None:
