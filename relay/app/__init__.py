@@ -21,7 +21,7 @@ from starlette.types import Receive, Scope, Send
 
 from relay.app.heap import freeze_startup_heap, thaw_heap
 from relay.config.settings import Settings
-from relay.core.retention import RejectedRetention
+from relay.core.retention import HistoryRetention, RejectedRetention
 from relay.core.sources import Source, check_keys, config_warnings, load_configured_sources
 from relay.delivery.client import create_client
 from relay.delivery.resolver import close_mappings
@@ -120,6 +120,7 @@ def create_app(
         max_records=settings.rejected_max_records,
         dropped=lambda reason, n: runtime.metrics.rejected_dropped.labels(reason).inc(n),
     )
+    history = HistoryRetention(runtime.queue, seconds=settings.dial_history_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[State]:
@@ -135,6 +136,7 @@ def create_app(
         runtime.forwarder = forwarder
         runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
         sweeper = asyncio.create_task(retention.sweep(), name="rejected-retention")
+        history_sweeper = asyncio.create_task(history.sweep(), name="dial-history-retention")
         reload = _install_reload(runtime, settings, forwarder)
         freeze_startup_heap()
         log.info(
@@ -154,9 +156,10 @@ def create_app(
             runtime.worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runtime.worker
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
+            for task in (sweeper, history_sweeper):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await retention.close()
             if client is None:
                 await http.aclose()

@@ -13,6 +13,7 @@ from typing import Any
 from relay import __version__
 from relay.app import create_app
 from relay.cli.common import common_options, load_settings, sources_from
+from relay.cli.dial import register as register_dial
 from relay.cli.operator import register as register_operator
 from relay.cli.preview import register as register_preview
 from relay.config.sources import sources_schema
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     register_operator(sub, options)
+    register_dial(sub, options)
     register_preview(sub, options)
     return parser
 

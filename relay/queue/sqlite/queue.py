@@ -11,6 +11,7 @@ from relay.obs.logs import redact_url
 from relay.queue.sqlite.dead import SqliteDeadLetters
 from relay.queue.sqlite.delivery import SqliteDelivery
 from relay.queue.sqlite.health import SqliteHealth
+from relay.queue.sqlite.history import SqliteHistory
 from relay.queue.sqlite.reader import SqliteReader
 from relay.queue.sqlite.rejected import SqliteRejected
 from relay.queue.sqlite.schema import SCHEMA
@@ -23,18 +24,24 @@ if TYPE_CHECKING:
 __all__ = ["SqliteQueue"]
 
 
-class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealth):
-    """``DialQueue`` on one SQLite file (see ``relay.queue.sqlite`` for the design)."""
+class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealth, SqliteHistory):
+    """``DialQueue`` on one SQLite file (see ``relay.queue.sqlite`` for the design).
 
-    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+    ``history``: record each new dial's history (``RELAY_DIAL_HISTORY_SECONDS`` above 0).
+    """
+
+    def __init__(
+        self, path: Path | str, *, synchronous: str = "FULL", history: bool = True
+    ) -> None:
         self.path = Path(path)
         self.synchronous = synchronous
         writer = SqliteWriter(self.path, synchronous=synchronous, schema=SCHEMA)
-        super().__init__(writer, SqliteReader(self.path))
+        super().__init__(writer, SqliteReader(self.path), history=history)
 
     @classmethod
     def from_url(cls, url: str, settings: Settings | None = None) -> SqliteQueue:
-        """The queue for ``sqlite:///rel/q.db`` or ``sqlite:////abs/q.db`` (no settings)."""
+        """The queue for ``sqlite:///rel/q.db`` or ``sqlite:////abs/q.db``; of the settings,
+        ``RELAY_DIAL_HISTORY_SECONDS`` (0: no history)."""
         parts = urlsplit(url)
         path = unquote(parts.path)
         mistyped = not url.lower().startswith("sqlite:///") or redact_url(url) != url
@@ -43,7 +50,8 @@ class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealt
                 f"RELAY_QUEUE_URL: expected sqlite:///path/queue.db, got {redact_url(url)!r}"
             )
         # sqlite:///rel/q.db → "rel/q.db"; sqlite:////abs/q.db → "/abs/q.db"
-        return cls(path[1:])
+        history = settings is None or settings.dial_history_seconds > 0
+        return cls(path[1:], history=history)
 
     def __repr__(self) -> str:
         return f"SqliteQueue({str(self.path)!r})"
