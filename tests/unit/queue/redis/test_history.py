@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 import redis
 from structlog.testing import capture_logs
 
-from relay.exceptions import QueueUnavailable
 from relay.queue.base import Attempt
 from tests.support.redis import REDIS_URL, PrivateRedis
-from tests.unit.queue.redis.support import MakeQueue, new
+from tests.unit.queue.redis.support import MakeQueue, fill, new
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -53,32 +51,18 @@ async def test_trimmed_history_leaves_no_key_behind(make_queue: MakeQueue, prefi
 
 
 async def test_on_a_full_redis_history_gives_way_to_new_dials(
-    make_queue: MakeQueue, tmp_path: Path
+    make_queue: MakeQueue, full_redis: PrivateRedis
 ) -> None:
     """At maxmemory, the history of dials settled longest ago is dropped (and logged) so that
     a new dial is still stored: history never costs a webhook its 202."""
-    server = PrivateRedis(
-        tmp_path / "full", "--maxmemory", "3mb", "--maxmemory-policy", "noeviction"
-    )
-    server.start()
-    try:
-        q = await make_queue(url=server.url)
-        stored, refusal = 0, ""
-        try:
-            while stored < 100_000:
-                await q.enqueue(new(f"d{stored}", at=time.time()), 3600)
-                stored += 1
-        except QueueUnavailable as full:  # nothing settled yet: no history to drop
-            refusal = str(full)
-        assert "maxmemory" in refusal and stored > 0
-        while leased := await q.lease(200, 30, now=time.time()):
-            await q.ack([d.id for d in leased])
-        assert len(await q.dial_history("d0")) == 1  # delivered, its history kept
-        with capture_logs() as logs:
-            assert await q.enqueue(new("room-again", at=time.time()), 3600)
-        (dropped,) = [e for e in logs if e["event"] == "dial_history_dropped"]
-        assert dropped["reason"] == "redis_full" and dropped["records"] > 0
-        assert await q.dial_history("d0") == []  # the oldest went first
-        assert len(await q.dial_history(f"d{stored - 1}")) == 1
-    finally:
-        server.kill()
+    q = await make_queue(url=full_redis.url)
+    stored = await fill(q)  # nothing settled yet: no history to drop, the store is refused
+    while leased := await q.lease(200, 30, now=time.time()):
+        await q.ack([d.id for d in leased])
+    assert len(await q.dial_history("d0")) == 1  # delivered, its history kept
+    with capture_logs() as logs:
+        assert await q.enqueue(new("room-again"), 3600)
+    (dropped,) = [e for e in logs if e["event"] == "dial_history_dropped"]
+    assert dropped["reason"] == "redis_full" and dropped["records"] > 0
+    assert await q.dial_history("d0") == []  # the oldest went first
+    assert len(await q.dial_history(f"d{stored - 1}")) == 1
