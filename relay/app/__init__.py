@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
 import time
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypedDict
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -19,6 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from relay import __version__
 from relay.app.heap import freeze_startup_heap, thaw_heap
 from relay.config.settings import Settings
 from relay.core.retention import HistoryRetention, RejectedRetention
@@ -27,12 +30,15 @@ from relay.delivery.client import create_client
 from relay.delivery.resolver import close_mappings
 from relay.delivery.worker import Forwarder
 from relay.exceptions import ConfigError, QueueError
+from relay.intake.admin import ADMIN_EVENTS, admin_events
 from relay.intake.answers import HOOK_PREFIX, json_http_error
 from relay.intake.endpoint import HookEndpoint
 from relay.intake.guard import RequestGuard
 from relay.intake.openapi import openapi_endpoint
 from relay.intake.preview import preview
 from relay.intake.runtime import RelayRuntime
+from relay.obs.broadcast import EventChannel, broadcast
+from relay.obs.feed import EventFeed
 from relay.obs.metrics import RelayMetrics
 from relay.queue import create_queue
 from relay.queue.base import DialQueue
@@ -112,8 +118,12 @@ def create_app(
         settings=settings,
         sources=sources,
         queue=queue or create_queue(settings.queue_url, settings),
-        metrics=RelayMetrics(),
+        metrics=RelayMetrics(
+            version=__version__, queue_backend=urlsplit(settings.queue_url).scheme or "unknown"
+        ),
+        events=EventFeed(replica=replica_name(settings)),
     )
+    runtime.metrics.started(sources, at=runtime.started_at)
     retention = runtime.retention = RejectedRetention(
         runtime.queue,
         max_age_seconds=settings.rejected_max_age_seconds,
@@ -132,11 +142,18 @@ def create_app(
             settings=settings,
             client=http,
             metrics=runtime.metrics,
+            events=runtime.events,
         )
         runtime.forwarder = forwarder
         runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
         sweeper = asyncio.create_task(retention.sweep(), name="rejected-retention")
         history_sweeper = asyncio.create_task(history.sweep(), name="dial-history-retention")
+        channel = runtime.queue if isinstance(runtime.queue, EventChannel) else None
+        broadcaster = (  # every replica's events on the shared queue's channel
+            None
+            if channel is None
+            else asyncio.create_task(broadcast(runtime.events, channel), name="event-broadcast")
+        )
         reload = _install_reload(runtime, settings, forwarder)
         freeze_startup_heap()
         log.info(
@@ -149,6 +166,7 @@ def create_app(
             yield {"relay": runtime}
         finally:
             runtime.stopping = True
+            runtime.events.close()
             if reload:
                 with contextlib.suppress(Exception):
                     asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
@@ -156,10 +174,11 @@ def create_app(
             runtime.worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runtime.worker
-            for task in (sweeper, history_sweeper):
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            for task in (sweeper, history_sweeper, broadcaster):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await retention.close()
             if client is None:
                 await http.aclose()
@@ -176,6 +195,7 @@ def create_app(
         Route("/readyz", readyz, methods=["GET"]),
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),
+        Route(ADMIN_EVENTS, admin_events, methods=["GET"]),
     ]
     guard = Middleware(
         RequestGuard,
@@ -202,6 +222,12 @@ def _get_and_post(path: str, endpoint: Any) -> Route:
     assert route.methods is not None
     route.methods.discard("HEAD")
     return route
+
+
+def replica_name(settings: Settings) -> str:
+    """The name of this process in the live feed: ``RELAY_REDIS_CONSUMER``, else the host
+    (pod) name, as the Redis queue names its consumer."""
+    return settings.redis_consumer or socket.gethostname()
 
 
 async def _supervise(runtime: RelayRuntime, forwarder: Forwarder) -> None:
@@ -239,12 +265,16 @@ def _install_reload(runtime: RelayRuntime, settings: Settings, forwarder: Forwar
                 check_keys(settings, sources)
             except ConfigError as exc:
                 log.error("config_reload_failed", error=str(exc))
+                runtime.metrics.config_reloaded(ok=False)
                 return
             except Exception as exc:  # a bug in a mapping's factory must not kill the relay
                 log.error("config_reload_failed", error=f"{type(exc).__name__}: {exc}")
+                runtime.metrics.config_reloaded(ok=False)
                 return
             replaced = list(runtime.sources.values())
             runtime.sources = sources
+            runtime.metrics.track_sources(sources, since=time.time())
+            runtime.metrics.config_reloaded(ok=True)
             forwarder.update_sources(sources)
             # the replaced mappings' API clients close once work that holds them has finished
             spawn(_close_later(replaced, settings.forward_timeout_seconds * 3))

@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,19 +23,29 @@ import orjson
 
 from relay.cli.common import load_settings
 from relay.cli.operator import _age_seconds, _known_secrets, _masked_payload, _with_queue
+from relay.cli.output import json_option, print_json
 from relay.obs.logs import redact_answer
 from relay.queue.base import DialEvent, DialQueue, DialRecord
 
 __all__ = ["register"]
 
 _LANES = {0: "live", 1: "backfill"}
+#: How a document shows a time: ``_text_time`` or ``_json_time``.
+Clock = Callable[[float | None], str | None]
 
 
-def _at(ts: float | None) -> str | None:
-    """UTC, to the millisecond: attempts a fraction of a second apart stay apart."""
+def _text_time(ts: float | None) -> str | None:
+    """UTC, to the millisecond (attempts a fraction of a second apart stay apart)."""
     if ts is None:
         return None
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def _json_time(ts: float | None) -> str | None:
+    """ISO 8601 like every ``--json`` document, with milliseconds: ``...T16:00:06.042Z``."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _moment(text: str) -> float:
@@ -61,31 +72,32 @@ def _last4(text: str) -> str:
     return text
 
 
-def _event(e: DialEvent, secrets: list[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {"event": e.kind, "at": _at(e.at)}
+def _event(e: DialEvent, secrets: list[str], at: Clock) -> dict[str, Any]:
+    out: dict[str, Any] = {"event": e.kind, "at": at(e.at)}
     if e.kind == "received":
         out.update(lane=_LANES.get(e.lane or 0, str(e.lane)), kind=e.reason or "dial")
     elif e.kind == "attempt":
         answer = redact_answer(e.answer, secrets) if e.answer else ""
         out.update(attempt=e.attempt, status=e.status, answer=answer, seconds=e.seconds)
     elif e.kind == "waiting":
-        out.update(until=_at(e.due_at), reason=redact_answer(e.reason, secrets))
+        out.update(until=at(e.due_at), reason=redact_answer(e.reason, secrets))
     elif e.kind == "dead_lettered":
         out.update(reason=e.reason, status=e.status)
     return out
 
 
-def _shown(r: DialRecord, secrets: list[str], *, payload: bool = True) -> dict[str, Any]:
+def _shown(r: DialRecord, secrets: list[str], *, at: Clock, payload: bool = True) -> dict[str, Any]:
+    """``r`` as shown: the ``--json`` document (docs/operations.md), times by ``at``."""
     out: dict[str, Any] = {
         "id": r.id,
         "source": r.source,
         "dial_id": r.dial_id,
         "state": r.state,
         "number": f"******{r.phone_last4}" if r.phone_last4 else None,
-        "received_at": _at(r.received_at),
-        "settled_at": _at(r.settled_at),
+        "received_at": at(r.received_at),
+        "settled_at": at(r.settled_at),
         "dead_letter_id": r.dead_id,
-        "events": [_event(e, secrets) for e in r.events],
+        "events": [_event(e, secrets, at) for e in r.events],
     }
     if payload:
         out["payload"] = _payload(r.payload)
@@ -151,20 +163,20 @@ def show(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             for r in records:
-                print(f"  --source {r.source}\t{r.state}\t{_at(r.received_at)}", file=sys.stderr)
+                received = _text_time(r.received_at)
+                print(f"  --source {r.source}\t{r.state}\t{received}", file=sys.stderr)
             return 2
         secrets = _known_secrets(args)
-        shown = [_shown(r, secrets) for r in records]
         if args.json:
-            print(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
+            print_json([_shown(r, secrets, at=_json_time) for r in records])
             return 0
-        for i, d in enumerate(shown):
+        for i, r in enumerate(records):
             if i:
                 print()
-            _print_timeline(d)
+            _print_timeline(_shown(r, secrets, at=_text_time))
         return 0
 
-    return asyncio.run(_with_queue(args, run))
+    return asyncio.run(_with_queue(args, run, read_only=True))
 
 
 def list_dials(args: argparse.Namespace) -> int:
@@ -176,13 +188,12 @@ def list_dials(args: argparse.Namespace) -> int:
             phone_last4=args.number,
             limit=args.limit,
         )
-        secrets = _known_secrets(args) if args.json else []
-        shown = [_shown(r, secrets, payload=False) for r in records]
         if args.json:
-            print(orjson.dumps(shown, option=orjson.OPT_INDENT_2).decode())
+            secrets = _known_secrets(args)
+            print_json([_shown(r, secrets, at=_json_time, payload=False) for r in records])
             return 0
         print("received_at\tsource\tdial_id\tnumber\tstate\tattempts\tlast answer")
-        for d in shown:
+        for d in (_shown(r, [], at=_text_time, payload=False) for r in records):
             tries = [e for e in d["events"] if e["event"] == "attempt"]
             last = "-" if not tries else tries[-1]["status"] or "no answer"
             print(
@@ -191,7 +202,7 @@ def list_dials(args: argparse.Namespace) -> int:
             )
         return 0
 
-    return asyncio.run(_with_queue(args, run))
+    return asyncio.run(_with_queue(args, run, read_only=True))
 
 
 def register(sub: Any, options: argparse.ArgumentParser) -> None:
@@ -204,9 +215,10 @@ def register(sub: Any, options: argparse.ArgumentParser) -> None:
         "(RELAY_DIAL_HISTORY_SECONDS). Times are UTC.",
     )
     dsub = p_dial.add_subparsers(dest="action", required=True)
+    as_json = json_option()
     p_show = dsub.add_parser(
         "show",
-        parents=[options],
+        parents=[options, as_json],
         help="a dial's timeline: received, attempts with outboundIQ's answers, delivered or "
         "dead-lettered",
         description="Print the timeline of DIAL_ID. Exit 1: no such dial; exit 2: it is in "
@@ -214,9 +226,10 @@ def register(sub: Any, options: argparse.ArgumentParser) -> None:
     )
     p_show.add_argument("dial_id", help="the dialer's dial_id (as in the webhook)")
     p_show.add_argument("--source", help="only the dial of this source")
-    p_show.add_argument("--json", action="store_true", help="print JSON (a list of timelines)")
     p_show.set_defaults(func=show)
-    p_list = dsub.add_parser("list", parents=[options], help="dials with a history, newest first")
+    p_list = dsub.add_parser(
+        "list", parents=[options, as_json], help="dials with a history, newest first"
+    )
     p_list.add_argument("--source", help="only this source's dials")
     p_list.add_argument(
         "--since", type=_moment, help="received at or after: an age (2h, 3d) or a date-time"
@@ -226,5 +239,4 @@ def register(sub: Any, options: argparse.ArgumentParser) -> None:
     )
     p_list.add_argument("--number", type=_last4, help="the last 4 digits of the prospect's number")
     p_list.add_argument("--limit", type=int, default=100, help="at most this many (100)")
-    p_list.add_argument("--json", action="store_true", help="print JSON (timelines, no payload)")
     p_list.set_defaults(func=list_dials)

@@ -10,26 +10,33 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import argcomplete
+
 from relay import __version__
 from relay.app import create_app
-from relay.cli.common import common_options, load_settings, sources_from
+from relay.cli.backfill import register as register_backfill
+from relay.cli.common import check_config, common_options
+from relay.cli.completion import register as register_completion
 from relay.cli.dial import register as register_dial
 from relay.cli.operator import register as register_operator
 from relay.cli.preview import register as register_preview
+from relay.cli.tail import register as register_tail
 from relay.config.sources import sources_schema
-from relay.core.sources import check_keys, config_warnings
-from relay.exceptions import ConfigError, RelayError
+from relay.core.sources import config_warnings
+from relay.exceptions import RelayError
 from relay.intake.server import build_server
 from relay.obs.logs import configure_logging
-from relay.queue.registry import create_queue
 
 __all__ = ["main"]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    configure_logging(settings.log_level)
-    app = create_app(settings)
+    # every problem of the settings, the queue URL and the sources file at once, as `check`
+    checked = check_config(
+        args, None, "--sources-file", on_settings=lambda s: configure_logging(s.log_level)
+    )
+    settings = checked.settings
+    app = create_app(settings, sources=checked.sources, queue=checked.queue)
     # uvicorn re-raises the signal it stopped on once it is done; a finished graceful
     # shutdown on SIGTERM is a success (exit 0), so let that re-raise land on a no-op.
     signal.signal(signal.SIGTERM, lambda _sig, _frame: None)
@@ -38,19 +45,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    settings = load_settings(args)
-    problems: list[str] = []
-    try:  # the queue URL as ``serve`` reads it (not opened: nothing is created or dialled)
-        create_queue(settings.queue_url, settings)
-    except ConfigError as exc:
-        problems.append(str(exc))
-    try:
-        path, sources = sources_from(settings, args.file, "relay check FILE")
-    except ConfigError as exc:
-        problems.append(str(exc))
-    if problems:  # every problem of this run, not only the first
-        raise ConfigError("\n".join(problems))
-    check_keys(settings, sources)
+    checked = check_config(args, args.file, "relay check FILE")
+    settings, sources = checked.settings, checked.sources
     for name, source in sorted(sources.items()):
         cfg = source.config
         key = "own key" if cfg.api_key else ("default key" if source.api_key else "NO KEY")
@@ -58,7 +54,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"ok  {name}: POST /hooks/{name}  mapping={cfg.mapping} auth={cfg.auth.type} "
             f"timezone={cfg.timezone} ({key})"
         )
-    print(f"{path}: {len(sources)} source(s) valid")
+    print(f"{checked.path}: {len(sources)} source(s) valid")
     for warning in config_warnings(settings, sources):  # allowed, so still exit 0
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -77,7 +73,7 @@ def _run(coro_fn: Callable[[], Coroutine[Any, Any, int]]) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="relay", description="outboundIQ Relay")
     parser.add_argument("--version", action="version", version=f"relay {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     options = common_options()  # --queue-url, --sources-file: after any command's name
 
     serve = sub.add_parser("serve", help="run the relay (intake + forwarder)", parents=[options])
@@ -100,13 +96,17 @@ def build_parser() -> argparse.ArgumentParser:
     schema.set_defaults(func=cmd_schema)
 
     register_operator(sub, options)
+    register_backfill(sub, options)
     register_dial(sub, options)
     register_preview(sub, options)
+    register_tail(sub, options)
+    register_completion(sub, options)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers a shell's completion request, then exits
     args = parser.parse_args(argv)
     try:
         code: int = args.func(args)

@@ -1,41 +1,39 @@
 """Operator tools over the configured queue: ``dlq``, ``rejected``, ``queue stats``.
 
 They open the same queue the server uses (``RELAY_QUEUE_URL``, or ``--queue-url``); SQLite
-allows this while the server runs (WAL), and so does Redis. Only ``backfill`` may create a
-queue: the others refuse a SQLite file that does not exist ("no queue at <path>", exit 1).
+allows this while the server runs (WAL), and so does Redis. Only ``backfill``
+(``relay.cli.backfill``) may create a queue: these refuse a SQLite file that does not exist
+("no queue at <path>", exit 1). The ones that only look (``queue stats``, ``dlq``/``rejected``
+``list`` and ``show``) open a SQLite queue read-only, so they cannot change it. ``list``,
+``show`` and ``stats`` take ``--json`` (``relay.cli.output``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from relay.cli.common import load_settings
-from relay.config.zones import zone
-from relay.core.backfill import BackfillOptions, readers, run_backfill
-from relay.core.normalize import normalize_datetime
+from relay.cli.completion import source_names
+from relay.cli.output import iso, json_option, print_json, when
 from relay.core.pipeline import map_request, parse_request, store_mapped
 from relay.core.sources import configured_secrets, load_configured_sources
 from relay.exceptions import ConfigError, MappingError, UnsupportedMediaType
-from relay.obs.logs import mask_phone, redact_answer
+from relay.obs.logs import mask_document, redact_answer
 from relay.queue import create_queue
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
 from relay.queue.sqlite import SqliteQueue
 
-__all__ = ["register"]
+__all__ = ["LOOKING", "register"]
 
-
-def _when(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S")
+#: The ``dlq`` and ``rejected`` actions that only look: they open a SQLite queue read-only.
+LOOKING = frozenset({"list", "show"})
 
 
 def _age_seconds(text: str) -> float:
@@ -48,34 +46,31 @@ def _age_seconds(text: str) -> float:
 
 
 def _masked_payload(payload: bytes) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(payload)
-    _mask_phones(data)
+    """A stored payload as shown: phone numbers masked at any depth (a mapping job's payload
+    nests the vendor's event)."""
+    data: dict[str, Any] = mask_document(orjson.loads(payload))
     return data
 
 
-def _mask_phones(node: Any) -> None:
-    """Mask phone numbers at any depth (a mapping job's payload nests the vendor's event)."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if key in ("ani", "prospect_phone", "dnis") and isinstance(value, str):
-                node[key] = mask_phone(value)
-            else:
-                _mask_phones(value)
-    elif isinstance(node, list):
-        for value in node:
-            _mask_phones(value)
-
-
 async def _with_queue(
-    args: argparse.Namespace, fn: Callable[[DialQueue], Awaitable[int]], *, create: bool = False
+    args: argparse.Namespace,
+    fn: Callable[[DialQueue], Awaitable[int]],
+    *,
+    create: bool = False,
+    read_only: bool = False,
 ) -> int:
     """Run ``fn`` on the configured queue. Unless ``create``, a SQLite queue must exist
-    already: an operator command never leaves an empty queue file where none was."""
+    already: an operator command never leaves an empty queue file where none was. A command
+    that only looks passes ``read_only``: a SQLite file is then opened read-only (SQLite's
+    ``mode=ro``), so it cannot change the queue, even by mistake."""
     settings = load_settings(args)
     queue = create_queue(settings.queue_url, settings)
-    if not create and isinstance(queue, SqliteQueue) and not queue.path.is_file():
-        print(f"no queue at {queue.path}", file=sys.stderr)
-        return 1
+    if isinstance(queue, SqliteQueue):
+        if not create and not queue.path.is_file():
+            print(f"no queue at {queue.path}", file=sys.stderr)
+            return 1
+        if read_only:
+            queue = SqliteQueue(queue.path, read_only=True)
     await queue.open()
     try:
         return await fn(queue)
@@ -86,9 +81,33 @@ async def _with_queue(
 def _dead_line(d: DeadDial) -> str:
     status = d.status if d.status is not None else "-"
     return (
-        f"{d.id}\t{d.source}\t{d.dial_id}\t{status}\t{d.reason}\t{_when(d.dead_at)}\t"
+        f"{d.id}\t{d.source}\t{d.dial_id}\t{status}\t{d.reason}\t{when(d.dead_at)}\t"
         f"attempts={d.attempts}"
     )
+
+
+def _dead_row(d: DeadDial) -> dict[str, Any]:
+    """One dead letter of ``dlq list --json``: the table's columns and when it arrived."""
+    return {
+        "id": d.id,
+        "source": d.source,
+        "dial_id": d.dial_id,
+        "status": d.status,
+        "reason": d.reason,
+        "received_at": iso(d.received_at),
+        "dead_at": iso(d.dead_at),
+        "attempts": d.attempts,
+    }
+
+
+def _dead_doc(d: DeadDial, secrets: list[str]) -> dict[str, Any]:
+    """``dlq show``: the row, outboundIQ's answer (secrets hidden) and the payload (phones
+    masked)."""
+    return {
+        **_dead_row(d),
+        "response_body": redact_answer(d.response_body, secrets),
+        "payload": _masked_payload(d.payload),
+    }
 
 
 async def _select_dead(queue: DialQueue, args: argparse.Namespace) -> list[DeadDial] | None:
@@ -113,19 +132,7 @@ def dlq(args: argparse.Namespace) -> int:
             if d is None:
                 print(f"no dead letter {args.id}", file=sys.stderr)
                 return 1
-            out = {
-                "id": d.id,
-                "source": d.source,
-                "dial_id": d.dial_id,
-                "reason": d.reason,
-                "status": d.status,
-                "response_body": redact_answer(d.response_body, _known_secrets(args)),
-                "attempts": d.attempts,
-                "received_at": _when(d.received_at),
-                "dead_at": _when(d.dead_at),
-                "payload": _masked_payload(d.payload),
-            }
-            print(orjson.dumps(out, option=orjson.OPT_INDENT_2).decode())
+            print_json(_dead_doc(d, _known_secrets(args)), indent=not args.json)
             return 0
         if args.action in ("replay", "purge") and not (
             args.ids or args.source or args.status or args.older_than or args.all
@@ -137,6 +144,9 @@ def dlq(args: argparse.Namespace) -> int:
         selected = await _select_dead(queue, args)
         if selected is None:
             return 1
+        if args.action == "list" and args.json:
+            print_json([_dead_row(d) for d in selected])
+            return 0
         if args.action == "list":
             print("id\tsource\tdial_id\tstatus\treason\tdead_at\tattempts")
             for d in selected:
@@ -151,7 +161,7 @@ def dlq(args: argparse.Namespace) -> int:
             print(f"purged {count} dead letter(s)")
         return 0
 
-    return asyncio.run(_with_queue(args, run))
+    return asyncio.run(_with_queue(args, run, read_only=args.action in LOOKING))
 
 
 def _known_secrets(args: argparse.Namespace) -> list[str]:
@@ -172,37 +182,44 @@ def _load_sources(args: argparse.Namespace) -> dict[str, Any]:
 def rejected(args: argparse.Namespace) -> int:
     async def run(queue: DialQueue) -> int:
         if args.action == "list":
+            records = await queue.list_rejected(source=args.source, limit=args.limit)
+            if args.json:
+                print_json([_rejected_row(r) for r in records])
+                return 0
             print("id\tsource\treceived_at\tproblems")
-            for r in await queue.list_rejected(source=args.source, limit=args.limit):
+            for r in records:
                 fields = ",".join(p["field"] for p in r.problems)
-                print(f"{r.id}\t{r.source}\t{_when(r.received_at)}\t{fields}")
+                print(f"{r.id}\t{r.source}\t{when(r.received_at)}\t{fields}")
             return 0
         if args.action == "show":
             rec = await queue.get_rejected(args.id)
             if rec is None:
                 print(f"no rejected request {args.id}", file=sys.stderr)
                 return 1
-            print(
-                orjson.dumps(
-                    {
-                        "id": rec.id,
-                        "source": rec.source,
-                        "received_at": _when(rec.received_at),
-                        "method": rec.method,
-                        "content_type": rec.content_type,
-                        "query": rec.query,
-                        "body": rec.body.decode("utf-8", "replace"),
-                        "problems": rec.problems,
-                    },
-                    option=orjson.OPT_INDENT_2,
-                ).decode()
-            )
+            doc = {
+                **_rejected_row(rec),
+                "method": rec.method,
+                "content_type": rec.content_type,
+                "query": rec.query,
+                "body": rec.body.decode("utf-8", "replace"),
+            }
+            print_json(doc, indent=not args.json)
             return 0
         if args.action == "purge":
             return await _purge_rejected(queue, args)
         return await _replay_rejected(queue, args)
 
-    return asyncio.run(_with_queue(args, run))
+    return asyncio.run(_with_queue(args, run, read_only=args.action in LOOKING))
+
+
+def _rejected_row(r: RejectedRecord) -> dict[str, Any]:
+    """One rejected request of ``rejected list --json``: who sent it, when, and why."""
+    return {
+        "id": r.id,
+        "source": r.source,
+        "received_at": iso(r.received_at),
+        "problems": r.problems,
+    }
 
 
 async def _purge_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
@@ -286,7 +303,21 @@ def queue_stats(args: argparse.Namespace) -> int:
     async def run(queue: DialQueue) -> int:
         now = time.time()
         s = await queue.stats(now=now)
-        oldest = f"{now - s.oldest_received_at:.0f} s" if s.oldest_received_at else "-"
+        age = now - s.oldest_received_at if s.oldest_received_at else None
+        if args.json:
+            print_json(
+                {
+                    "ready": s.ready,
+                    "delayed": s.delayed,
+                    "leased": s.leased,
+                    "dead": s.dead,
+                    "rejected": s.rejected,
+                    "oldest_age_seconds": None if age is None else round(age, 3),
+                    "by_source": dict(sorted(s.by_source.items())),
+                }
+            )
+            return 0
+        oldest = f"{age:.0f} s" if age is not None else "-"
         print(f"ready     {s.ready}")
         print(f"delayed   {s.delayed}")
         print(f"leased    {s.leased}")
@@ -297,124 +328,90 @@ def queue_stats(args: argparse.Namespace) -> int:
             print(f"  {source}\t{count}")
         return 0
 
-    return asyncio.run(_with_queue(args, run))
-
-
-def backfill(args: argparse.Namespace) -> int:
-    sources = _load_sources(args)
-    source = sources.get(args.source)
-    if source is None:
-        print(f"unknown source {args.source!r}", file=sys.stderr)
-        return 2
-    if args.timezone:
-        try:
-            tz = zone(args.timezone)
-        except ValueError as exc:
-            print(f"--timezone: {exc}", file=sys.stderr)
-            return 2
-        config = source.config.model_copy(update={"timezone": args.timezone})
-        source = dataclasses.replace(source, tz=tz, config=config)
-    formats = readers()
-    if args.format and args.format not in formats:
-        print(
-            f"unknown format {args.format!r}; one of {', '.join(sorted(formats))}", file=sys.stderr
-        )
-        return 2
-    window = {}
-    for name in ("since", "until"):
-        value = getattr(args, name)
-        if value:
-            try:
-                window[name] = normalize_datetime(value, source.tz)
-            except ValueError as exc:
-                print(f"--{name}: {exc}", file=sys.stderr)
-                return 2
-    files = [Path(f) for f in args.files]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        print(f"no such file: {', '.join(missing)}", file=sys.stderr)
-        return 2
-    options = BackfillOptions(
-        fmt=args.format,
-        dry_run=args.dry_run,
-        since=window.get("since"),
-        until=window.get("until"),
-        dedupe_seconds=args.dedupe_days * 86400,
-        show_rejects=args.show_rejects,
-    )
-
-    async def run(queue: DialQueue) -> int:
-        report = await run_backfill(queue, source, files, options)
-        print(report.summary(args.dry_run))
-        return 0
-
-    return asyncio.run(_with_queue(args, run, create=True))
+    return asyncio.run(_with_queue(args, run, read_only=True))
 
 
 def register(sub: Any, options: argparse.ArgumentParser) -> None:
-    """Add ``dlq``, ``rejected``, ``backfill`` and ``queue`` to the ``relay`` parser;
-    ``options`` (``--queue-url``, ``--sources-file``) go on every command."""
-    p_dlq = sub.add_parser("dlq", help="dead letters: list | show | replay | purge")
-    dsub = p_dlq.add_subparsers(dest="action", required=True)
-    for action in ("list", "replay", "purge"):
-        a = dsub.add_parser(action, parents=[options])
+    """Add ``dlq``, ``rejected`` and ``queue`` to the ``relay`` parser; ``options``
+    (``--queue-url``, ``--sources-file``) go on every command."""
+    as_json = json_option()
+    p_dlq = sub.add_parser(
+        "dlq",
+        help="dead letters (dials outboundIQ refused for good): list | show | replay | purge",
+        description="Dead letters: dials outboundIQ refused for good, kept until replayed.",
+    )
+    dsub = p_dlq.add_subparsers(dest="action", required=True, metavar="ACTION")
+    dhelp = {
+        "list": "list dead letters (tab-separated, or --json)",
+        "replay": "put dead letters back into the queue",
+        "purge": "delete dead letters for good",
+    }
+    for action, about in dhelp.items():
+        parents = [options, as_json] if action == "list" else [options]
+        a = dsub.add_parser(action, help=about, description=about, parents=parents)
         if action != "list":
             a.add_argument("ids", nargs="*", help="dead-letter ids (default: the filter)")
             a.add_argument("--all", action="store_true", help="every dead letter")
-        a.add_argument("--source")
-        a.add_argument("--status", type=int, help="outboundIQ's HTTP status")
-        a.add_argument("--older-than", help="age, e.g. 30m, 2h, 3d")
-        a.add_argument("--limit", type=int, default=1000)
-    show = dsub.add_parser("show", parents=[options])
-    show.add_argument("id")
+        _source_option(a, "only this source's dead letters")
+        a.add_argument("--status", type=int, help="only those outboundIQ answered with this status")
+        a.add_argument("--older-than", help="only those dead for longer than this: 30m, 2h, 3d")
+        _limit(a, 1000)
+    _show(dsub, [options, as_json], "one dead letter: outboundIQ's answer and the payload "
+          "(phones masked)", "the dead letter's id (the first column of dlq list)")  # fmt: skip
     p_dlq.set_defaults(func=dlq)
 
-    p_rej = sub.add_parser("rejected", help="rejected requests: list | show | replay | purge")
-    rsub = p_rej.add_subparsers(dest="action", required=True)
-    rl = rsub.add_parser("list", parents=[options])
-    rl.add_argument("--source")
-    rl.add_argument("--limit", type=int, default=1000)
-    rs = rsub.add_parser("show", parents=[options])
-    rs.add_argument("id")
+    p_rej = sub.add_parser(
+        "rejected",
+        help="requests that could not be mapped: list | show | replay | purge",
+        description="Rejected requests: kept raw, to replay once the mapping is fixed.",
+    )
+    rsub = p_rej.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rl = rsub.add_parser(
+        "list",
+        help="list rejected requests with the fields at fault (tab-separated, or --json)",
+        parents=[options, as_json],
+    )
+    _source_option(rl, "only this source's requests")
+    _limit(rl, 1000)
+    _show(rsub, [options, as_json], "one rejected request as received (secret parameter "
+          "removed) and its problems", "the rejected request's id (the first column of "
+          "rejected list)")  # fmt: skip
     rr = rsub.add_parser(
         "replay", help="re-map stored requests with the current config", parents=[options]
     )
-    rr.add_argument("ids", nargs="*")
-    rr.add_argument("--source")
-    rr.add_argument("--all", action="store_true")
-    rr.add_argument("--limit", type=int, default=100000)
+    rr.add_argument("ids", nargs="*", help="rejected ids (default: --source or --all)")
+    _source_option(rr, "every request of this source")
+    rr.add_argument("--all", action="store_true", help="every rejected request")
+    _limit(rr, 100000)
     rp = rsub.add_parser("purge", help="delete stored requests for good", parents=[options])
     rp.add_argument("ids", nargs="*", help="rejected ids (default: the filter)")
-    rp.add_argument("--source")
-    rp.add_argument("--older-than", help="age, e.g. 30m, 2h, 3d")
+    _source_option(rp, "only this source's requests")
+    rp.add_argument("--older-than", help="only those older than this: 30m, 2h, 3d")
     rp.add_argument("--all", action="store_true", help="every rejected request")
-    rp.add_argument("--limit", type=int, default=1_000_000)
+    _limit(rp, 1_000_000)
     p_rej.set_defaults(func=rejected)
 
-    p_bf = sub.add_parser(
-        "backfill",
-        help="queue a dialer's exported call history through a source's mapping",
-        parents=[options],
+    p_q = sub.add_parser("queue", help="the queue's state: stats")
+    qsub = p_q.add_subparsers(dest="action", required=True, metavar="ACTION")
+    qsub.add_parser(
+        "stats",
+        help="ready / delayed / leased / dead / rejected counts and the oldest dial's age",
+        parents=[options, as_json],
     )
-    p_bf.add_argument("source")
-    p_bf.add_argument("files", nargs="+")
-    p_bf.add_argument("--format", help="jsonl, csv, or a vendor format (default: by file name)")
-    p_bf.add_argument("--dry-run", action="store_true", help="map and count; queue nothing")
-    p_bf.add_argument("--since", help="only calls at or after (source time zone unless given)")
-    p_bf.add_argument("--until", help="only calls before")
-    p_bf.add_argument(
-        "--dedupe-days",
-        type=float,
-        default=400.0,
-        help="how long backfilled dial_ids are remembered (default 400)",
-    )
-    p_bf.add_argument("--show-rejects", type=int, default=10)
-    p_bf.add_argument(
-        "--timezone", help="IANA zone of the export's times (default: the source's timezone)"
-    )
-    p_bf.set_defaults(func=backfill)
-
-    p_q = sub.add_parser("queue", help="queue statistics")
-    qsub = p_q.add_subparsers(dest="action", required=True)
-    qsub.add_parser("stats", parents=[options])
     p_q.set_defaults(func=queue_stats)
+
+
+def _show(sub: Any, parents: list[argparse.ArgumentParser], about: str, id_help: str) -> None:
+    """A ``show ID`` action: one record, as one JSON document."""
+    sub.add_parser("show", help=about, parents=parents).add_argument("id", help=id_help)
+
+
+def _limit(parser: argparse.ArgumentParser, default: int) -> None:
+    parser.add_argument(
+        "--limit", type=int, default=default, help="at most this many (default %(default)s)"
+    )
+
+
+def _source_option(parser: argparse.ArgumentParser, about: str) -> None:
+    """``--source NAME``, completed from the sources file."""
+    source_names(parser.add_argument("--source", help=about))

@@ -15,6 +15,8 @@ from relay.config.network import IPNetwork, parse_networks
 from relay.obs.logs import redact_url
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The shortest ``RELAY_ADMIN_TOKEN`` accepted.
+MIN_ADMIN_TOKEN = 16
 
 
 class Settings(BaseSettings):
@@ -30,6 +32,8 @@ class Settings(BaseSettings):
     queue_url: str = Field(default="sqlite:///relay-queue.db", repr=False)  # may hold a password
     log_level: str = "INFO"
     dry_run: bool = False
+    # The operator's token for /admin/... (the live event feed); unset: those routes are 404
+    admin_token: SecretStr | None = None
 
     # Intake
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
@@ -91,12 +95,23 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}: use {', '.join(LOG_LEVELS)}{hint}")
         return value
 
-    @field_validator("outboundiq_api_key", mode="before")
+    @field_validator("outboundiq_api_key", "admin_token", mode="before")
     @classmethod
     def _blank_key_is_none(cls, value: Any) -> Any:
-        """An empty (or blank) key is no key: refused outside dry-run, never sent."""
+        """An empty (or blank) key is no key: refused outside dry-run, never sent; an empty
+        admin token leaves ``/admin/...`` off."""
         if isinstance(value, str) and not value.strip():
             return None
+        return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _long_admin_token(cls, value: SecretStr | None) -> SecretStr | None:
+        """The admin token guards every call's data: a short one could be guessed."""
+        if value is not None and len(value.get_secret_value().strip()) < MIN_ADMIN_TOKEN:
+            raise ValueError(
+                f"must be at least {MIN_ADMIN_TOKEN} characters (e.g. openssl rand -hex 32)"
+            )
         return value
 
     @field_validator("trusted_proxies", mode="before")

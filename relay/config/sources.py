@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping as AbcMapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import (
@@ -29,12 +30,20 @@ from pydantic import (
 from relay.config.auth import AuthConfig
 from relay.config.limits import RateLimit
 from relay.config.network import IPNetwork, parse_networks
-from relay.config.problems import Problem, problems_of, render
+from relay.config.problems import Problem, problems_of
 from relay.config.strict_yaml import Lines, load_yaml_lines
 from relay.config.zones import zone
 from relay.exceptions import ConfigError
 
-__all__ = ["SOURCE_NAME", "SourceConfig", "SourcesFile", "parse_sources_file", "sources_schema"]
+__all__ = [
+    "SOURCE_NAME",
+    "PartialSource",
+    "SourceConfig",
+    "SourcesFile",
+    "SourcesRead",
+    "read_sources_file",
+    "sources_schema",
+]
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"  # a source's name (its URL path part)
@@ -100,10 +109,6 @@ class SourcesFile(BaseModel):
         """The line of every key and list item of the file read (empty for one built)."""
         return self._lines
 
-    def problems(self, origin: str, found: list[Problem]) -> ConfigError:
-        """``found`` (problems seen after validation), each at its line in the file."""
-        return ConfigError(render(origin, found, self._lines))
-
     @field_validator("sources")
     @classmethod
     def _names(cls, value: dict[str, SourceConfig]) -> dict[str, SourceConfig]:
@@ -138,13 +143,43 @@ def _interpolate(
     return node
 
 
-def parse_sources_file(
+@dataclass(frozen=True)
+class PartialSource:
+    """A source that failed validation: the fields written without a problem of their own
+    (valid, ``${VAR}`` replaced), and the names of the fields with one."""
+
+    fields: dict[str, Any]
+    bad: frozenset[str]
+
+    def usable(self, *names: str) -> bool:
+        """Whether none of the fields ``names`` has a problem (written or left out)."""
+        return not self.bad.intersection(names)
+
+
+@dataclass
+class SourcesRead:
+    """A sources document read and validated, problems and all.
+
+    ``valid`` holds the sources that validated; ``partial`` the others, so that what can
+    still be checked of them (a mapping's options, the call directions) is checked in the
+    same run.
+    """
+
+    valid: dict[str, SourceConfig]
+    partial: dict[str, PartialSource]
+    problems: list[Problem]
+    lines: Lines
+
+
+def read_sources_file(
     text: str,
     *,
     env: AbcMapping[str, str] | None = None,
     origin: str = "sources file",
-) -> SourcesFile:
-    """Parse, interpolate and validate a sources document (mappings are not built here)."""
+) -> SourcesRead:
+    """Parse, interpolate and validate a sources document, keeping every problem (each at
+    its line) and whatever is valid. A document that is not YAML, or not a mapping, is a
+    ``ConfigError`` at once: nothing in it can be read."""
     raw, lines = load_yaml_lines(text, origin)  # no aliases, no key twice: refused first
     if not isinstance(raw, dict):
         raise ConfigError(f"{origin}: expected a mapping with a `sources` key")
@@ -154,12 +189,37 @@ def parse_sources_file(
         parsed = SourcesFile.model_validate(raw)
     except ValidationError as exc:  # every problem at once, each at its line
         unset = {path for path, _ in missing}  # a value left empty fails again: said once
-        found = [p for p in problems_of(exc, lines, SourcesFile) if p[0] not in unset]
-        raise ConfigError(render(origin, missing + found, lines)) from None
-    if missing:
-        raise ConfigError(render(origin, missing, lines))
-    parsed._lines = lines
-    return parsed
+        found = missing + [p for p in problems_of(exc, lines, SourcesFile) if p[0] not in unset]
+        valid, partial = _sorted_out(raw.get("sources"), found)
+        return SourcesRead(valid=valid, partial=partial, problems=found, lines=lines)
+    valid, partial = _sorted_out(raw.get("sources"), missing, parsed.sources)
+    return SourcesRead(valid=valid, partial=partial, problems=missing, lines=lines)
+
+
+def _sorted_out(
+    raw: Any, problems: list[Problem], validated: dict[str, SourceConfig] | None = None
+) -> tuple[dict[str, SourceConfig], dict[str, PartialSource]]:
+    """The sources without a problem (validated), and what is valid of every other source
+    that is a mapping under a valid name."""
+    valid: dict[str, SourceConfig] = {}
+    partial: dict[str, PartialSource] = {}
+    if not isinstance(raw, dict):
+        return valid, partial
+    for name, fields in raw.items():
+        if not isinstance(name, str) or not _NAME.match(name) or not isinstance(fields, dict):
+            continue
+        own = [path[2:] for path, _ in problems if path[:2] == ("sources", name)]
+        if not own:
+            try:
+                valid[name] = validated[name] if validated else SourceConfig.model_validate(fields)
+                continue
+            except (KeyError, ValidationError):  # a problem not located in the source
+                pass
+        if () in own:  # the source as a whole
+            continue
+        bad = frozenset(str(path[0]) for path in own)
+        partial[name] = PartialSource({k: v for k, v in fields.items() if k not in bad}, bad)
+    return valid, partial
 
 
 _NOT_INLINED = ("$defs", "discriminator")  # OpenAPI's discriminator names $defs: left out

@@ -4,7 +4,9 @@ Records stream from export files in constant memory (a reader yields one ``Backf
 at a time), go through the same mapping and normalizers as live webhooks, and are queued on
 the backfill lane, which drains only when the live lane is empty, under the same per-key rate
 limit. Dedupe uses the live rules (same ``dial_id``), remembered for ``--dedupe-days``, so
-re-running a file queues nothing twice. Rejects go to the rejected store with file and row.
+re-running a file queues nothing twice. Rejects go to the rejected store with file and row,
+and the report counts them by reason (``relay.core.reason``). A dry run only asks whether a
+key was seen (``SeenLookup``): it stores nothing, so it can run on a queue opened read-only.
 When the source coalesces the legs of a call (``coalesce_seconds``, on for Five9), consecutive
 records of one call are merged into one dial with the live rule (``relay.core.legs``).
 """
@@ -21,13 +23,14 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 import orjson
 
 from relay.core.legs import merge_dials
 from relay.core.mapping import InboundRequest
 from relay.core.pipeline import Mapped, keep_rejected, map_request, store_mapped
+from relay.core.reason import RejectTally
 from relay.core.sources import Source
 from relay.exceptions import ConfigError, MappingError, Problem
 from relay.queue.base import DialQueue
@@ -37,6 +40,8 @@ __all__ = [
     "BackfillOptions",
     "BackfillRecord",
     "BackfillReport",
+    "SeenLookup",
+    "dry_run_backfill",
     "readers",
     "run_backfill",
 ]
@@ -156,25 +161,64 @@ class BackfillOptions:
 class BackfillReport:
     counts: Counter[str] = field(default_factory=Counter)
     rejects: list[tuple[str, int, list[Problem]]] = field(default_factory=list)
+    reasons: RejectTally = field(default_factory=RejectTally)
     records: int = 0
     seconds: float = 0.0
-    dry_run_ids: set[str] = field(default_factory=set)  # ids a dry run would have queued
+
+    @property
+    def reject_ratio(self) -> float:
+        """Rejected records over records read (0 when none were read)."""
+        return self.counts["rejected"] / self.records if self.records else 0.0
+
+    def reject(self, record: BackfillRecord, problems: list[Problem], show: int) -> None:
+        self.counts["rejected"] += 1
+        self.reasons.add(record.file, record.row, problems)
+        if len(self.rejects) < show:
+            self.rejects.append((record.file, record.row, problems))
 
     def summary(self, dry_run: bool) -> str:
         verb = "would queue" if dry_run else "queued"
+        rejected = self.counts["rejected"]
         lines = [
             f"records   {self.records}  ({self.records / max(self.seconds, 1e-9):.0f}/s)",
             f"{verb:<9} {self.counts['queued']}",
             f"duplicate {self.counts['duplicate']}  (already sent or queued)",
             f"coalesced {self.counts['coalesced']}  (later legs of a call, merged into its dial)",
             f"outside   {self.counts['outside_window']}  (--since/--until)",
-            f"rejected  {self.counts['rejected']}",
+            f"rejected  {rejected}  ({self.reject_ratio:.2%} of records)",
             f"ignored   {self.counts['ignored']}  (not calls, per the mapping)",
         ]
+        if rejected:
+            lines.append("rejects by reason:")
+            width = len(str(max(g.count for g in self.reasons.groups.values())))
+            for key, group in self.reasons.most_common():
+                where = f"{group.first[0]}:{group.first[1]}"
+                lines.append(f"  {group.count:>{width}}  {key}  (first: {where})")
+        if self.rejects:
+            lines.append(f"first {len(self.rejects)} rejects:")
         for file, row, problems in self.rejects:
             reasons = "; ".join(f"{p.field}: {p.problem}" for p in problems)
             lines.append(f"  {file}:{row}: {reasons}")
         return "\n".join(lines)
+
+    def as_dict(self, dry_run: bool) -> dict[str, Any]:
+        """The summary as one JSON document (``relay backfill --json``, docs/backfill.md)."""
+        return {
+            "dry_run": dry_run,
+            "records": self.records,
+            "seconds": round(self.seconds, 3),
+            **{name: self.counts[name] for name in _COUNTS},
+            "reject_ratio": self.reject_ratio,
+            "reject_reasons": self.reasons.as_list(),
+            "rejects": [
+                {"file": file, "row": row, "problems": [p.as_dict() for p in problems]}
+                for file, row, problems in self.rejects
+            ],
+        }
+
+
+#: The outcomes a report counts, as ``relay backfill --json`` names them.
+_COUNTS = ("queued", "duplicate", "coalesced", "outside_window", "rejected", "ignored")
 
 
 class _Progress:
@@ -248,11 +292,113 @@ class _Legs:
         return [call] if call is not None else []
 
 
+class SeenLookup(Protocol):
+    """All a dry run asks of the queue: was this key accepted already?"""
+
+    async def seen(self, source: str, dial_id: str, *, now: float) -> bool: ...
+
+
+class _Target(Protocol):
+    """Where the records a backfill keeps go: the queue, or (a dry run) only the counts."""
+
+    def reject(self, record: BackfillRecord, problems: list[Problem]) -> None: ...
+
+    def keep(self, mapped: Mapped, key: str) -> None: ...
+
+    async def flush(self, now: float) -> None: ...
+
+
+class _Store:
+    """Stores each kept record (its dial or job) and each reject, one batch at a time."""
+
+    def __init__(
+        self, queue: DialQueue, source: Source, options: BackfillOptions, report: BackfillReport
+    ) -> None:
+        self.queue, self.source, self.options, self.report = queue, source, options, report
+        self._rejects: list[tuple[BackfillRecord, list[Problem]]] = []
+        self._kept: list[Mapped] = []
+
+    def reject(self, record: BackfillRecord, problems: list[Problem]) -> None:
+        self._rejects.append((record, problems))
+
+    def keep(self, mapped: Mapped, key: str) -> None:
+        self._kept.append(mapped)
+
+    async def flush(self, now: float) -> None:
+        name = self.source.name
+        stores: list[Awaitable[object]] = [
+            keep_rejected(self.queue, name, record.request(), problems)
+            for record, problems in self._rejects
+        ]
+        stores += [self._store(mapped, now) for mapped in self._kept]
+        self._rejects, self._kept = [], []
+        if stores:
+            await asyncio.gather(*stores)
+
+    async def _store(self, mapped: Mapped, now: float) -> None:
+        # The legs of a call were merged above: the dial is stored as it is, not held.
+        stored, _key = await store_mapped(
+            self.queue,
+            self.source,
+            mapped,
+            dedupe_seconds=self.options.dedupe_seconds,
+            now=now,
+            lane=BACKFILL_LANE,
+            coalesce=False,
+        )
+        self.report.counts["queued" if stored == "queued" else "duplicate"] += 1
+
+
+class _DryRun:
+    """Counts what would be queued: a key seen by the queue, or earlier in this run, is a
+    duplicate. Nothing is written anywhere."""
+
+    def __init__(self, lookup: SeenLookup, source: Source, report: BackfillReport) -> None:
+        self.lookup, self.source, self.report = lookup, source, report
+        self._ids: set[str] = set()  # the keys this run would have queued
+        self._keys: list[str] = []
+
+    def reject(self, record: BackfillRecord, problems: list[Problem]) -> None:
+        return None
+
+    def keep(self, mapped: Mapped, key: str) -> None:
+        self._keys.append(key)
+
+    async def flush(self, now: float) -> None:
+        for key in self._keys:
+            seen = key in self._ids or await self.lookup.seen(self.source.name, key, now=now)
+            self._ids.add(key)
+            self.report.counts["duplicate" if seen else "queued"] += 1
+        self._keys = []
+
+
 async def run_backfill(
     queue: DialQueue, source: Source, files: list[Path], options: BackfillOptions
 ) -> BackfillReport:
-    """Map, filter and queue every record of ``files`` for ``source``."""
+    """Map, filter and queue every record of ``files`` for ``source`` (with
+    ``options.dry_run``, only count: see ``dry_run_backfill``)."""
     report = BackfillReport()
+    if options.dry_run:
+        return await _run(_DryRun(queue, source, report), source, files, options, report)
+    return await _run(_Store(queue, source, options, report), source, files, options, report)
+
+
+async def dry_run_backfill(
+    lookup: SeenLookup, source: Source, files: list[Path], options: BackfillOptions
+) -> BackfillReport:
+    """Map, filter and count every record of ``files`` as a backfill would, storing nothing:
+    ``lookup`` (a queue opened read-only, or one that knows nothing) only says what was seen."""
+    report = BackfillReport()
+    return await _run(_DryRun(lookup, source, report), source, files, options, report)
+
+
+async def _run(
+    target: _Target,
+    source: Source,
+    files: list[Path],
+    options: BackfillOptions,
+    report: BackfillReport,
+) -> BackfillReport:
     formats = readers()
     started = time.monotonic()
     total = sum(p.stat().st_size for p in files)
@@ -268,10 +414,10 @@ async def run_backfill(
                 report.records += 1
                 pending += legs.add(record)
                 if len(pending) >= _BATCH:
-                    await _process(queue, source, pending, options, report)
+                    await _process(target, pending, options, report)
                     pending = []
                     progress.update(report.records, done_bytes + stream.position)
-            await _process(queue, source, pending + legs.flush(), options, report)
+            await _process(target, pending + legs.flush(), options, report)
         done_bytes += path.stat().st_size
     report.seconds = time.monotonic() - started
     progress.update(report.records, done_bytes, final=True)
@@ -279,22 +425,12 @@ async def run_backfill(
 
 
 async def _process(
-    queue: DialQueue,
-    source: Source,
-    batch: list[_Item],
-    options: BackfillOptions,
-    report: BackfillReport,
+    target: _Target, batch: list[_Item], options: BackfillOptions, report: BackfillReport
 ) -> None:
-    now = time.time()
-    stores: list[Awaitable[object]] = []
     for record, mapped in batch:
         if isinstance(mapped, MappingError):
-            exc = mapped
-            report.counts["rejected"] += 1
-            if len(report.rejects) < options.show_rejects:
-                report.rejects.append((record.file, record.row, exc.problems))
-            if not options.dry_run:
-                stores.append(keep_rejected(queue, source.name, record.request(), exc.problems))
+            report.reject(record, mapped.problems, options.show_rejects)
+            target.reject(record, mapped.problems)
             continue
         dial = mapped.dial
         if dial is None and mapped.job is None:
@@ -305,32 +441,5 @@ async def _process(
             report.counts["outside_window"] += 1
             continue
         key = dial.dial_id if dial is not None else mapped.job.key  # type: ignore[union-attr]
-        if options.dry_run:
-            seen = key in report.dry_run_ids or await queue.seen(source.name, key, now=now)
-            report.dry_run_ids.add(key)
-            report.counts["duplicate" if seen else "queued"] += 1
-            continue
-        stores.append(_store(queue, source, mapped, options, report, now))
-    if stores:
-        await asyncio.gather(*stores)
-
-
-async def _store(
-    queue: DialQueue,
-    source: Source,
-    mapped: Mapped,
-    options: BackfillOptions,
-    report: BackfillReport,
-    now: float,
-) -> None:
-    # The legs of a call were merged above: the dial is stored as it is, not held.
-    stored, _key = await store_mapped(
-        queue,
-        source,
-        mapped,
-        dedupe_seconds=options.dedupe_seconds,
-        now=now,
-        lane=BACKFILL_LANE,
-        coalesce=False,
-    )
-    report.counts["queued" if stored == "queued" else "duplicate"] += 1
+        target.keep(mapped, key)
+    await target.flush(time.time())

@@ -42,6 +42,7 @@ __all__ = [
     "finish_mapping",
     "json_too_deep",
     "keep_rejected",
+    "malformed_json",
     "map_request",
     "media_type",
     "parse_request",
@@ -60,6 +61,11 @@ def media_type(content_type: str) -> str:
 
 def _is_json(media: str) -> bool:
     return media in JSON_TYPES or (media.startswith("application/") and media.endswith("+json"))
+
+
+def malformed_json(exc: orjson.JSONDecodeError) -> str:
+    """``malformed JSON at line 3, column 9: trailing comma is not allowed``."""
+    return f"malformed JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
 
 
 def parse_request(
@@ -84,7 +90,7 @@ def parse_request(
         try:
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
-            raise MappingError([Problem("body", f"invalid JSON: {exc}")]) from None
+            raise MappingError([Problem("body", malformed_json(exc))]) from None
         if max_depth is not None and json_too_deep(data, max_depth):
             raise MappingError([Problem("body", f"JSON nested deeper than {max_depth} levels")])
         if query and isinstance(data, dict):

@@ -3,9 +3,9 @@
 ``POST /preview/<source>`` takes exactly what the dialer would send to ``/hooks/<source>``
 (same auth, query, body; GET works too) and answers with the Dials payload and warnings (empty
 fields, placeholders the sender did not fill, a direction outside outboundIQ's vocabulary, a
-guessed time zone), or the problems that would make the hook answer 422. ``relay preview
-<source> FILE`` does the same from a file: a raw body, or a request file (the golden-fixture
-format)::
+guessed time zone), or the problems that would make the hook answer 422, and the input keys
+the mapping did not use (``relay.core.usage``). ``relay preview <source> [FILE]`` does the
+same from a file: a raw body, or a request file (the golden-fixture format)::
 
     {"request": {"method": "POST", "content_type": "application/x-www-form-urlencoded",
                  "query": "token=...&campaign_name=Spring", "body": "call_id=300000010270763&..."}}
@@ -25,43 +25,53 @@ from relay.core.normalize import parse_timestamp
 from relay.core.pipeline import FORM_TYPE, call_mapping, empty_warnings, finish_mapping
 from relay.core.screening import Finding
 from relay.core.sources import Source
+from relay.core.usage import unused_keys
 from relay.exceptions import MappingError
 
-__all__ = ["Preview", "RawRequest", "preview_request", "read_request", "timezone_warnings"]
+__all__ = [
+    "Preview",
+    "RawRequest",
+    "looks_like_json",
+    "preview_request",
+    "read_request",
+    "timezone_warnings",
+]
 
 _PROBE_TZ = timezone(timedelta(hours=5, minutes=30))
 
 
 @dataclass
 class Preview:
-    """A preview's outcome: the Dials payload, or the problems; warnings either way."""
+    """A preview's outcome: the Dials payload, or the problems; warnings and the input keys
+    no field used (``unused``) either way."""
 
     dial: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
     errors: list[dict[str, str]] = field(default_factory=list)
     later: str | None = None  # a deferred job or an ignored event: what intake would do
+    unused: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.dial is not None or self.later is not None
 
-    def as_dict(self) -> dict[str, Any]:
+    @property
+    def status(self) -> str:
         if self.later is not None:
-            status = "ignored" if self.later.startswith("ignored") else "deferred"
-            return {
-                "status": status,
-                "queued": False,
-                "detail": self.later,
-                "warnings": self.warnings,
-            }
-        if self.dial is None:
-            return {
-                "status": "rejected",
-                "queued": False,
-                "errors": self.errors,
-                "warnings": self.warnings,
-            }
-        return {"status": "ok", "queued": False, "dial": self.dial, "warnings": self.warnings}
+            return "ignored" if self.later.startswith("ignored") else "deferred"
+        return "rejected" if self.dial is None else "ok"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "queued": False}
+        if self.later is not None:
+            out["detail"] = self.later
+        elif self.dial is None:
+            out["errors"] = self.errors
+        else:
+            out["dial"] = self.dial
+        out["warnings"] = self.warnings
+        out["unused_keys"] = self.unused
+        return out
 
 
 def timezone_warnings(source: Source, fields: dict[str, object]) -> list[str]:
@@ -87,6 +97,7 @@ def preview_request(source: Source, request: InboundRequest) -> Preview:
         result = call_mapping(source, request)
     except MappingError as exc:
         return Preview(dial=None, errors=[p.as_dict() for p in exc.problems])
+    unused = unused_keys(source, request, result)
     guessed = timezone_warnings(source, result.fields)
     found: list[Finding] = []
     try:
@@ -96,6 +107,7 @@ def preview_request(source: Source, request: InboundRequest) -> Preview:
             dial=None,
             warnings=[*result.warnings, *(f.warning for f in found), *guessed],
             errors=[p.as_dict() for p in exc.problems],
+            unused=unused,
         )
     if mapped.dial is None:
         job = mapped.job
@@ -105,9 +117,9 @@ def preview_request(source: Source, request: InboundRequest) -> Preview:
             if job is not None
             else f"ignored: {mapped.ignored}"
         )
-        return Preview(dial=None, warnings=[*mapped.warnings, *guessed], later=later)
+        return Preview(dial=None, warnings=[*mapped.warnings, *guessed], later=later, unused=unused)
     warnings = [*mapped.warnings, *empty_warnings(source, mapped.dial), *guessed]
-    return Preview(dial=mapped.dial.model_dump(), warnings=warnings)
+    return Preview(dial=mapped.dial.model_dump(), warnings=warnings, unused=unused)
 
 
 # --- request files (``relay preview`` and the golden fixtures) ----------------------------
@@ -138,9 +150,13 @@ def read_request(
 ) -> RawRequest:
     """A request from a file's bytes: a request file (``{"request": {...}}``) or a raw body.
 
-    A raw body is JSON when it parses as JSON, else a URL-encoded form, unless
-    ``content_type`` says otherwise. Raises ``ValueError`` for a malformed request file.
+    A raw body is JSON when it parses as JSON, or when it looks like JSON (it starts with
+    ``{`` or ``[``: then the preview reports it as malformed JSON, with the position, instead
+    of reading it as a form), else a URL-encoded form, unless ``content_type`` says
+    otherwise. A UTF-8 byte order mark (an editor's, not the dialer's) is dropped. Raises
+    ``ValueError`` for a malformed request file.
     """
+    data = data.removeprefix(b"\xef\xbb\xbf")
     try:
         parsed: Any = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -150,7 +166,7 @@ def read_request(
         body = spec.get("body", "")
         if isinstance(body, str):
             raw = body.encode("utf-8")
-            default_type = FORM_TYPE
+            default_type = "application/json" if looks_like_json(raw) else FORM_TYPE
         else:
             raw = orjson.dumps(body)
             default_type = "application/json"
@@ -160,10 +176,16 @@ def read_request(
             query={**_query(query), **_query(spec.get("query"))},
             body=raw,
         )
-    guessed = "application/json" if parsed is not None else FORM_TYPE
+    guessed = "application/json" if parsed is not None or looks_like_json(data) else FORM_TYPE
     return RawRequest(
         method=method.upper(),
         content_type=content_type or (guessed if data.strip() else ""),
         query=_query(query),
         body=data,
     )
+
+
+def looks_like_json(data: bytes) -> bool:
+    """Whether a body starts like a JSON object or array (after spaces): a form's first key
+    never starts with ``{`` or ``[`` unencoded."""
+    return data.lstrip()[:1] in (b"{", b"[")

@@ -14,13 +14,19 @@ from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from datetime import tzinfo
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
 from relay.config.auth import QueryAuth
-from relay.config.problems import Problem
+from relay.config.problems import Problem, render
 from relay.config.settings import Settings
-from relay.config.sources import SourceConfig, SourcesFile, parse_sources_file
+from relay.config.sources import (
+    SourceConfig,
+    SourcesFile,
+    SourcesRead,
+    read_sources_file,
+)
 from relay.config.zones import zone
 from relay.core.dial import only_dial_fields
 from relay.core.mapping import Mapping, MappingContext, create_mapping
@@ -29,13 +35,16 @@ from relay.exceptions import ConfigError
 from relay.obs.logs import url_secrets
 
 __all__ = [
+    "Collected",
     "Source",
     "SourceConfig",
     "SourcesFile",
-    "build_sources",
     "check_keys",
+    "collect_configured_sources",
+    "collect_sources",
     "config_warnings",
     "configured_secrets",
+    "keyless_problem",
     "load_configured_sources",
     "load_sources",
     "parse_sources",
@@ -92,47 +101,82 @@ class Source:
         return f"Source(name={self.name!r}, mapping={self.config.mapping!r})"
 
 
-def build_sources(
-    parsed: SourcesFile,
-    *,
-    default_api_key: SecretStr | None = None,
-    mappings_dir: Path | None = None,
-    origin: str = "sources file",
-) -> dict[str, Source]:
-    """Build every validated source: its Dials defaults checked, its mapping created.
+@dataclass
+class Collected:
+    """What ``collect_sources`` built: the sources ready to serve (every one when
+    ``problems`` is empty), every problem found, and the sources that have no outboundIQ
+    key (neither their own ``api_key`` nor the default)."""
 
-    Every problem of every source is reported at once, each at its line in the file.
-    """
-    problems: list[Problem] = []
-    mappings: dict[str, Mapping] = {}
-    for name, config in parsed.sources.items():
-        problems += _problems_of(name, config)
-        try:
-            mappings[name] = create_mapping(config.mapping, dict(config.options), mappings_dir)
-        except ConfigError as exc:
-            problems.append((("sources", name, "mapping"), str(exc)))
-    if problems:
-        raise parsed.problems(origin, problems)
+    sources: dict[str, Source]
+    problems: list[Problem]
+    keyless: list[str]
+
+
+def collect_sources(
+    read: SourcesRead, *, default_api_key: SecretStr | None = None, mappings_dir: Path | None = None
+) -> Collected:
+    """Build what can be built of a sources file read, and find every problem: the file's,
+    then what only building shows (mapping load and options, Dials field names, call
+    directions), also for the fields of a source that failed validation elsewhere."""
+    problems = list(read.problems)
     built: dict[str, Source] = {}
-    for name, config in parsed.sources.items():
-        built[name] = Source(
-            name=name,
-            config=config,
-            mapping=mappings[name],
-            api_key=config.api_key or default_api_key,
-            tz=zone(config.timezone),
+    for name, config in read.valid.items():
+        problems += _problems_of(name, config.defaults, config.call_directions)
+        mapping = _mapping(name, config.mapping, config.options, mappings_dir, problems)
+        if mapping is not None:
+            built[name] = Source(
+                name=name,
+                config=config,
+                mapping=mapping,
+                api_key=config.api_key or default_api_key,
+                tz=zone(config.timezone),
+            )
+    for name, partial in read.partial.items():
+        fields = partial.fields
+        problems += _problems_of(
+            name,
+            fields.get("defaults", {}) if partial.usable("defaults") else {},
+            fields.get("call_directions", {}) if partial.usable("call_directions") else {},
         )
-    return built
+        if partial.usable("mapping", "options"):
+            mapping_name = fields.get("mapping", "generic")
+            _mapping(name, mapping_name, fields.get("options", {}), mappings_dir, problems)
+    keyless = [n for n, c in read.valid.items() if not c.api_key]
+    keyless += [
+        n for n, p in read.partial.items() if p.usable("api_key") and not p.fields.get("api_key")
+    ]
+    return Collected(
+        sources=built,
+        problems=problems,
+        keyless=sorted(keyless) if default_api_key is None else [],
+    )
 
 
-def _problems_of(name: str, config: SourceConfig) -> list[Problem]:
+def _mapping(
+    name: str,
+    mapping: str,
+    options: AbcMapping[str, Any],
+    mappings_dir: Path | None,
+    problems: list[Problem],
+) -> Mapping | None:
+    """Source ``name``'s mapping, or None with the problem added."""
+    try:
+        return create_mapping(mapping, dict(options), mappings_dir)
+    except ConfigError as exc:
+        problems.append((("sources", name, "mapping"), str(exc)))
+        return None
+
+
+def _problems_of(
+    name: str, defaults: AbcMapping[str, str], directions: AbcMapping[str, str]
+) -> list[Problem]:
     """What validation alone cannot see in one source: Dials field names, direction names."""
     problems: list[Problem] = []
     try:
-        only_dial_fields(config.defaults)
+        only_dial_fields(dict(defaults))
     except ValueError as exc:
         problems.append((("sources", name, "defaults"), f"Value error, {exc}"))
-    for code, direction in config.call_directions.items():
+    for code, direction in directions.items():
         if direction not in DIRECTIONS:
             close = difflib.get_close_matches(direction, DIRECTIONS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
@@ -154,11 +198,36 @@ def parse_sources(
     mappings_dir: Path | None = None,
     origin: str = "sources file",
 ) -> dict[str, Source]:
-    """Validate a sources document and build every source (mapping included)."""
-    parsed = parse_sources_file(text, env=env, origin=origin)
-    return build_sources(
-        parsed, default_api_key=default_api_key, mappings_dir=mappings_dir, origin=origin
+    """Validate a sources document and build every source (mapping included): every
+    problem, the file's and what building shows, in one ``ConfigError``."""
+    collected, problems = _collected(
+        text, env=env, default_api_key=default_api_key, mappings_dir=mappings_dir, origin=origin
     )
+    if problems:
+        raise ConfigError(problems)
+    return collected.sources
+
+
+def _collected(
+    text: str,
+    *,
+    env: AbcMapping[str, str] | None,
+    default_api_key: SecretStr | None,
+    mappings_dir: Path | None,
+    origin: str,
+) -> tuple[Collected, str]:
+    """What can be built of a sources document, and its problems rendered one a line."""
+    read = read_sources_file(text, env=env, origin=origin)
+    collected = collect_sources(read, default_api_key=default_api_key, mappings_dir=mappings_dir)
+    rendered = render(origin, collected.problems, read.lines) if collected.problems else ""
+    return collected, rendered
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read sources file {path}: {exc.strerror}") from exc
 
 
 def load_sources(
@@ -169,17 +238,22 @@ def load_sources(
     env: AbcMapping[str, str] | None = None,
 ) -> dict[str, Source]:
     """Read and validate the sources file at ``path``."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read sources file {path}: {exc.strerror}") from exc
     return parse_sources(
-        text,
+        _read(path),
         env=env,
         default_api_key=default_api_key,
         mappings_dir=mappings_dir,
         origin=str(path),
     )
+
+
+def _configured_path(settings: Settings, named: Path | None, how: str | None) -> Path:
+    path = named or settings.sources_file
+    if path is None:
+        if how is not None:
+            raise ConfigError(f"name a sources file ({how}, or RELAY_SOURCES_FILE)")
+        raise ConfigError("RELAY_SOURCES_FILE is not set: point it at your sources YAML file")
+    return path
 
 
 def load_configured_sources(
@@ -190,27 +264,49 @@ def load_configured_sources(
     Every command loads its sources here. ``how`` says, in the error for a missing file name,
     how the command takes one.
     """
-    path = named or settings.sources_file
-    if path is None:
-        if how is not None:
-            raise ConfigError(f"name a sources file ({how}, or RELAY_SOURCES_FILE)")
-        raise ConfigError("RELAY_SOURCES_FILE is not set: point it at your sources YAML file")
     return load_sources(
-        path, default_api_key=settings.outboundiq_api_key, mappings_dir=settings.mappings_dir
+        _configured_path(settings, named, how),
+        default_api_key=settings.outboundiq_api_key,
+        mappings_dir=settings.mappings_dir,
+    )
+
+
+def collect_configured_sources(
+    settings: Settings, named: Path | None = None, how: str | None = None
+) -> tuple[Path, Collected, str]:
+    """``load_configured_sources`` for a run that reports every configuration problem at
+    once (``relay check``, ``relay serve``): the file, what could be built of it, and its
+    problems rendered one a line (empty when there are none). A file that cannot be read
+    at all (no name, unreadable, not YAML) is still a ``ConfigError``."""
+    path = _configured_path(settings, named, how)
+    collected, problems = _collected(
+        _read(path),
+        env=None,
+        default_api_key=settings.outboundiq_api_key,
+        mappings_dir=settings.mappings_dir,
+        origin=str(path),
+    )
+    return path, collected, problems
+
+
+def keyless_problem(settings: Settings, keyless: list[str]) -> str | None:
+    """Outside dry-run, every source needs an outboundIQ key: what to say when some have none."""
+    if settings.dry_run or not keyless:
+        return None
+    return (
+        "RELAY_OUTBOUNDIQ_API_KEY is not set and these sources name no api_key: "
+        + ", ".join(sorted(keyless))
+        + " (set RELAY_DRY_RUN=true to map and queue without sending)"
     )
 
 
 def check_keys(settings: Settings, sources: dict[str, Source]) -> None:
     """Outside dry-run, every source needs an outboundIQ key."""
-    if settings.dry_run:
-        return
-    keyless = sorted(name for name, src in sources.items() if src.api_key is None)
-    if keyless:
-        raise ConfigError(
-            "RELAY_OUTBOUNDIQ_API_KEY is not set and these sources name no api_key: "
-            + ", ".join(keyless)
-            + " (set RELAY_DRY_RUN=true to map and queue without sending)"
-        )
+    problem = keyless_problem(
+        settings, [name for name, src in sources.items() if src.api_key is None]
+    )
+    if problem is not None:
+        raise ConfigError(problem)
 
 
 def config_warnings(settings: Settings, sources: dict[str, Source]) -> list[str]:

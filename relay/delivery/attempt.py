@@ -4,7 +4,9 @@
 ``RELAY_MAX_AGE_SECONDS`` is dead-lettered; a mapping job is resolved first
 (``relay.delivery.resolver``); a source without a key waits a probe period; otherwise the
 dial is POSTed (``relay.delivery.poster``), the answer is counted by the destination circuit
-and handed to ``relay.delivery.outcomes``. In dry-run mode nothing is sent: the dial is acked.
+and handed to ``relay.delivery.outcomes``. In dry-run mode nothing is sent: the dial is logged
+as it would have been sent (``dial_forwarded`` with ``dry_run`` and the ``payload``, phone
+numbers masked) and acked.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from relay.delivery.circuit import Circuit
 from relay.delivery.outcomes import Outcomes
 from relay.delivery.poster import Poster
 from relay.delivery.resolver import Resolver
+from relay.obs.events import masked_payload
 from relay.queue.base import LeasedDial
 
 __all__ = ["Deliverer"]
@@ -67,8 +70,9 @@ class Deliverer:
                 source=dial.source,
                 dial_id=dial.dial_id,
                 attempt=dial.attempts,
+                payload=masked_payload(dial.payload),
             )
-            await self.outcomes.delivered(dial)
+            await self.outcomes.delivered(dial, detail="dry run: not sent")
             return
         assert key is not None
         result = await self.poster.post(dial, key)

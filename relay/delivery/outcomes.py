@@ -4,8 +4,9 @@ The one place that moves a leased item on, for the forwarder's POSTs (``posted``
 in ``relay.delivery.policy``) and for the resolver's attempts at a mapping job (the building
 blocks: ``retry``, ``dead``, ``hold``, ``park``, ``release``, ``lift``). Each keeps the
 metrics in step (``relay_dials_delivered_total``, ``relay_dials_retried_total{reason}``,
-``relay_dials_dead_lettered_total{reason}``, the hold gauges) and wakes the worker when a
-dial may have become due sooner than it planned for.
+``relay_dials_dead_lettered_total{reason}``, the hold gauges), tells the live feed
+(``delivered``, ``retried``, ``dead_lettered`` events, while anyone follows it) and wakes the
+worker when a dial may have become due sooner than it planned for.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from relay.delivery.batching import AckBatcher
 from relay.delivery.holds import KeyHold, KeyHolds, key_id, sources_using
 from relay.delivery.policy import Outcome, classify, retry_delay
 from relay.delivery.poster import PostResult
+from relay.obs.events import RelayEvent
+from relay.obs.feed import EventFeed
 from relay.obs.logs import info_line, redact_answer
 from relay.obs.metrics import RelayMetrics
 from relay.queue.base import Attempt, DeliveryQueue, LeasedDial
@@ -59,6 +62,7 @@ class Outcomes:
     state: ForwarderState
     wake: Callable[[], None]
     background: Background
+    events: EventFeed = field(default_factory=EventFeed)
     clock: Callable[[], float] = time.time
     _acks: AckBatcher = field(init=False)
 
@@ -70,7 +74,10 @@ class Outcomes:
         """Act on outboundIQ's answer to ``dial`` sent with ``key`` (the policy table)."""
         status = result.status
         outcome = classify(status)
-        attempt = self._attempt(dial, key, result, outcome)
+        # this POST, for the dial's history: outboundIQ's answer (redacted) unless accepted
+        failed = outcome is not Outcome.DELIVERED
+        answer = (self.redacted(result.body, key) or result.error) if failed else ""
+        attempt = Attempt(self.clock(), dial.attempts, status, answer, result.seconds)
         log_fields = {
             "source": dial.source,
             "dial_id": dial.dial_id,
@@ -80,13 +87,14 @@ class Outcomes:
         }
         if outcome is Outcome.DELIVERED:
             info_line(log, "dial_forwarded", dict(log_fields))
-            await self.delivered(dial, attempt)
+            await self.delivered(dial, attempt, status=status)
             self._resume(dial.source)
         elif outcome is Outcome.HOLD_KEY and self._key_changed(dial.source, key):
             # the config was reloaded while this POST was in flight: try the new key now
             log.warning("outboundiq_key_refused_stale", **log_fields)
             refused = "refused key was replaced"
             await self.queue.retry(dial.id, self.clock(), refused, attempt=attempt)
+            self._tell("retried", dial, status=status, reason="key_replaced")
             self.wake()
         elif outcome is Outcome.HOLD_KEY:
             log.error(
@@ -119,16 +127,6 @@ class Outcomes:
             )
             await self.retry(dial, now + delay, reason=reason, error=result.error, attempt=attempt)
 
-    def _attempt(
-        self, dial: LeasedDial, key: SecretStr, result: PostResult, outcome: Outcome
-    ) -> Attempt:
-        """This POST for ``dial``'s history: outboundIQ's answer (redacted, then cut short by
-        the queue) unless accepted, or the error."""
-        answer = ""
-        if outcome is not Outcome.DELIVERED:
-            answer = self.redacted(result.body, key) or result.error
-        return Attempt(self.clock(), dial.attempts, result.status, answer, result.seconds)
-
     def _key_changed(self, source: str, used: SecretStr) -> bool:
         """Whether ``source`` has another key than ``used`` now (a reload happened meanwhile)."""
         current = self.sources().get(source)
@@ -151,12 +149,55 @@ class Outcomes:
         self.wake()
 
     # --- the building blocks -------------------------------------------------------------
-    async def delivered(self, dial: LeasedDial, attempt: Attempt | None = None) -> None:
-        """outboundIQ has ``dial`` (sent by ``attempt``; none in dry-run): ack and count it."""
+    async def delivered(
+        self,
+        dial: LeasedDial,
+        attempt: Attempt | None = None,
+        *,
+        status: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """outboundIQ has ``dial`` (its answer: ``status``, to ``attempt``; none in dry-run):
+        ack it and count it."""
         await self._acks.ack(dial.id, attempt)
         self.state.delivered += 1
         self.state.heartbeat = self.clock()
         self.metrics.delivered.labels(dial.source).inc()
+        self._tell("delivered", dial, status=status, detail=detail)
+
+    def _tell(
+        self,
+        kind: str,
+        dial: LeasedDial,
+        *,
+        status: int | None = None,
+        reason: str | None = None,
+        detail: str | None = None,
+        due_at: float | None = None,
+    ) -> None:
+        """The live feed's event for ``dial`` (nothing is built while nobody follows it);
+        ``due_at``: when a retried dial is tried next."""
+        events = self.events
+        if not events.active:
+            return
+        if due_at is not None:
+            wait = f"next attempt in {max(0.0, due_at - self.clock()):.1f} s"
+            detail = f"{detail}; {wait}" if detail else wait
+        if status is None and reason is not None and reason.startswith("http_"):
+            status = int(reason[5:]) if reason[5:].isdigit() else None
+        events.publish(
+            RelayEvent(
+                kind,
+                dial.source,
+                dial_id=dial.dial_id,
+                queue_id=dial.id,
+                status=status,
+                reason=reason,
+                detail=detail,
+                attempt=dial.attempts,
+                payload=dial.payload if dial.kind == "dial" else None,
+            )
+        )
 
     def redacted(self, answer: str, key: SecretStr | None = None) -> str:
         """A remote answer safe to store and log: no configured secret (nor ``key``, the one
@@ -191,6 +232,7 @@ class Outcomes:
         """Try ``dial`` again at ``due_at`` (after ``attempt``), counted under ``reason``."""
         self.metrics.retried.labels(dial.source, reason).inc()
         await self.queue.retry(dial.id, due_at, error, attempt=attempt)
+        self._tell("retried", dial, reason=reason, detail=error, due_at=due_at)
         self.wake()  # the loop may be sleeping toward a later due time
 
     def next_probe(self, now: float) -> float:
@@ -201,6 +243,7 @@ class Outcomes:
         """``dial`` cannot be sent as configured (no key, no mapping): look again next probe."""
         self.metrics.retried.labels(dial.source, reason).inc()
         await self.queue.retry(dial.id, self.next_probe(now), reason)
+        self._tell("retried", dial, reason=reason, due_at=self.next_probe(now))
 
     async def dead(
         self,
@@ -213,15 +256,17 @@ class Outcomes:
     ) -> None:
         """Move ``dial`` to the dead-letter store with ``reason`` (and outboundIQ's answer to
         ``attempt``, redacted: ``redacted``)."""
+        answer = self.redacted(body)
         await self.queue.dead_letter(
             dial.id,
             reason=reason,
             status=status,
-            response_body=self.redacted(body),
+            response_body=answer,
             now=self.clock(),
             attempt=attempt,
         )
         self.metrics.dead_lettered.labels(dial.source, reason).inc()
+        self._tell("dead_lettered", dial, status=status, reason=reason, detail=answer or None)
 
     async def hold(
         self,
@@ -241,6 +286,7 @@ class Outcomes:
         self.metrics.retried.labels(dial.source, reason).inc()
         await self.queue.retry(dial.id, until, error, attempt=attempt)
         await self.queue.delay_sources(sources, until)
+        self._tell("retried", dial, status=status, reason=reason, detail=error, due_at=until)
 
     def release(self, key: str) -> KeyHold | None:
         """Lift the hold on ``key`` (its dials stay delayed until ``lift``); None: no hold."""

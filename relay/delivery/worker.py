@@ -36,6 +36,7 @@ from relay.delivery.outcomes import ForwarderState, Outcomes
 from relay.delivery.poster import Poster
 from relay.delivery.resolver import Resolver
 from relay.exceptions import QueueError
+from relay.obs.feed import EventFeed
 from relay.obs.metrics import RelayMetrics
 from relay.queue.base import DeliveryQueue, LeasedDial
 
@@ -56,6 +57,7 @@ class Forwarder:
         settings: Settings,
         client: httpx.AsyncClient,
         metrics: RelayMetrics,
+        events: EventFeed | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.queue = queue
@@ -80,6 +82,7 @@ class Forwarder:
             state=self.state,
             wake=self.wake,
             background=self._background,
+            events=events if events is not None else EventFeed(),
             clock=clock,
         )
         self._deliverer = Deliverer(

@@ -33,7 +33,12 @@ HEAD_TOO_LARGE          431     (none)               the server's refusal; ``Con
 TOO_MANY_CONNECTIONS    503     (none)               over a connection limit; ``Retry-After``
 PREVIEW                 200     (none)               the preview (``relay.core.preview``)
 PREVIEW_PROBLEMS        422     (none)               the preview, with its problems
+ADMIN_UNAUTHORIZED      401     (none)               unauthorized; ``WWW-Authenticate: Bearer``
+BAD_FILTER              400     (none)               the filter's problem (``/admin/events``)
 ======================  ======  ===================  ==========================================
+
+The ``/admin/...`` routes (``relay.intake.admin``) answer ``NO_ROUTE`` while
+``RELAY_ADMIN_TOKEN`` is unset: the same bytes as a route that does not exist.
 
 An ``Answer`` is sent three ways, each as it always was on the wire: straight over ASGI by
 the hook and the request guard (``send``: ``content-type`` first), as a Starlette
@@ -207,6 +212,10 @@ HEAD_TOO_LARGE = Kind("head_too_large", 431, None, "request head over {limit} by
 TOO_MANY_CONNECTIONS = Kind("too_many_connections", 503, None, "too many connections; retry", True)
 PREVIEW = Kind("preview", 200, None)
 PREVIEW_PROBLEMS = Kind("preview_problems", 422, None)
+#: ``/admin/...`` without the admin token (``RELAY_ADMIN_TOKEN``), or with another.
+ADMIN_UNAUTHORIZED = Kind("admin_unauthorized", 401, None, "unauthorized")
+#: ``/admin/events`` with a filter it does not know.
+BAD_FILTER = Kind("bad_filter", 400, None, "{problem}")
 
 #: Every answer the intake gives.
 TABLE: tuple[Kind, ...] = (
@@ -234,6 +243,8 @@ TABLE: tuple[Kind, ...] = (
     TOO_MANY_CONNECTIONS,
     PREVIEW,
     PREVIEW_PROBLEMS,
+    ADMIN_UNAUTHORIZED,
+    BAD_FILTER,
 )
 
 _RAISED = {kind.raised_by: kind for kind in TABLE if kind.raised_by is not None}

@@ -29,6 +29,7 @@ from relay.config.network import client_address, in_networks
 from relay.core.mapping import InboundRequest
 from relay.core.pipeline import (
     FindingsHook,
+    Mapped,
     keep_rejected,
     map_request,
     parse_request,
@@ -48,6 +49,7 @@ from relay.exceptions import (
 )
 from relay.intake import answers
 from relay.intake.answers import Answer, rate_limited, refusal
+from relay.intake.events import NO_SOURCE, webhook_event
 from relay.intake.guard import COUNTED, header_problem
 from relay.intake.runtime import RelayRuntime
 from relay.obs.logs import info_line
@@ -63,7 +65,16 @@ class Incoming:
     ``headers`` has the lower-case names ASGI servers give (a repeated header: its last value).
     """
 
-    __slots__ = ("_query", "client", "headers", "method", "peer", "query_string", "raw_headers")
+    __slots__ = (
+        "_query",
+        "client",
+        "headers",
+        "mapped",
+        "method",
+        "peer",
+        "query_string",
+        "raw_headers",
+    )
 
     def __init__(self, scope: Scope) -> None:
         self.method: str = scope["method"]
@@ -73,6 +84,7 @@ class Incoming:
         peer = scope.get("client")
         self.peer: str | None = peer[0] if peer else None
         self.client = "unknown"
+        self.mapped: Mapped | None = None  # what the request was mapped to (the live feed's)
         self._query: dict[str, str] | None = None
 
     @property
@@ -222,7 +234,8 @@ class HookEndpoint:
     name)``, or as a Starlette route's app (the name from the path parameters). Every answer
     is counted in ``relay_webhooks_total`` and logged once (``webhook_received``, the
     canonical line; ``duration_ms`` is the time to decide it), a crash included, and then
-    sent."""
+    sent; the time to the answer sent is ``relay_intake_latency_seconds``. A webhook that
+    passes its source's authentication sets the source's last-webhook time."""
 
     def __init__(self, runtime: RelayRuntime) -> None:
         self._runtime = runtime
@@ -249,7 +262,11 @@ class HookEndpoint:
             answer = answers.INTERNAL_ERROR()
         outcome = answer.outcome or "error"  # every answer of the hook's has its own
         scope[COUNTED] = True
-        runtime.metrics.webhook_outcome(name if name in runtime.sources else "_unknown", outcome)
+        known = name if name in runtime.sources else NO_SOURCE
+        runtime.metrics.webhook_outcome(known, outcome)
+        events = runtime.events
+        if events.active:  # the live feed: nothing is built while nobody follows it
+            events.publish(webhook_event(known, answer, dial_id, incoming.mapped))
         info_line(
             self._log,
             "webhook_received",
@@ -264,6 +281,7 @@ class HookEndpoint:
             },
         )
         await answer.send(send)
+        runtime.metrics.intake_answered(answer.status, time.perf_counter() - started)
 
 
 async def _handle(
@@ -274,6 +292,7 @@ async def _handle(
     if failure is not None:
         return failure, None
     assert source is not None
+    runtime.metrics.source_seen(source.name)  # authenticated: the dialer is alive
     try:
         parsed = inbound(incoming, source, body, runtime)
     except UnsupportedMediaType as exc:
@@ -291,6 +310,7 @@ async def _handle(
         mapped = map_request(source, parsed, on_findings=_counter(runtime, source.name))
     except MappingError as exc:
         return await _rejected(runtime, source, parsed, exc, incoming.client), None
+    incoming.mapped = mapped
     if mapped.ignored is not None:
         return answers.IGNORED(reason=mapped.ignored), None
     forwarder = runtime.forwarder

@@ -159,6 +159,11 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "dial": _ref("Dial"),
                 "warnings": {"type": "array", "items": {"type": "string"}},
+                "unused_keys": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "description": "Input keys no Dials field used (nested ones as a.b).",
+                },
             },
         },
         "Error": {

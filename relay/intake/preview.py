@@ -2,7 +2,8 @@
 
 It takes exactly what the dialer would send to ``/hooks/<source>`` (same auth, query, body)
 and answers with the Dials payload and warnings, or the problems that would make the hook
-answer 422. The mapping side is ``relay.core.preview``.
+answer 422, and the input keys no field used. The mapping side is ``relay.core.preview``,
+shared with ``relay preview`` (whose ``--json`` prints this same document).
 """
 
 from __future__ import annotations
@@ -43,5 +44,6 @@ async def preview(request: Request) -> Response:
         client=incoming.client,
         ok=outcome.ok,
         warnings=len(outcome.warnings),
+        unused_keys=len(outcome.unused),
     )
     return (PREVIEW if outcome.ok else PREVIEW_PROBLEMS).document(outcome.as_dict()).response()

@@ -11,6 +11,7 @@ from relay.config.settings import Settings
 from relay.core.retention import RejectedRetention
 from relay.core.sources import Source
 from relay.intake.guard import RateLimiter
+from relay.obs.feed import EventFeed
 from relay.obs.metrics import RelayMetrics
 from relay.queue.base import DialQueue
 
@@ -52,6 +53,7 @@ class RelayRuntime:
     started_at: float = field(default_factory=time.time)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     retention: RejectedRetention | None = None  # the rejected store's limits
+    events: EventFeed = field(default_factory=EventFeed)  # the live feed (relay.obs.feed)
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         """Whether to take traffic, and why not: queue usable, config loaded, worker alive."""

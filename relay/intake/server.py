@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import socket
 import time
 from collections.abc import Callable, Sequence
 from types import FrameType
@@ -336,7 +337,9 @@ def server_config(
 
 
 class RelayServer(uvicorn.Server):
-    """uvicorn, but readiness turns false at the first stop signal, before anything closes."""
+    """uvicorn, but readiness turns false at the first stop signal, before anything closes,
+    and the live feed's streams (``/admin/events``) end as the shutdown starts (uvicorn would
+    wait for them, as for any response in progress)."""
 
     def __init__(self, config: uvicorn.Config, runtime: RelayRuntime) -> None:
         super().__init__(config)
@@ -345,6 +348,10 @@ class RelayServer(uvicorn.Server):
     def handle_exit(self, sig: int, frame: FrameType | None) -> None:
         self.runtime.stopping = True
         super().handle_exit(sig, frame)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        self.runtime.events.close()
+        await super().shutdown(sockets)
 
 
 def build_server(app: Any, settings: Settings, **overrides: Any) -> RelayServer:

@@ -1,1 +1,2 @@
-"""Observability: structured logs (masked, secret-free) and Prometheus metrics."""
+"""Observability: structured logs (masked, secret-free), Prometheus metrics, and the live
+event feed (``events``, ``feed``, ``broadcast``, ``sse``)."""

@@ -27,6 +27,7 @@ __all__ = [
     "configure_logging",
     "flush_logs",
     "info_line",
+    "mask_document",
     "mask_phone",
     "mask_phones_in_text",
     "redact_answer",
@@ -58,7 +59,12 @@ _MASKED_KEYS = (_PHONE_KEYS | _TEXT_KEYS) - {"event"}
 
 
 def mask_phone(value: str) -> str:
-    """``5125550187`` → ``******0187``: only the last 4 digits stay readable."""
+    """``5125550187`` → ``******0187``: only the last 4 digits stay readable. A value masked
+    already stays as it is (masking twice would hide the last 4 digits too)."""
+    if value[:1] == "*":
+        rest = value.lstrip("*")
+        if len(rest) <= 4 and all(c.isdigit() for c in rest):
+            return value
     digits = [c for c in value if c.isdigit()]
     if len(digits) <= 4:
         return "*" * len(digits)
@@ -73,6 +79,24 @@ def mask_phones_in_text(text: str) -> str:
         return found if _DATE_PREFIX.match(found) else mask_phone(found)
 
     return _PHONE_IN_TEXT.sub(mask, text)
+
+
+def mask_document(node: Any, key: str | None = None) -> Any:
+    """A copy of a JSON document (a Dial, a vendor's event) safe to show: values under a
+    phone-ish key (``ani``, ``prospect_phone``, ``dnis``..., any case) masked to their last 4
+    digits, at any depth, and phone numbers inside any other text; the ``dial_id`` is left as
+    it is (it is the id every log line and command names)."""
+    if isinstance(node, dict):
+        return {k: mask_document(v, str(k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [mask_document(v, key) for v in node]
+    if key is not None and key.lower() in _PHONE_KEYS:
+        if isinstance(node, str) or type(node) is int:
+            return mask_phone(str(node))
+        return node
+    if isinstance(node, str) and node and key != "dial_id":
+        return mask_phones_in_text(node)
+    return node
 
 
 def _redact(

@@ -1,23 +1,49 @@
 """Prometheus metrics (one registry per app, so tests can run many apps in one process).
 
 Names are a contract with dashboards and alerts (docs/operations.md); keep them stable.
+Counters and histograms export no ``_created`` series (``disable_created_metrics``, applied
+when the first ``RelayMetrics`` is built, which every way of starting the relay does).
 """
 
 from __future__ import annotations
 
+import platform
+import time
+from collections.abc import Iterable
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    GC_COLLECTOR,
+    PLATFORM_COLLECTOR,
+    PROCESS_COLLECTOR,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
-__all__ = ["RelayMetrics"]
+__all__ = ["INTAKE_BUCKETS", "RelayMetrics"]
+
+#: Seconds from a webhook's arrival to its answer sent: a queued webhook takes a durable
+#: commit (an fsync, milliseconds); a slow body may take up to RELAY_BODY_TIMEOUT_SECONDS.
+INTAKE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15)
 
 
 class RelayMetrics:
-    """Every metric the relay exports."""
+    """Every metric the relay exports: the relay's own, and the process's (CPU, memory, file
+    descriptors, garbage collection, the Python version) on the same registry.
 
-    def __init__(self) -> None:
+    ``version`` and ``queue_backend`` are the labels of ``relay_build_info``.
+    """
+
+    def __init__(self, *, version: str = "unknown", queue_backend: str = "unknown") -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # process-wide
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
+            r.register(collector)
         self.webhooks = Counter(
             "relay_webhooks_total",
             "Webhooks received, by source and outcome "
@@ -121,7 +147,88 @@ class RelayMetrics:
             registry=r,
         )
 
+        self._operator_metrics(r, version, queue_backend)
         self._webhook_children: dict[tuple[str, str], Any] = {}
+        self._intake_children: dict[int, Any] = {}
+        self._seen_children: dict[str, Any] = {}
+
+    def _operator_metrics(self, r: CollectorRegistry, version: str, queue_backend: str) -> None:
+        """What an operator's alerts watch beyond the queue: a dialer gone silent, intake's
+        speed, the build that runs, config reloads."""
+        self.last_webhook = Gauge(
+            "relay_source_last_webhook_timestamp_seconds",
+            "When the source's last authenticated webhook arrived (Unix time); the relay's "
+            "start (or the reload that added the source) until one has.",
+            ["source"],
+            registry=r,
+        )
+        self.intake_latency = Histogram(
+            "relay_intake_latency_seconds",
+            "Time from a webhook's arrival to its answer sent, by status class (2xx, 4xx, 5xx).",
+            ["status_class"],
+            buckets=INTAKE_BUCKETS,
+            registry=r,
+        )
+        self.build_info = Gauge(
+            "relay_build_info",
+            "Always 1: the relay's version, the Python version and the queue backend.",
+            ["version", "python", "queue_backend"],
+            registry=r,
+        )
+        self.build_info.labels(version, platform.python_version(), queue_backend).set(1)
+        self.config_reloads = Counter(
+            "relay_config_reloads_total",
+            "Sources-file reloads (SIGHUP), by result (success, failure).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("success", "failure"):
+            self.config_reloads.labels(result)
+        self.last_reload_success = Gauge(
+            "relay_config_last_reload_success_timestamp_seconds",
+            "When the sources in use were loaded (Unix time): the start, or the last "
+            "successful reload.",
+            registry=r,
+        )
+
+    def started(self, sources: Iterable[str], at: float) -> None:
+        """The relay started at ``at`` with ``sources`` (its first sources file loaded)."""
+        self.last_reload_success.set(at)
+        self.track_sources(sources, since=at)
+
+    def track_sources(self, names: Iterable[str], since: float) -> None:
+        """The configured sources from now on (at start and on every reload): a new one's
+        last-webhook time is ``since`` (so a dialer that never sends still shows its age), a
+        source still configured keeps its own, and a removed one's series goes."""
+        wanted = set(names)
+        for name in [n for n in self._seen_children if n not in wanted]:
+            del self._seen_children[name]
+            self.last_webhook.remove(name)
+        for name in sorted(wanted - self._seen_children.keys()):
+            child = self._seen_children[name] = self.last_webhook.labels(name)
+            child.set(since)
+
+    def source_seen(self, source: str) -> None:
+        """A configured source's webhook passed authentication (this runs per webhook; a
+        source no longer configured, its request in flight through a reload, is not
+        brought back)."""
+        child = self._seen_children.get(source)
+        if child is not None:
+            child.set(time.time())
+
+    def intake_answered(self, status: int, seconds: float) -> None:
+        """One webhook's time from arrival to answer sent (children kept, as for outcomes)."""
+        group = status // 100
+        child = self._intake_children.get(group)
+        if child is None:
+            child = self._intake_children[group] = self.intake_latency.labels(f"{group}xx")
+        child.observe(seconds)
+
+    def config_reloaded(self, ok: bool) -> None:
+        """A reload of the sources file (SIGHUP) that succeeded, or failed."""
+        self.config_reloads.labels("success" if ok else "failure").inc()
+        if ok:
+            self.last_reload_success.set(time.time())
 
     def webhook_outcome(self, source: str, outcome: str) -> None:
         """Count one webhook answer (the label children are kept: this runs per webhook)."""

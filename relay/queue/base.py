@@ -26,6 +26,7 @@ from relay.queue.protocols import (
     DialQueue,
     QueueHealth,
     QueueLifecycle,
+    ReadOnlyOpen,
     RejectedStore,
 )
 
@@ -45,6 +46,7 @@ __all__ = [
     "QueueHealth",
     "QueueLifecycle",
     "QueueStats",
+    "ReadOnlyOpen",
     "RejectedRecord",
     "RejectedStore",
     "RejectedTrim",

@@ -19,6 +19,8 @@ The roles:
 * ``DialHistory``: each stored dial's timeline (``relay dial show``), recorded by the calls of
   the other roles as they happen (``relay.queue.history``) and kept for a while after the dial
   settled (``trim_history``).
+* ``ReadOnlyOpen`` (optional, runtime-checkable): ``open_read_only``, for a caller that only
+  reads and must leave no trace (``relay backfill --dry-run``: nothing created or set up).
 
 A caller that needs one role takes that protocol; a backend implements ``DialQueue`` (all of
 them) and is found by its URL scheme (``relay.queue.registry``). Every method is safe to call
@@ -29,7 +31,7 @@ concurrently from one event loop. Ids are strings the backend hands out: a *queu
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from relay.queue.models import (
     Attempt,
@@ -52,6 +54,7 @@ __all__ = [
     "DialQueue",
     "QueueHealth",
     "QueueLifecycle",
+    "ReadOnlyOpen",
     "RejectedStore",
 ]
 
@@ -62,6 +65,17 @@ class QueueLifecycle(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ReadOnlyOpen(Protocol):
+    """A backend that can be opened for reads alone (both built-in ones can)."""
+
+    async def open_read_only(self) -> None:
+        """Open for reads only: nothing in the queue is created, set up or written (SQLite:
+        the file must exist and is opened ``mode=ro``; Redis: no key, not even the consumer
+        group's streams); a write fails (``QueueUnavailable``). ``close`` as usual after."""
+        ...
 
 
 class QueueHealth(Protocol):

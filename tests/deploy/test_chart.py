@@ -226,7 +226,10 @@ def test_sqlite_secret_references_resolve(sqlite: Rendered) -> None:
     for var in sqlite.source_vars():
         assert env[var]["valueFrom"]["secretKeyRef"]["key"] == var
     assert data["outboundiq-api-key"] == "oiq-ci-default-key"
+    assert data["admin-token"] == "ci-admin-token-0123456789"
+    assert env["RELAY_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "admin-token"
     assert "ci-five9-token" not in str(sqlite.get("Deployment"))  # values only in the Secret
+    assert "ci-admin-token" not in str(sqlite.get("Deployment"))
     assert "ci-five9-token" not in sqlite.notes
 
 
@@ -236,6 +239,10 @@ def test_redis_secrets_come_from_existing_secrets(redis: Rendered) -> None:
     assert env["RELAY_OUTBOUNDIQ_API_KEY"]["valueFrom"]["secretKeyRef"] == {
         "name": "relay-outboundiq",
         "key": "api-key",
+    }
+    assert env["RELAY_ADMIN_TOKEN"]["valueFrom"]["secretKeyRef"] == {
+        "name": "relay-admin",
+        "key": "token",
     }
     assert redis.container["envFrom"] == [{"secretRef": {"name": "relay-webhook-secrets"}}]
     assert redis.source_vars() == {"GENESYS_API_KEY", "FIVE9_HOOK_TOKEN"}  # from that Secret
@@ -294,6 +301,7 @@ def test_notes_print_each_webhook_url(sqlite: Rendered, redis: Rendered) -> None
 EXISTING_SECRETS = {
     "relay-redis": {"url": "redis://127.0.0.1:6379/0"},
     "relay-outboundiq": {"api-key": "oiq-existing-key"},
+    "relay-admin": {"token": "existing-admin-token-0123"},
     "relay-webhook-secrets": {"GENESYS_API_KEY": "g-key", "FIVE9_HOOK_TOKEN": "f9-token"},
 }
 

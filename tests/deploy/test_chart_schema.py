@@ -47,3 +47,13 @@ def test_helm_accepts_the_shorthands() -> None:
     values["sources"]["five9"]["rate_limit"] = "50/s"
     values["sources"]["five9"]["allow_ips"] = "203.0.113.0/24, 198.51.100.7"
     render(values)
+
+
+def test_helm_refuses_a_short_admin_token() -> None:
+    """The relay refuses an admin token under 16 characters: so does `helm template`."""
+    values = _sqlite_values()
+    values["admin"]["token"] = "too-short"
+    with pytest.raises(helm.HelmError):
+        render(values)
+    values["admin"]["token"] = ""
+    render(values)

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import orjson
 import pytest
 
+from relay.obs.events import FILTER_OUTCOMES
 from tests.conftest import dial_body
 from tests.support import scrape
 from tests.support.raw_http import Reply, exchange, request
@@ -311,6 +312,43 @@ def test_the_connection_limit_refusal_is_pinned(start_relay: Callable[..., Relay
         error("too many connections; retry"),
     )
     assert mismatch(reply, busy, dated=False) is None
+
+
+ADMIN_TOKEN = "admin-token-for-pins-0001"
+ADMIN = ("Authorization", f"Bearer {ADMIN_TOKEN}")
+UNAUTHORIZED = b"HTTP/1.1 401 Unauthorized"
+ADMIN_CASES = [
+    Case("admin: no token", request("GET", "/admin/events"), UNAUTHORIZED,
+         starlette(("www-authenticate", "Bearer")), error("unauthorized")),
+    Case("admin: another token",
+         request("GET", "/admin/events", [("Authorization", "Bearer admin-token-not-this")]),
+         UNAUTHORIZED, starlette(("www-authenticate", "Bearer")), error("unauthorized")),
+    Case("admin: an unknown filter", request("GET", "/admin/events?outcome=sent", [ADMIN]),
+         b"HTTP/1.1 400 Bad Request", starlette(),
+         error(f"unknown outcome 'sent': use one of {', '.join(FILTER_OUTCOMES)}")),
+]  # fmt: skip
+
+
+def test_the_admin_answers_are_pinned(start_relay: Callable[..., RelayThread]) -> None:
+    """``/admin/events`` refusals; without RELAY_ADMIN_TOKEN, the bytes of no route at all."""
+    relay = start_relay(SOURCES, admin_token=ADMIN_TOKEN)
+    problems = {}
+    for case in ADMIN_CASES:
+        problem = mismatch(exchange(relay.settings.port, case.request), case)
+        if problem:
+            problems[case.name] = problem
+    off = start_relay(SOURCES)
+    no_route = Case(
+        "admin: no admin token set",
+        request("GET", "/admin/events", [ADMIN]),
+        b"HTTP/1.1 404 Not Found",
+        starlette(),
+        error("Not Found"),
+    )
+    problem = mismatch(exchange(off.settings.port, no_route.request), no_route)
+    if problem:
+        problems[no_route.name] = problem
+    assert problems == {}
 
 
 def test_crash_and_storage_failure_answers_are_pinned(

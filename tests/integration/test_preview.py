@@ -14,7 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from relay.cli import main
-from relay.core.preview import read_request
+from relay.core.pipeline import FORM_TYPE
+from relay.core.preview import looks_like_json, read_request
 from tests.conftest import dial_body
 from tests.mappings.golden import case
 from tests.support.fake_outboundiq import FakeOutboundIQ
@@ -114,7 +115,7 @@ def test_cli_previews_a_fixture_file(
     """`relay preview SOURCE FILE` reads a request file (a vendor corpus file) and prints the
     payload and warnings."""
     fixture = case("five9/e164_zip4_preview")
-    code = main(["preview", "f9", str(fixture.path), "--sources-file", str(sources_file)])
+    code = main(["preview", "f9", str(fixture.path), "--sources-file", str(sources_file), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert out["dial"] == fixture.expected
@@ -127,11 +128,11 @@ def test_cli_previews_a_raw_body(
     raw = tmp_path / "body.txt"
     raw.write_text(FIVE9.replace("call_id=42&", ""))
     code = main(["preview", "f9", str(raw), "--sources-file", str(sources_file), "--query",
-                 "call_id=43&token=f9-hook-secret"])  # fmt: skip
+                 "call_id=43&token=f9-hook-secret", "--json"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0 and out["dial"]["dial_id"] == "43"
     raw.write_text(json.dumps(dial_body(ani="")))
-    code = main(["preview", "crm", str(raw), "--sources-file", str(sources_file)])
+    code = main(["preview", "crm", str(raw), "--sources-file", str(sources_file), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 1 and out["errors"] == [
         {"field": "ani", "problem": "required, but missing or empty"}
@@ -163,7 +164,8 @@ def test_request_files_round_trip(
     assert raw.method == method.upper()
     assert raw.body == body.encode()
     assert raw.query == query
-    assert raw.content_type == (content_type or "application/x-www-form-urlencoded")
+    guessed = "application/json" if looks_like_json(body.encode()) else FORM_TYPE
+    assert raw.content_type == (content_type or guessed)
 
 
 @given(st.dictionaries(st.text(max_size=8), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8)))
@@ -184,7 +186,7 @@ def test_cli_preview_ignores_the_query_of_a_signed_source(
     raw = tmp_path / "body.json"
     raw.write_text(json.dumps({k: v for k, v in dial_body().items() if k != "agent_name"}))
     code = main(["preview", "signed", str(raw), "--sources-file", str(sources),
-                 "--query", "agent_name=Mallory&dial_id=forged"])  # fmt: skip
+                 "--query", "agent_name=Mallory&dial_id=forged", "--json"])  # fmt: skip
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert (out["dial"]["agent_name"], out["dial"]["dial_id"]) == ("", "call-0001")
@@ -200,7 +202,7 @@ def test_cli_preview_shows_every_warning(
     )
     raw = tmp_path / "body.json"
     raw.write_text(json.dumps(body))
-    code = main(["preview", "crm", str(raw), "--sources-file", str(sources_file)])
+    code = main(["preview", "crm", str(raw), "--sources-file", str(sources_file), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 0
     assert out["dial"]["call_direction"] == "Queue Callback"
@@ -214,7 +216,7 @@ def test_cli_preview_shows_every_warning(
         "skill_name is empty",
     ]
     raw.write_text(json.dumps({**body, "datetime": "${input.conversationStart}"}))
-    code = main(["preview", "crm", str(raw), "--sources-file", str(sources_file)])
+    code = main(["preview", "crm", str(raw), "--sources-file", str(sources_file), "--json"])
     out = json.loads(capsys.readouterr().out)
     assert code == 1
     assert out["errors"] == [{"field": "datetime", "problem": "required, but missing or empty"}]

@@ -99,7 +99,8 @@ The chart's own Secret, and whether there is anything to put in it.
 {{- define "outboundiq-relay.chartSecretNeeded" -}}
 {{- $redis := and (eq .Values.queue.backend "redis") .Values.queue.redis.url (not .Values.queue.redis.existingSecret.name) -}}
 {{- $key := and .Values.outboundiq.apiKey (not .Values.outboundiq.existingSecret.name) -}}
-{{- if or $redis $key .Values.secretEnv.values }}true{{ end -}}
+{{- $admin := and .Values.admin.token (not .Values.admin.existingSecret.name) -}}
+{{- if or $redis $key $admin .Values.secretEnv.values }}true{{ end -}}
 {{- end }}
 
 {{/*

@@ -42,6 +42,8 @@ _UNAVAILABLE = (
     rexc.ReadOnlyError,
     rexc.OutOfMemoryError,
 )
+#: The scripts that only read (a queue opened read-only runs these alone).
+_READ_SCRIPTS = frozenset({"stats"})
 _UNAVAILABLE_CODES = ("OOM", "MISCONF", "READONLY", "LOADING", "MASTERDOWN", "NOREPLICAS")
 
 
@@ -83,6 +85,15 @@ class RedisConnection:
         self._turns: TurnPipeline | None = None
         self._needs_setup = True
         self._set_up_once = False
+        self._read_only = False
+
+    async def open_read_only(self) -> None:
+        """Connect for reads only: the consumer group is not created (``open`` creates the
+        streams with it), so nothing is written under the prefix; every script that writes is
+        refused (``QueueUnavailable``)."""
+        self._read_only = True
+        self._needs_setup = False
+        await self.open()
 
     async def open(self) -> None:
         if self._client is not None:
@@ -162,11 +173,13 @@ class RedisConnection:
                 await self._setup()
             return await fn(client)
         except rexc.RedisError as exc:
-            if lost_group(exc):
+            if lost_group(exc) and not self._read_only:
                 self._needs_setup = True
             raise _translate(exc) from exc
 
     async def _script(self, name: str, *args: Any) -> Any:
+        if self._read_only and name not in _READ_SCRIPTS:
+            raise QueueUnavailable("queue opened read-only")
         return await self._scripts[name](keys=[self.base], args=list(args))
 
     async def _grouped(self, name: str, keys: list[str], args: list[Any]) -> Any:
@@ -175,6 +188,8 @@ class RedisConnection:
         turns = self._turns
         if turns is None:
             raise QueueUnavailable("queue is not open")
+        if self._read_only:
+            raise QueueUnavailable("queue opened read-only")
         return await self._op(lambda _c: turns.call(name, keys, args))
 
 

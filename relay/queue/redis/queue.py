@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from relay.obs.logs import redact_url
 from relay.queue.redis.dead import RedisDeadLetters
 from relay.queue.redis.delivery import RedisDelivery
+from relay.queue.redis.events import RedisEvents
 from relay.queue.redis.health import RedisHealth
 from relay.queue.redis.history import RedisHistory
 from relay.queue.redis.rejected import RedisRejected
@@ -18,8 +19,11 @@ if TYPE_CHECKING:
 __all__ = ["RedisStreamQueue"]
 
 
-class RedisStreamQueue(RedisDelivery, RedisDeadLetters, RedisRejected, RedisHealth, RedisHistory):
-    """``DialQueue`` on Redis Streams (see ``relay.queue.redis`` for the design).
+class RedisStreamQueue(
+    RedisDelivery, RedisDeadLetters, RedisRejected, RedisHealth, RedisHistory, RedisEvents
+):
+    """``DialQueue`` on Redis Streams (see ``relay.queue.redis`` for the design), and the
+    replicas' event channel (``relay.queue.redis.events``).
 
     ``RedisStreamQueue(url, *, password, prefix, consumer, max_deliveries, block_seconds,
     max_connections, pool_timeout, history)``.

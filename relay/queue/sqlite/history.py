@@ -41,6 +41,8 @@ class SqliteHistory(SqliteStore):
         where, params = where_clause(("h.dial_id = ?", dial_id), ("h.source = ?", source or None))
 
         def op(c: sqlite3.Connection) -> list[DialRecord]:
+            if not _has_history(c):
+                return []
             rows = c.execute(f"{_SHOW}{where} ORDER BY h.id", params).fetchall()
             return [_record(r) for r in rows]
 
@@ -56,6 +58,8 @@ class SqliteHistory(SqliteStore):
         limit: int = 100,
     ) -> list[DialRecord]:
         def op(c: sqlite3.Connection) -> list[DialRecord]:
+            if not _has_history(c):
+                return []
             names = [source] if source else [r[0] for r in c.execute(_SOURCES)]
             found: list[Sequence[Any]] = []
             for name in names:  # the (source, received_at) index for each
@@ -85,6 +89,13 @@ class SqliteHistory(SqliteStore):
                 ).rowcount
             )
         )
+
+
+def _has_history(c: sqlite3.Connection) -> bool:
+    """Whether the file has the history table: a file an older relay wrote, opened read-only
+    (so not brought up to date), has none yet."""
+    found = c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'history'")
+    return found.fetchone() is not None
 
 
 def _record(r: Sequence[Any]) -> DialRecord:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from relay.exceptions import ConfigError
+from relay.exceptions import ConfigError, QueueUnavailable
 from relay.obs.logs import redact_url
 from relay.queue.sqlite.dead import SqliteDeadLetters
 from relay.queue.sqlite.delivery import SqliteDelivery
@@ -31,12 +31,20 @@ class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealt
     """
 
     def __init__(
-        self, path: Path | str, *, synchronous: str = "FULL", history: bool = True
+        self,
+        path: Path | str,
+        *,
+        synchronous: str = "FULL",
+        read_only: bool = False,
+        history: bool = True,
     ) -> None:
+        """``read_only``: the file must exist, and is only read (SQLite's ``mode=ro``; see
+        ``relay.queue.sqlite.reader``); every write is refused (``QueueUnavailable``)."""
         self.path = Path(path)
         self.synchronous = synchronous
+        self.read_only = read_only
         writer = SqliteWriter(self.path, synchronous=synchronous, schema=SCHEMA)
-        super().__init__(writer, SqliteReader(self.path), history=history)
+        super().__init__(writer, SqliteReader(self.path, read_only=read_only), history=history)
 
     @classmethod
     def from_url(cls, url: str, settings: Settings | None = None) -> SqliteQueue:
@@ -54,13 +62,28 @@ class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealt
         return cls(path[1:], history=history)
 
     def __repr__(self) -> str:
-        return f"SqliteQueue({str(self.path)!r})"
+        mode = ", read_only=True" if self.read_only else ""
+        return f"SqliteQueue({str(self.path)!r}{mode})"
 
     async def open(self) -> None:
+        if self.read_only:  # the writer is never opened: nothing is created or written
+            if not self.path.is_file():
+                raise QueueUnavailable(f"no queue at {self.path}")
+            self._reader.open()
+            return
         await self._writer.open()  # creates the file and its tables before the first read
         self._reader.open()
 
+    async def open_read_only(self) -> None:
+        """``open`` as if built ``read_only`` (``ReadOnlyOpen``): the file must exist, the
+        writer never starts, and the connection is SQLite's ``mode=ro``."""
+        self.read_only = self._reader.read_only = True
+        await self.open()
+
     async def close(self) -> None:
+        if self.read_only:
+            self._reader.close()
+            return
         if not self._writer.accepting:  # never opened, closed, or closing already
             return
         await self._writer.close()

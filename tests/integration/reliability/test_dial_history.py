@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,12 +13,11 @@ import pytest
 from relay.cli import main
 from relay.config.settings import Settings
 from tests.conftest import dial_body
+from tests.support.cli import run_relay
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
 from tests.support.redis import REDIS_URL, drop_prefix, prefix_for
 from tests.support.relay_server import RelayThread
 
-ROOT = Path(__file__).resolve().parents[3]
-RELAY = str(ROOT / ".venv" / "bin" / "relay")
 CRM = {"X-Relay-Token": "crm-hook-secret"}
 OTHER = {"Authorization": "Bearer other-hook-secret"}
 
@@ -46,16 +43,9 @@ def cli_settings(
         drop_prefix(prefix_for(tmp_path))
 
 
-def relay_cli(*argv: str) -> subprocess.CompletedProcess[str]:
-    """The real `relay` command, with this test's RELAY_* environment."""
-    return subprocess.run(
-        [RELAY, *argv], capture_output=True, text=True, timeout=60, env=dict(os.environ), cwd=ROOT
-    )
-
-
 def shown(dial_id: str, *extra: str) -> tuple[list[dict[str, Any]], str]:
     """`relay dial show DIAL_ID --json` as a subprocess: the timelines, and the output."""
-    run = relay_cli("dial", "show", dial_id, "--json", *extra)
+    run = run_relay("dial", "show", dial_id, "--json", *extra)
     assert run.returncode == 0, run.stderr
     timelines: list[dict[str, Any]] = json.loads(run.stdout)
     return timelines, run.stdout
@@ -114,11 +104,12 @@ def test_a_dial_delivered_after_a_503(
     assert events[1]["answer"] == '{"error":"try later"}'
     assert events[1]["seconds"] is not None and events[0]["lane"] == "live"
     assert timeline["number"] == "******0187"
+    assert timeline["received_at"].endswith("Z") and "T" in timeline["received_at"]  # ISO 8601
     assert timeline["payload"]["prospect_phone"] == "******0187"
     assert timeline["payload"]["ani"] == "******0100"
     assert timeline["payload"]["dial_id"] == "hist-1"
 
-    text = relay_cli("dial", "show", "hist-1")
+    text = run_relay("dial", "show", "hist-1")
     assert text.returncode == 0, text.stderr
     assert "HTTP 503" in text.stdout and "HTTP 200" in text.stdout
     assert "delivered" in text.stdout and "******0187" in text.stdout
@@ -184,7 +175,7 @@ def test_one_dial_id_in_two_sources_needs_source(
     post(relay, "twice", "crm")
     post(relay, "twice", "other")
     assert fake.wait_for(lambda: len(relay.call(relay.runtime.queue.dial_history("twice"))) == 2)
-    both = relay_cli("dial", "show", "twice")
+    both = run_relay("dial", "show", "twice")
     assert both.returncode == 2 and both.stdout == ""
     assert "--source crm" in both.stderr and "--source other" in both.stderr
     code, out, _err = in_process(capsys, "dial", "show", "twice", "--source", "other", "--json")
@@ -205,7 +196,7 @@ def test_history_off_records_nothing(
     relay = start_relay(settings=cli_settings(dial_history_seconds=0))
     post(relay, "quiet")
     assert fake.wait_accepted(1)
-    off = relay_cli("dial", "show", "quiet")
+    off = run_relay("dial", "show", "quiet")
     assert off.returncode == 1
     assert "no dial quiet" in off.stderr and "RELAY_DIAL_HISTORY_SECONDS=0" in off.stderr
     code, out, _err = in_process(capsys, "dial", "list", "--json")

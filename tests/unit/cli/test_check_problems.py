@@ -49,12 +49,21 @@ def test_every_validation_problem_at_once(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """Missing variables (all of them), misspelt keys and zones, YAML 1.1 numbers and booleans:
-    one run names each with its line and field, in the order of the file."""
+    one run names each with its line and field, in the order of the file; and what building
+    a source shows (its mapping's options, its call directions) is checked even while
+    another of its fields is invalid."""
     code, err = _check(tmp_path, SEVERAL, capsys)
     assert code == 2
     expected = [
+        "sources.yaml:3: sources.acme.mapping: mapping 'generic' rejected its options: "
+        "fields.prospect_phone.path: Value error, invalid JMESPath 'a.[b' at column 5: "
+        "Invalid jmespath expression: Incomplete expression; fields.datetime.transform: "
+        "Input should be 'strip', 'lower', 'upper', 'title', 'digits' or 'str'",
         "sources.yaml:5: sources.acme.timezone: Value error, unknown time zone "
         "'America/New_Yrok' (did you mean 'America/New_York'?)",
+        "sources.yaml:6: sources.acme.call_directions.in: 'Inbund' is not an outboundIQ call "
+        "direction (Inbound, Outbound, SMS, Treview, Transfer, Manual) (did you mean "
+        "'Inbound'?)",
         "sources.yaml:12: sources.beta.auth.secret: environment variable RELAY_TEST_NOPE "
         "is not set",
         "sources.yaml:12: sources.beta.auth.hedaer: Extra inputs are not permitted "
@@ -118,11 +127,20 @@ def test_unknown_field_name_is_guessed(tmp_path: Path, capsys: pytest.CaptureFix
             "WARNIG",
             [
                 "relay: error: RELAY_LOG_LEVEL: Value error, unknown log level 'WARNIG': use "
-                "DEBUG, INFO, WARNING, ERROR, CRITICAL (did you mean WARNING?)"
+                "DEBUG, INFO, WARNING, ERROR, CRITICAL (did you mean WARNING?)",
+                "sources.yaml:3: sources.a.auth: ",
+            ],
+        ),
+        (
+            "RELAY_PORT",
+            "http",
+            [
+                "relay: error: RELAY_PORT: Input should be a valid integer",
+                "sources.yaml:3: sources.a.auth: ",
             ],
         ),
     ],
-    ids=["queue-url-with-the-sources", "log-level"],
+    ids=["queue-url-with-the-sources", "log-level-with-the-sources", "port-with-the-sources"],
 )
 def test_settings_problems(
     tmp_path: Path,
@@ -132,8 +150,8 @@ def test_settings_problems(
     value: str,
     expected: list[str],
 ) -> None:
-    """`check` reads RELAY_QUEUE_URL as `serve` does (and still reports the sources file); an
-    unknown RELAY_LOG_LEVEL is refused, not silently INFO."""
+    """`check` reads RELAY_QUEUE_URL as `serve` does; an unknown RELAY_LOG_LEVEL is refused,
+    not silently INFO; each is reported with the sources file's problems, in one run."""
     monkeypatch.setenv(variable, value)
     code, err = _check(tmp_path, "sources:\n  a:\n    auth: {type: nope}\n", capsys)
     assert code == 2

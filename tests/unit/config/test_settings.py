@@ -102,3 +102,21 @@ def test_accepted_urls_are_http_with_a_host(url: str) -> None:
     parts = urlsplit(accepted)
     assert parts.scheme in ("http", "https") and parts.hostname
     assert not any(c.isspace() for c in accepted) and "@" not in parts.netloc
+
+
+def test_a_short_admin_token_refuses_to_start(
+    env: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RELAY_ADMIN_TOKEN guards every call's events: under 16 characters it is refused,
+    named and never quoted; an empty one is no token (the feed is off)."""
+    monkeypatch.setenv("RELAY_ADMIN_TOKEN", "short-token-1")
+    for command in (["check"], ["serve"]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert "RELAY_ADMIN_TOKEN: Value error, must be at least 16 characters" in err
+        assert "short-token-1" not in err
+    monkeypatch.setenv("RELAY_ADMIN_TOKEN", "  ")
+    assert Settings().admin_token is None
+    monkeypatch.setenv("RELAY_ADMIN_TOKEN", "a-long-enough-admin-token")
+    token = Settings().admin_token
+    assert token is not None and "a-long-enough" not in repr(Settings())

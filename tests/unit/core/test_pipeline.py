@@ -1,8 +1,16 @@
-"""The pipeline's pure steps: parsing limits."""
+"""The pipeline's pure steps: parsing limits, malformed JSON."""
 
 from __future__ import annotations
 
-from relay.core.pipeline import json_too_deep
+import re
+
+import orjson
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from relay.core.pipeline import json_too_deep, parse_request
+from relay.exceptions import MappingError
 
 
 def test_json_depth_limit_counts_objects_and_arrays() -> None:
@@ -14,3 +22,22 @@ def test_json_depth_limit_counts_objects_and_arrays() -> None:
     for _ in range(100_000):  # no recursion: a deep value cannot overflow the stack
         deep = [deep]
     assert json_too_deep(deep, 32)
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=5), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=5), min_size=1
+    )
+)
+def test_malformed_json_is_named_with_its_line_and_column(data: dict[str, object]) -> None:
+    """A JSON body cut short is `malformed JSON at line L, column C: why`, L and C inside
+    the body (never read as something else)."""
+    text = orjson.dumps(data, option=orjson.OPT_INDENT_2)[:-1]
+    with pytest.raises(MappingError) as caught:
+        parse_request("POST", "application/json", {}, text)
+    (problem,) = caught.value.problems
+    match = re.fullmatch(r"malformed JSON at line (\d+), column (\d+): .+", problem.problem)
+    assert problem.field == "body" and match is not None
+    line, column = int(match[1]), int(match[2])
+    lines = text.decode().split("\n")
+    assert 1 <= line <= len(lines) and 1 <= column <= len(lines[line - 1]) + 1

@@ -9,7 +9,8 @@ from collections.abc import Callable
 import orjson
 import pytest
 
-from relay.queue.base import DialQueue, NewDial, RejectedRecord, RejectedTrim
+from relay.exceptions import QueueUnavailable
+from relay.queue.base import DialQueue, NewDial, ReadOnlyOpen, RejectedRecord, RejectedTrim
 
 pytestmark = pytest.mark.anyio
 
@@ -379,3 +380,23 @@ async def test_a_held_leg_survives_reopen(queue_factory: Callable[[], DialQueue]
         assert orjson.loads(sent.payload) == ["first", "second"]
     finally:
         await q2.close()
+
+
+async def test_read_only_opening_reads_and_refuses_writes(
+    queue: DialQueue, queue_factory: Callable[[], DialQueue]
+) -> None:
+    """A second handle opened read-only sees what the first stored (dedupe entries, stats)
+    and refuses to store anything."""
+    assert await queue.enqueue(new("a"), 3600)
+    reader = queue_factory()
+    assert isinstance(reader, ReadOnlyOpen)
+    await reader.open_read_only()
+    try:
+        assert await reader.seen("crm", "a", now=T0)
+        assert not await reader.seen("crm", "b", now=T0)
+        assert (await reader.stats(now=T0)).ready == 1
+        with pytest.raises(QueueUnavailable):
+            await reader.enqueue(new("b"), 3600)
+    finally:
+        await reader.close()
+    assert not await queue.seen("crm", "b", now=T0)

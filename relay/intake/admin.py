@@ -1,0 +1,114 @@
+"""``/admin/...``: the operator's routes, behind ``RELAY_ADMIN_TOKEN``. For now one:
+``GET /admin/events``, this replica's live events as server-sent events.
+
+Every ``/admin/`` route checks ``Authorization: Bearer <RELAY_ADMIN_TOKEN>`` first
+(``admin_refusal``, in constant time): a missing or wrong token is a 401 with
+``WWW-Authenticate: Bearer`` (logged as ``admin_unauthorized``, never what was presented); while
+no token is set, the routes answer 404 like a route that does not exist.
+
+``/admin/events?source=S&outcome=O`` (each repeatable, or comma-separated; ``outcome`` is an
+event's kind, or ``received`` for every intake event) streams ``text/event-stream``: first an
+``event: ready`` frame (``{"replica": ...}``: from then on nothing is missed), then one
+``data:`` frame per event (``RelayEvent.as_dict``: phones masked), an ``event: missed`` frame
+(``{"kind": "missed", "missed": N, "replica": ...}``) when this reader fell more than
+``DEFAULT_BUFFER`` events behind and lost some, and a ``: keepalive`` comment every
+``KEEPALIVE_SECONDS`` of silence. The stream ends
+when the client goes or the relay stops. Events of the other replicas of a shared Redis queue
+are on the Redis channel (``relay.obs.broadcast``), not here.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import AsyncIterator
+
+import orjson
+import structlog
+from pydantic import SecretStr
+from starlette.datastructures import QueryParams
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from relay import __version__
+from relay.intake import answers
+from relay.intake.runtime import RelayRuntime
+from relay.obs.events import Missed, selected_kinds
+from relay.obs.feed import EventFeed
+from relay.obs.sse import KEEPALIVE, frame
+
+__all__ = ["ADMIN_EVENTS", "KEEPALIVE_SECONDS", "admin_events", "admin_refusal", "feed_filters"]
+
+log = structlog.get_logger("relay.intake.admin")
+
+ADMIN_EVENTS = "/admin/events"
+#: Seconds of silence before a keep-alive comment (proxies close idle streams; a write also
+#: finds a client that went away).
+KEEPALIVE_SECONDS = 15.0
+_BEARER = (b"www-authenticate", b"Bearer")
+
+
+def admin_refusal(request: Request, token: SecretStr | None) -> Response | None:
+    """The answer refusing ``request`` to an ``/admin/`` route, or None when it carries the
+    admin token: 404 while no token is set, 401 without it or with another."""
+    if token is None:
+        return answers.NO_ROUTE(detail="Not Found").response()
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    expected = token.get_secret_value().encode()
+    if scheme.lower() == "bearer" and hmac.compare_digest(presented.strip().encode(), expected):
+        return None
+    client = request.client.host if request.client else "unknown"
+    log.warning("admin_unauthorized", path=request.url.path, client=client)
+    return answers.ADMIN_UNAUTHORIZED(_BEARER).response()
+
+
+def _listed(params: QueryParams, name: str) -> list[str]:
+    return [v.strip() for value in params.getlist(name) for v in value.split(",") if v.strip()]
+
+
+def feed_filters(params: QueryParams) -> tuple[list[str], list[str]]:
+    """``source`` and ``outcome`` of a query (each repeatable, or comma-separated);
+    ``ValueError`` naming an outcome that is none."""
+    outcomes = _listed(params, "outcome")
+    selected_kinds(outcomes)
+    return _listed(params, "source"), outcomes
+
+
+async def admin_events(request: Request) -> Response:
+    """``GET /admin/events``: this replica's events as they happen (module docstring)."""
+    runtime: RelayRuntime = request.state.relay
+    refused = admin_refusal(request, runtime.settings.admin_token)
+    if refused is not None:
+        return refused
+    try:
+        sources, outcomes = feed_filters(request.query_params)
+    except ValueError as exc:
+        return answers.BAD_FILTER(problem=str(exc)).response()
+    client = request.client.host if request.client else "unknown"
+    return StreamingResponse(
+        _stream(runtime.events, sources, outcomes, client),
+        media_type="text/event-stream",
+        headers={"cache-control": "no-store", "x-accel-buffering": "no"},
+    )
+
+
+async def _stream(
+    feed: EventFeed, sources: list[str], outcomes: list[str], client: str
+) -> AsyncIterator[bytes]:
+    subscription = feed.subscribe(sources=sources, outcomes=outcomes)
+    log.info("events_followed", client=client, sources=sources, outcomes=outcomes)
+    try:
+        hello = {"replica": feed.replica, "version": __version__}
+        yield frame(orjson.dumps(hello), "ready")
+        while True:
+            items = await subscription.get(within=KEEPALIVE_SECONDS)
+            if items is None:
+                return
+            if not items:
+                yield KEEPALIVE
+                continue
+            yield b"".join(
+                frame(i.line(), "missed" if isinstance(i, Missed) else None) for i in items
+            )
+    finally:
+        subscription.close()
+        log.info("events_unfollowed", client=client)
