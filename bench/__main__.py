@@ -42,7 +42,7 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         plan.rate, plan.connections, plan.transports = 200.0, 8, ("relay",)
         plan.latency_rounds, plan.latency_seconds = 1, 0.5
         plan.intake_rounds, plan.intake_connections = 1, (8,)
-        plan.history_rounds = 1
+        plan.history_rounds, plan.history_queue_rounds = 1, 2
     for name in (
         "duration",
         "dials",
@@ -52,6 +52,7 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         "forward_concurrency",
         "intake_rounds",
         "history_rounds",
+        "history_queue_rounds",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -119,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         "--history-rounds",
         type=int,
         help="dial history off/on rounds, each backend, alternated (default 2)",
+    )
+    parser.add_argument(
+        "--history-queue-rounds",
+        type=int,
+        help="dial history off/on rounds through the queue alone, no HTTP (default 6)",
     )
     parser.add_argument("--backlog", type=int, help="dials in the RSS backlog (1000000)")
     parser.add_argument(

@@ -176,12 +176,16 @@ def table(results: dict[str, Any]) -> str:
             lines.append(f"6 dial history, {backend}: {data.get('skipped', 'not run')}")
             continue
         on, off = data["on"], data["off"]
+
+        def rate(value: float | None) -> str:
+            return "-" if value is None else f"{value:,.0f}"
+
         lines.append(
             f"6 dial history, {backend}: {data['history_bytes_per_delivered_dial']} bytes per "
             f"delivered dial; on/off intake {data['intake_on_to_off']} "
-            f"({on['intake_rps']:,.0f} / {off['intake_rps']:,.0f} /s), drain "
-            f"{data['drain_on_to_off']} ({on['drain_dials_per_s']:,.0f} / "
-            f"{off['drain_dials_per_s']:,.0f} /s)"
+            f"({rate(on['intake_rps'])} / {rate(off['intake_rps'])} /s), drain "
+            f"{data['drain_on_to_off']} ({rate(on['drain_dials_per_s'])} / "
+            f"{rate(off['drain_dials_per_s'])} /s)"
         )
         alone = data["queue_alone"]
         lines.append(

@@ -143,7 +143,11 @@ def _event(fields: list[Any]) -> DialEvent | None:
 def decode(events: str | bytes) -> tuple[DialEvent, ...]:
     """The timeline stored as ``events``; a line that cannot be read is left out."""
     out = []
-    for line in events.splitlines():
+    # "\n" only: splitlines() would also split inside an answer holding U+0085 or U+2028
+    lines = events.split(b"\n") if isinstance(events, bytes) else events.split("\n")
+    for line in lines:
+        if not line:
+            continue
         try:
             fields = orjson.loads(line)
         except orjson.JSONDecodeError:
