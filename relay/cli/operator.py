@@ -276,7 +276,9 @@ async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
             still += 1
             continue
         try:
-            request = parse_request(rec.method, rec.content_type, rec.query, rec.body)
+            request = parse_request(
+                rec.method, rec.content_type, rec.query, rec.body, decode=source.body_decoder
+            )
             mapped = map_request(source, request)
         except (MappingError, UnsupportedMediaType, ValueError) as exc:
             print(f"{rec.id}: still rejected: {exc}")

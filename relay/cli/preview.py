@@ -59,7 +59,10 @@ def cmd_preview(args: argparse.Namespace) -> int:
     if not source.config.auth.query_is_mapped:  # as the hook does: the query is not signed
         query = {}
     try:
-        outcome = preview_request(source, parse_request(raw.method, raw.content_type, query, body))
+        parsed = parse_request(
+            raw.method, raw.content_type, query, body, decode=source.body_decoder
+        )
+        outcome = preview_request(source, parsed)
     except UnsupportedMediaType as exc:
         raise ConfigError(f"unsupported content type {exc}; use --content-type") from None
     except MappingError as exc:

@@ -2,11 +2,19 @@
 
 Schemes: ``none``, ``header`` (a named header equals a secret), ``bearer``, ``query`` (a
 parameter equals a secret, in the URL or else in a form body; for Five9 and VICIdial, which can
-send nothing else), ``basic``,
-and ``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
-``preset: standard-webhooks`` sets the Standard Webhooks headers and format).
+send nothing else), ``body-token`` (a field of the JSON body equals a secret; Aircall),
+``basic``,
+``hmac`` (HMAC-SHA256 of the raw body, optionally with a signed timestamp and message id;
+``preset: standard-webhooks`` sets the Standard Webhooks headers and format),
+``twilio-signature`` (``relay.config.auth_twilio``: Twilio signs the URL and the form),
+``jwt`` (``relay.config.auth_jwt``: the body is an HMAC-signed JWT; Dialpad),
+``verification-token`` (RingCentral: a header equals a secret, and the subscription's
+``Validation-Token`` handshake is answered: ``handshake``), and ``firehose`` (a Kinesis Data
+Firehose access key; the source speaks Firehose's delivery protocol).
 
-Each scheme is a class (its config model) with ``verify(headers=, query=, body=)``, which
+Each scheme is a class (its config model, on ``relay.config.auth_base.AuthScheme``) with
+``verify(headers=, query=, body=)`` (and ``url=``, the request's URL as seen, which only a
+scheme with ``needs_url`` reads), which
 raises ``AuthError`` unless the request carries a valid credential, and ``openapi_scheme()``,
 its OpenAPI security scheme (``relay.intake.openapi`` lists ``AUTH_SCHEMES`` in that order).
 
@@ -19,25 +27,35 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import hmac
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import unquote_plus, unquote_to_bytes
 
 from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     field_validator,
     model_validator,
 )
 
+from relay.config.auth_base import (
+    MIN_SECRET_CHARS,
+    AuthScheme,
+    RequestURL,
+    _api_key,
+    _digest,
+    _equals_any,
+    _Secret,
+    _Secrets,
+    _Strings,
+)
+from relay.config.auth_jwt import JwtAuth
+from relay.config.auth_twilio import TwilioSignatureAuth
+from relay.config.body_token import checked_path, split_path, token_at, without_token
 from relay.exceptions import AuthError
 
 __all__ = [
@@ -46,10 +64,16 @@ __all__ = [
     "AuthScheme",
     "BasicAuth",
     "BearerAuth",
+    "BodyTokenAuth",
+    "FirehoseAuth",
     "HeaderAuth",
     "HmacAuth",
+    "JwtAuth",
     "NoAuth",
     "QueryAuth",
+    "RequestURL",
+    "TwilioSignatureAuth",
+    "VerificationTokenAuth",
     "hmac_key",
 ]
 
@@ -65,105 +89,10 @@ _STANDARD_WEBHOOKS = {
 }
 
 
-_Strings = Mapping[str, str]
-
-
 def _header_name(value: str | None) -> str | None:
     if value is not None and not _HEADER_NAME.match(value):
         raise ValueError(f"{value!r} is not a valid HTTP header name")
     return value
-
-
-#: The shortest secret accepted: one character, or whitespace, protects nothing.
-MIN_SECRET_CHARS = 2
-
-
-def _not_trivial(secret: SecretStr) -> SecretStr:
-    """A configured secret, unless it is empty, one character or whitespace (the error names
-    the field, never the value)."""
-    if len(secret.get_secret_value().strip()) < MIN_SECRET_CHARS:
-        raise ValueError(
-            f"a secret must have at least {MIN_SECRET_CHARS} characters besides whitespace"
-        )
-    return secret
-
-
-_Secret = Annotated[SecretStr, AfterValidator(_not_trivial)]
-
-
-def _digest(value: bytes) -> bytes:
-    return hashlib.sha256(value).digest()
-
-
-@functools.lru_cache(maxsize=256)
-def _secret_digest(secret: str) -> bytes:
-    """A configured secret's digest, computed once (it is compared on every webhook)."""
-    return _digest(secret.encode())
-
-
-def _equals_any(presented: str | None, secrets: Sequence[SecretStr]) -> bool:
-    """Constant-time: no early exit, and no dependence on the presented value's length."""
-    if presented is None:
-        return False
-    given = _digest(presented.encode("utf-8", "surrogateescape"))
-    ok = False
-    for secret in secrets:
-        ok |= hmac.compare_digest(given, _secret_digest(secret.get_secret_value()))
-    return ok
-
-
-def _api_key(where: str, name: str, description: str) -> dict[str, Any]:
-    """An OpenAPI ``apiKey`` security scheme: a secret in a named header or query parameter."""
-    return {"type": "apiKey", "in": where, "name": name, "description": description}
-
-
-class AuthScheme(BaseModel):
-    """A source's authentication: ``verify`` a request; ``openapi_scheme`` documents it."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    #: Its name among the OpenAPI document's security schemes (None: no credential).
-    openapi_name: ClassVar[str | None] = None
-    #: Whether the query string may feed the mapping. False for a scheme that signs the body
-    #: alone: an unsigned query would turn a captured request into new dials.
-    query_is_mapped: ClassVar[bool] = True
-
-    @classmethod
-    def openapi_scheme(cls) -> dict[str, Any] | None:
-        """Its OpenAPI security scheme, with the defaults (the document names no source)."""
-        return None
-
-    def verify(
-        self,
-        *,
-        headers: _Strings,
-        query: _Strings,
-        body: bytes,
-        now: float | None = None,
-    ) -> None:
-        """Raise ``AuthError`` unless the request carries a valid credential.
-
-        ``headers`` has lower-case names; ``now`` (epoch seconds) defaults to the wall clock.
-        """
-        if not self._accepts(headers, query, body, now):
-            raise AuthError("authentication failed")
-
-    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
-        raise NotImplementedError
-
-
-class _Secrets(AuthScheme):
-    secret: _Secret | None = None
-    secrets: list[_Secret] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _need_one(self) -> _Secrets:
-        if self.secret is None and not self.secrets:
-            raise ValueError("set `secret` (or `secrets`, a list, to rotate)")
-        return self
-
-    def all_secrets(self) -> list[SecretStr]:
-        return ([self.secret] if self.secret is not None else []) + list(self.secrets)
 
 
 class _HeaderSecrets(_Secrets):
@@ -204,6 +133,25 @@ class HeaderAuth(_HeaderSecrets):
 
     def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         return _equals_any(headers.get(self.header.lower()), self.all_secrets())
+
+
+class FirehoseAuth(_HeaderSecrets):
+    """``type: firehose``: a Kinesis Data Firehose HTTP endpoint destination's access key
+    (``X-Amz-Firehose-Access-Key``, sent as configured). The source then speaks Firehose's
+    delivery protocol: a batch of base64 records in, Firehose's JSON answer out
+    (``relay.intake.firehose``)."""
+
+    type: Literal["firehose"]
+
+    openapi_name: ClassVar[str | None] = "firehoseAccessKey"
+    HEADER: ClassVar[str] = "x-amz-firehose-access-key"
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        return _api_key("header", "X-Amz-Firehose-Access-Key", "`type: firehose`.")
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        return _equals_any(headers.get(self.HEADER), self.all_secrets())
 
 
 class BearerAuth(_HeaderSecrets):
@@ -247,6 +195,7 @@ class QueryAuth(_Secrets):
     param: str = Field(default="token", min_length=1)
 
     openapi_name: ClassVar[str | None] = "queryToken"
+    secret_in_body: ClassVar[bool] = True
 
     @classmethod
     def openapi_scheme(cls) -> dict[str, Any] | None:
@@ -289,6 +238,36 @@ class QueryAuth(_Secrets):
 
     def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
         return _equals_any(self.presented(headers, query, body), self.all_secrets())
+
+
+class BodyTokenAuth(_Secrets):
+    """``type: body-token``: the JSON body's string at ``path`` (dotted) equals a secret
+    (Aircall); ``without_secret`` removes the field before anything maps, logs or stores."""
+
+    type: Literal["body-token"]
+    path: str = "token"
+
+    openapi_name: ClassVar[str | None] = "bodyToken"
+    secret_in_body: ClassVar[bool] = True
+
+    _dotted = field_validator("path")(checked_path)
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        return _api_key(  # OpenAPI has no body field: the description says where it is
+            "header",
+            "X-Body-Token",
+            "`type: body-token` (Aircall): not a header; the JSON body's field at `path` "
+            "(default `token`) equals the secret.",
+        )
+
+    def without_secret(
+        self, query: Mapping[str, str], content_type: str | None, body: bytes
+    ) -> tuple[dict[str, str], bytes]:
+        return dict(query), without_token(body, split_path(self.path))
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        return _equals_any(token_at(body, split_path(self.path)), self.all_secrets())
 
 
 class BasicAuth(AuthScheme):
@@ -426,8 +405,52 @@ class HmacAuth(_Secrets):
             return None
 
 
+#: RingCentral's handshake token: what is echoed must look like a token (no CR/LF, bounded).
+_ECHOABLE = re.compile(r"^[A-Za-z0-9._~+/=-]{1,128}$")
+
+
+class VerificationTokenAuth(HeaderAuth):
+    """``type: verification-token``: RingCentral webhook subscriptions.
+
+    Each notification carries the subscription's ``verificationToken`` in ``Verification-Token``
+    (RingCentral's guide also shows it as ``Validation-Token``: accepted as well). Creating the
+    subscription sends a request with a ``Validation-Token`` header, no ``Verification-Token``
+    and no notification body: ``handshake`` returns the token to echo (token-shaped only).
+    """
+
+    type: Literal["verification-token"]  # type: ignore[assignment]
+    header: str = "Verification-Token"
+
+    openapi_name: ClassVar[str | None] = "verificationToken"
+
+    @classmethod
+    def openapi_scheme(cls) -> dict[str, Any] | None:
+        text = "`type: verification-token` (RingCentral); `Validation-Token` is echoed."
+        return _api_key("header", cls.model_fields["header"].default, text)
+
+    def handshake(self, headers: _Strings, body: bytes) -> str | None:
+        token = headers.get("validation-token")
+        if token is None or self.header.lower() in headers or body.strip(b" \t\r\n{}"):
+            return None
+        return token if _ECHOABLE.match(token) else None
+
+    def _accepts(self, headers: _Strings, query: _Strings, body: bytes, now: float | None) -> bool:
+        presented = headers.get(self.header.lower(), headers.get("validation-token"))
+        return _equals_any(presented, self.all_secrets())
+
+
 AuthConfig = Annotated[
-    NoAuth | HeaderAuth | BearerAuth | QueryAuth | BasicAuth | HmacAuth,
+    NoAuth
+    | HeaderAuth
+    | BearerAuth
+    | QueryAuth
+    | BodyTokenAuth
+    | BasicAuth
+    | HmacAuth
+    | TwilioSignatureAuth
+    | JwtAuth
+    | VerificationTokenAuth
+    | FirehoseAuth,
     Field(discriminator="type"),
 ]
 
@@ -436,8 +459,13 @@ AUTH_SCHEMES: tuple[type[AuthScheme], ...] = (
     HeaderAuth,
     BearerAuth,
     QueryAuth,
+    BodyTokenAuth,
     BasicAuth,
     HmacAuth,
+    TwilioSignatureAuth,
+    JwtAuth,
+    VerificationTokenAuth,
+    FirehoseAuth,
     NoAuth,
 )
 

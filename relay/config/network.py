@@ -12,7 +12,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Sequence
 
-__all__ = ["IPAddress", "IPNetwork", "client_address", "in_networks", "parse_networks"]
+__all__ = [
+    "IPAddress",
+    "IPNetwork",
+    "client_address",
+    "in_networks",
+    "parse_networks",
+    "peer_is_trusted",
+]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -70,3 +77,8 @@ def client_address(
         if address is None or not in_networks(address, trusted):
             return address
     return address  # every hop is a trusted proxy: the leftmost one is the best we know
+
+
+def peer_is_trusted(peer: str | None, trusted: Sequence[IPNetwork]) -> bool:
+    """Whether the TCP peer is a trusted proxy (whose ``X-Forwarded-*`` headers count)."""
+    return bool(trusted) and peer is not None and in_networks(_address(peer), trusted)

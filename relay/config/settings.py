@@ -37,6 +37,8 @@ class Settings(BaseSettings):
 
     # Intake
     max_body_bytes: int = Field(default=256 * 1024, gt=0)
+    # A Kinesis Data Firehose source's request, received and (gzip) inflated: its own bound
+    firehose_max_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     dedupe_window_seconds: float = Field(default=24 * 3600, ge=0)
     # The rejected store's limits (docs/operations.md); 0 turns a limit off
     rejected_max_age_seconds: float = Field(default=30 * 86400, ge=0)

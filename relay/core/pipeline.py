@@ -34,6 +34,7 @@ from relay.exceptions import MappingError, Problem, UnsupportedMediaType
 from relay.queue.base import DialQueue, LegOutcome, NewDial, RejectedRecord
 
 __all__ = [
+    "BodyDecoder",
     "FindingsHook",
     "Mapped",
     "call_mapping",
@@ -75,16 +76,23 @@ def parse_request(
     body: bytes,
     *,
     max_depth: int | None = None,
+    decode: BodyDecoder | None = None,
 ) -> InboundRequest:
     """Parse a raw request the way intake does (also used to replay a rejected one).
 
-    Raises ``UnsupportedMediaType`` for other bodies and ``MappingError`` for a body that
-    does not parse, or whose JSON nests deeper than ``max_depth``.
+    ``decode``: the source's own body format (``Source.body_decoder``: a JWT's claims), used
+    whatever the content type. Raises ``UnsupportedMediaType`` for other bodies and
+    ``MappingError`` for a body that does not parse, or whose JSON nests deeper than
+    ``max_depth``.
     """
     media = media_type(content_type)
     form: dict[str, str] = {}
     data: Any
-    if not body or body.isspace():
+    if decode is not None:
+        data = decode(body)
+        if max_depth is not None and json_too_deep(data, max_depth):
+            raise MappingError([Problem("body", f"JSON nested deeper than {max_depth} levels")])
+    elif not body or body.isspace():
         data = dict(query)
     elif _is_json(media):
         try:
@@ -113,6 +121,9 @@ def parse_request(
         form=form,
     )
 
+
+#: A source's own body format: the raw body → the request's data (``MappingError`` if not).
+BodyDecoder = Callable[[bytes], Any]
 
 #: Told the screen's findings of a request (before its Dial is built, so a 422 counts too).
 FindingsHook = Callable[[list[Finding]], None]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from collections.abc import Mapping as AbcMapping
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
-from relay.config.auth import QueryAuth
+from relay.config.auth import JwtAuth, QueryAuth
 from relay.config.problems import Problem, render
 from relay.config.settings import Settings
 from relay.config.sources import (
@@ -87,15 +87,20 @@ class Source:
         """The query parameter carrying this source's secret, stripped before mapping."""
         return self.config.auth.param if isinstance(self.config.auth, QueryAuth) else None
 
+    @property
+    def body_decoder(self) -> Callable[[bytes], Any] | None:
+        """This source's own body format, whatever the Content-Type (``auth: jwt``: the
+        body is a JWT and its claims are the data), or None: JSON or a form."""
+        auth = self.config.auth
+        return auth.body_data if isinstance(auth, JwtAuth) else None
+
     def without_secret(
         self, query: dict[str, str], content_type: str | None, body: bytes
     ) -> tuple[dict[str, str], bytes]:
-        """The request's query and body without this source's secret parameter (URL or form
-        body): what the mapping, the log, previews and the rejected store may see."""
-        auth = self.config.auth
-        if isinstance(auth, QueryAuth):
-            return auth.without_secret(query, content_type, body)
-        return query, body
+        """The request's query and body without this source's secret (a query parameter in
+        the URL or form body, a JSON body's token field): what the mapping, the log,
+        previews and the rejected store may see."""
+        return self.config.auth.without_secret(query, content_type, body)
 
     def __repr__(self) -> str:
         return f"Source(name={self.name!r}, mapping={self.config.mapping!r})"

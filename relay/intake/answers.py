@@ -13,7 +13,12 @@ QUEUED                  202     queued               ``queued``, ``dial_id``
 DUPLICATE               200     duplicate            ``duplicate``, ``dial_id``
 COALESCED               202     coalesced            ``coalesced``, ``dial_id`` (a later leg)
 IGNORED                 200     ignored              ``ignored``, ``reason``
+VALIDATED               200     validated            ``validated``; ``Validation-Token`` echoed
+BATCH_STORED            200     batch                a Firehose batch stored: its counts
+BAD_DELIVERY            400     bad_request          not a Firehose request (the problem)
 REJECTED                422     rejected             ``rejected``, ``rejected_id``, ``errors``
+REJECTED_KEPT           200     rejected             ``rejected_kept``, the same fields (a 2xx
+                                                     wanted: ``rejected_status``, Aircall)
 CLIENT_GONE             400     bad_request          client disconnected (``ClientGone``)
 UNAUTHORIZED            401     unauthorized         unauthorized (``AuthError``)
 FORBIDDEN_IP            403     forbidden_ip         client address not allowed
@@ -36,6 +41,10 @@ PREVIEW_PROBLEMS        422     (none)               the preview, with its probl
 ADMIN_UNAUTHORIZED      401     (none)               unauthorized; ``WWW-Authenticate: Bearer``
 BAD_FILTER              400     (none)               the filter's problem (``/admin/events``)
 ======================  ======  ===================  ==========================================
+
+A source with ``auth: {type: firehose}`` (Kinesis Data Firehose) gets every answer of the
+hook's with the body Firehose reads instead (``relay.intake.firehose.as_firehose``):
+``{"requestId", "timestamp"}``, plus ``errorMessage`` (the error text) unless it is a 200.
 
 The ``/admin/...`` routes (``relay.intake.admin``) answer ``NO_ROUTE`` while
 ``RELAY_ADMIN_TOKEN`` is unset: the same bytes as a route that does not exist.
@@ -181,7 +190,16 @@ DUPLICATE = Kind("duplicate", 200, "duplicate")
 #: A later leg of a call, merged into the dial held for its window (``coalesce_seconds``).
 COALESCED = Kind("coalesced", 202, "coalesced")
 IGNORED = Kind("ignored", 200, "ignored")
+#: A subscription's set-up handshake (RingCentral's ``Validation-Token``), echoed; nothing stored.
+VALIDATED = Kind("validated", 200, "validated")
+#: A Kinesis Data Firehose batch stored (``relay.intake.firehose``; its body is Firehose's).
+BATCH_STORED = Kind("batch_stored", 200, "batch")
+#: A Firehose request whose envelope is not one (no ``requestId``, no ``records``).
+BAD_DELIVERY = Kind("bad_delivery", 400, "bad_request", "{problem}")
 REJECTED = Kind("rejected", 422, "rejected")
+#: The same, when the source's mapping sets ``rejected_status = 200``: a sender that disables
+#: its webhook after non-2xx answers (Aircall) must not count a kept request as a failure.
+REJECTED_KEPT = Kind("rejected_kept", 200, "rejected")
 CLIENT_GONE = Kind("client_gone", 400, "bad_request", "client disconnected", raised_by=ClientGone)
 UNAUTHORIZED = Kind("unauthorized", 401, "unauthorized", "unauthorized", raised_by=AuthError)
 FORBIDDEN_IP = Kind("forbidden_ip", 403, "forbidden_ip", "client address not allowed")
@@ -223,7 +241,11 @@ TABLE: tuple[Kind, ...] = (
     DUPLICATE,
     COALESCED,
     IGNORED,
+    VALIDATED,
+    BATCH_STORED,
+    BAD_DELIVERY,
     REJECTED,
+    REJECTED_KEPT,
     CLIENT_GONE,
     UNAUTHORIZED,
     FORBIDDEN_IP,

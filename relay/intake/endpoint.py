@@ -25,7 +25,8 @@ from urllib.parse import parse_qsl
 import structlog
 from starlette.types import Receive, Scope, Send
 
-from relay.config.network import client_address, in_networks
+from relay.config.auth import FirehoseAuth, RequestURL
+from relay.config.network import client_address, in_networks, peer_is_trusted
 from relay.core.mapping import InboundRequest
 from relay.core.pipeline import (
     FindingsHook,
@@ -50,6 +51,7 @@ from relay.exceptions import (
 from relay.intake import answers
 from relay.intake.answers import Answer, rate_limited, refusal
 from relay.intake.events import NO_SOURCE, webhook_event
+from relay.intake.firehose import REQUEST_ID_HEADER, as_firehose, handle_delivery
 from relay.intake.guard import COUNTED, header_problem
 from relay.intake.runtime import RelayRuntime
 from relay.obs.logs import info_line
@@ -97,6 +99,26 @@ class Incoming:
 
     def forwarded_for(self) -> list[str]:
         return [v.decode("latin-1") for k, v in self.raw_headers if k == b"x-forwarded-for"]
+
+    def url(self, scope: Scope, name: str, trusted: bool) -> RequestURL:
+        """The URL the sender addressed: the hook's (``/hooks/<name>``, also for a preview of
+        it), with the raw query; a trusted proxy's ``X-Forwarded-Host``/``-Proto`` (their
+        first entries) alongside."""
+        server = scope.get("server")
+        host = self.headers.get("host") or (f"{server[0]}:{server[1]}" if server else "")
+
+        def forwarded(header: str) -> str | None:
+            value = self.headers.get(header, "").split(",", 1)[0].strip() if trusted else ""
+            return value or None
+
+        return RequestURL(
+            scheme=str(scope.get("scheme", "http")),
+            host=host,
+            path=f"{scope.get('root_path', '')}/hooks/{name}",
+            query=self.query_string,
+            forwarded_host=forwarded("x-forwarded-host"),
+            forwarded_proto=forwarded("x-forwarded-proto"),
+        )
 
 
 async def read_body(
@@ -168,12 +190,22 @@ def _admit(incoming: Incoming, runtime: RelayRuntime, source: Source, kind: str)
 
 
 async def authenticate(
-    incoming: Incoming, receive: Receive, runtime: RelayRuntime, name: str, kind: str
+    incoming: Incoming,
+    receive: Receive,
+    runtime: RelayRuntime,
+    name: str,
+    kind: str,
+    scope: Scope | None = None,
 ) -> tuple[Source | None, bytes, Answer | None]:
     """Find the source, read the body and check auth; on failure, the answer to send.
 
+    ``scope`` (the ASGI scope) gives a scheme that signs the URL (Twilio) the URL as seen.
+    A set-up handshake (``auth.handshake``: RingCentral's ``Validation-Token``) is answered
+    here, before the credential is checked.
+
     The body returned has the source's secret removed (a ``query`` secret may travel in a
-    form body: a Five9 POST constant); nothing after this sees it."""
+    form body: a Five9 POST constant; a ``body-token`` is a JSON field: Aircall); nothing
+    after this sees it."""
     source = runtime.sources.get(name)
     if source is None:
         return None, b"", answers.UNKNOWN_SOURCE(name=name)
@@ -181,22 +213,31 @@ async def authenticate(
     refused = _admit(incoming, runtime, source, kind)
     if refused is not None:
         return source, b"", refused
+    firehose = isinstance(source.config.auth, FirehoseAuth)
     try:
         body = await read_body(
             receive,
             incoming.headers.get("content-length"),
-            settings.max_body_bytes,
+            settings.firehose_max_bytes if firehose else settings.max_body_bytes,
             settings.body_timeout_seconds,
         )
     except RequestError as exc:  # too large, too slow, or gone
         return source, b"", refusal(exc)
+    echo = source.config.auth.handshake(incoming.headers, body)
+    if echo is not None:  # a subscription's set-up request: answered, never stored
+        return source, b"", answers.VALIDATED((b"validation-token", echo.encode()))
+    auth = source.config.auth
+    url = None
+    if auth.needs_url and scope is not None:
+        trusted = peer_is_trusted(incoming.peer, settings.trusted_proxies)
+        url = incoming.url(scope, name, trusted)
     try:
-        source.config.auth.verify(headers=incoming.headers, query=incoming.query, body=body)
+        auth.verify(headers=incoming.headers, query=incoming.query, body=body, url=url)
     except AuthError as exc:
         runtime.metrics.auth_failures.labels(name).inc()
         log.warning("webhook_unauthorized", source=name, client=incoming.client, kind=kind)
         return source, body, refusal(exc)
-    if source.secret_query_param is not None:
+    if source.config.auth.secret_in_body:
         _, body = source.without_secret({}, incoming.headers.get("content-type"), body)
     return source, body, None
 
@@ -226,6 +267,7 @@ def inbound(
         mapping_query(incoming, source),
         body,
         max_depth=runtime.settings.max_json_depth,
+        decode=source.body_decoder,
     )
 
 
@@ -256,10 +298,13 @@ class HookEndpoint:
             if problem is not None:
                 answer = answers.HEADERS_TOO_LARGE(problem=problem)
             else:
-                answer, dial_id = await _handle(incoming, receive, runtime, name)
+                answer, dial_id = await _handle(incoming, scope, receive, runtime, name)
         except Exception:
             self._log.exception("webhook_failed", source=name, client=incoming.client)
             answer = answers.INTERNAL_ERROR()
+        firehose = runtime.sources.get(name)
+        if firehose is not None and isinstance(firehose.config.auth, FirehoseAuth):
+            answer = as_firehose(answer, incoming.headers.get(REQUEST_ID_HEADER, ""))
         outcome = answer.outcome or "error"  # every answer of the hook's has its own
         scope[COUNTED] = True
         known = name if name in runtime.sources else NO_SOURCE
@@ -285,14 +330,20 @@ class HookEndpoint:
 
 
 async def _handle(
-    incoming: Incoming, receive: Receive, runtime: RelayRuntime, name: str
+    incoming: Incoming, scope: Scope, receive: Receive, runtime: RelayRuntime, name: str
 ) -> tuple[Answer, str | None]:
     """The answer to a webhook, and the dial_id it stored or found stored."""
-    source, body, failure = await authenticate(incoming, receive, runtime, name, "hook")
+    source, body, failure = await authenticate(incoming, receive, runtime, name, "hook", scope)
     if failure is not None:
         return failure, None
     assert source is not None
     runtime.metrics.source_seen(source.name)  # authenticated: the dialer is alive
+    if isinstance(source.config.auth, FirehoseAuth):  # a batch of records, Firehose's protocol
+        on_findings = _counter(runtime, source.name)
+        answer = await handle_delivery(
+            runtime, source, incoming.headers, body, on_findings, incoming.client
+        )
+        return answer, None
     try:
         parsed = inbound(incoming, source, body, runtime)
     except UnsupportedMediaType as exc:
@@ -368,4 +419,8 @@ async def _rejected(
         fields=[p.field for p in exc.problems],
         client=client,
     )
-    return answers.REJECTED(rejected_id=rejected_id, errors=errors)
+    # a mapping may want a 2xx for what it keeps (Aircall disables a webhook after non-2xx)
+    kept = getattr(source.mapping, "rejected_status", 422) == 200
+    return (answers.REJECTED_KEPT if kept else answers.REJECTED)(
+        rejected_id=rejected_id, errors=errors
+    )

@@ -96,7 +96,12 @@ def _refusals() -> dict[str, Any]:
 
 def _hook_responses() -> dict[str, Any]:
     return {
-        "200": _json("That dial_id was already accepted within the dedupe window.", "Duplicate"),
+        "200": _json(
+            "That dial_id was already accepted within the dedupe window. (A Kinesis Data "
+            "Firehose source, `auth: {type: firehose}`, answers every batch it stored 200, and "
+            "every answer with Firehose's body: requestId, timestamp, errorMessage.)",
+            "Duplicate",
+        ),
         "202": {
             "description": "Stored durably; it will be delivered to outboundIQ (queued). Or a "
             "later leg of a call, merged into the dial held for the source's coalesce_seconds "

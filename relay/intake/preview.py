@@ -28,7 +28,9 @@ async def preview(request: Request) -> Response:
     runtime: RelayRuntime = request.state.relay
     incoming = Incoming(request.scope)
     name = request.path_params["source"]
-    source, body, failure = await authenticate(incoming, request.receive, runtime, name, "preview")
+    source, body, failure = await authenticate(
+        incoming, request.receive, runtime, name, "preview", request.scope
+    )
     if failure is not None:
         return failure.response()
     assert source is not None

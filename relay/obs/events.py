@@ -43,6 +43,8 @@ INTAKE_KINDS = (
     "duplicate",
     "coalesced",
     "ignored",
+    "validated",
+    "batch",
     "rejected",
     "unauthorized",
     "unknown_source",

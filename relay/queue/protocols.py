@@ -9,8 +9,9 @@ relay drops the oldest beyond them, and counts and logs each drop).
 
 The roles:
 
-* ``DeliveryQueue``: intake stores (with dedupe), the forwarder leases and settles each dial
-  (ack, retry, release, dead-letter), holds and releases sources.
+* ``DeliveryQueue``: intake stores (with dedupe; a batch in one commit: ``enqueue_many``),
+  the forwarder leases and settles each dial (ack, retry, release, dead-letter), holds and
+  releases sources.
 * ``DeadLetterStore``: what ``relay dlq`` lists, shows, replays and purges.
 * ``RejectedStore``: requests that could not be mapped, kept raw (``relay rejected``), within
   the retention limits.
@@ -102,6 +103,16 @@ class DeliveryQueue(Protocol):
 
         The id is remembered for ``dedupe_seconds`` from now (each entry has its own expiry:
         live intake uses the dedupe window, backfill a much longer one).
+        """
+        ...
+
+    async def enqueue_many(self, dials: Sequence[NewDial], dedupe_seconds: float) -> list[bool]:
+        """Store a batch of dials in ONE durable commit: every new one, or (on an error) none.
+
+        Per dial, as ``enqueue``: True stored, False its id is already known (before the
+        batch, or from an earlier dial of the same batch). Used for a delivery that carries
+        many calls at once (Amazon Connect records through Kinesis Data Firehose), which is
+        acknowledged only once all of it is stored.
         """
         ...
 

@@ -9,6 +9,7 @@ headers first, ``content-type`` last); the hook's own answers put ``content-type
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 from collections.abc import Callable
@@ -30,10 +31,12 @@ sources:
   lan: {auth: {type: none}, allow_ips: ["10.0.0.0/8"]}
   slow: {auth: {type: none}, rate_limit: 1/hour}
   legs: {auth: {type: none}, coalesce_seconds: 3600}
+  ac: {mapping: aircall, auth: {type: body-token, secret: aircall-hook-token}}
   g:
     mapping: genesys
     auth: {type: none}
     options: {client_id: relay-client, client_secret: relay-client-secret}
+  rc: {mapping: ringcentral, auth: {type: verification-token, secret: rc-hook-secret}}
 """
 LIMITS = {
     "max_header_count": 20,
@@ -100,6 +103,21 @@ REJECTED_PHONE = _body(
     errors=[{"field": "prospect_phone", "problem": "not a phone number (got 'not-a-number')"}],
 )
 CLOSED = {"until_closed": True}
+#: An Aircall call.ended from a withheld number: rejected (no prospect phone), kept, and
+#: answered 200 (an Aircall source's ``rejected_status``: non-2xx disables its webhook).
+AIRCALL_ANONYMOUS = orjson.dumps(
+    {
+        "event": "call.ended",
+        "token": "aircall-hook-token",
+        "data": {"id": 1, "direction": "inbound", "started_at": 1646389739,
+                 "raw_digits": "anonymous", "number": {"digits": "+43 720 880079"}},
+    }
+)  # fmt: skip
+REJECTED_KEPT = _body(
+    status="rejected_kept",
+    rejected_id="<id>",
+    errors=[{"field": "prospect_phone", "problem": "required, but missing or empty"}],
+)
 
 
 def refusals(prefix: str, framing: Callable[..., list[tuple[str, str]]]) -> list[Case]:
@@ -172,8 +190,13 @@ HOOK_CASES = [
          ACCEPTED, hook(), _body(status="coalesced", dial_id="pin-4")),
     Case("ignored", request("POST", "/hooks/g", [JSON_TYPE], NOT_ENDED), OK, hook(),
          _body(status="ignored", reason="the conversation has not ended")),
+    Case("validated (RingCentral's handshake)",
+         request("POST", "/hooks/rc", [("Validation-Token", "a1b2-c3d4"), JSON_TYPE]), OK,
+         hook(("validation-token", "a1b2-c3d4")), _body(status="validated")),
     Case("rejected", request("POST", "/hooks/crm", CRM, dial(prospect_phone="not-a-number")),
          UNPROCESSABLE, hook(), REJECTED_PHONE),
+    Case("rejected, kept with a 2xx (aircall)",
+         request("POST", "/hooks/ac", [JSON_TYPE], AIRCALL_ANONYMOUS), OK, hook(), REJECTED_KEPT),
     Case("HEAD never queues (no body)", request("HEAD", "/hooks/crm?" + DIAL_QUERY, [TOKEN]),
          b"HTTP/1.1 405 Method Not Allowed",
          [("allow", "<methods>"), ("content-length", "<any>"), CT], b"", {"head_only": True}),
@@ -207,15 +230,15 @@ PREVIEW_OK = (
     b'"prospect_phone":"5125550187","datetime":"2026-04-10 14:32:15","call_direction":'
     b'"Outbound","zip":"78701","sys_created_date_original":"2026-04-01","total_dial_attempts"'
     b':3,"skill_name":"Sales Tier 1","lead_source":"facebook-ads","dial_id":"pin-p"},'
-    b'"warnings":[]}'
+    b'"warnings":[],"unused_keys":[]}'
 )
 PREVIEW_PROBLEMS = (
     b'{"status":"rejected","queued":false,"errors":[{"field":"prospect_phone","problem":'
-    b'"not a phone number (got \'x\')"}],"warnings":[]}'
+    b'"not a phone number (got \'x\')"}],"warnings":[],"unused_keys":[]}'
 )
 PREVIEW_IGNORED = (
     b'{"status":"ignored","queued":false,"detail":"ignored: the conversation has not '
-    b'ended","warnings":[]}'
+    b'ended","warnings":[],"unused_keys":[]}'
 )
 PREVIEW_CASES = [
     Case("preview: mapped", request("POST", "/preview/crm", CRM, dial(dial_id="pin-p")), OK,
@@ -224,6 +247,8 @@ PREVIEW_CASES = [
          UNPROCESSABLE, starlette(), PREVIEW_PROBLEMS),
     Case("preview: ignored", request("POST", "/preview/g", [JSON_TYPE], NOT_ENDED), OK,
          starlette(), PREVIEW_IGNORED),
+    Case("preview: validated", request("POST", "/preview/rc", [("Validation-Token", "a1b2")]),
+         OK, starlette(("validation-token", "a1b2")), _body(status="validated")),
     *refusals("/preview/", starlette),
 ]  # fmt: skip
 
@@ -433,3 +458,44 @@ def test_client_gone_answer_is_pinned(
     if path.startswith("/hooks/"):
         counted = scrape.value(relay.url, "relay_webhooks_total", outcome="bad_request")
         assert counted == 1
+
+
+FIREHOSE_SOURCES = """
+sources:
+  hose: {mapping: amazon-connect, auth: {type: firehose, secret: hose-access-key}}
+"""
+HOSE = [
+    ("X-Amz-Firehose-Access-Key", "hose-access-key"),
+    ("X-Amz-Firehose-Request-Id", "req-pin-1"),
+    JSON_TYPE,
+]
+HOSE_BATCH = b'{"requestId":"req-pin-1","timestamp":1578090901599,"records":[{"data":"e30="}]}'
+TIMED = [CT, ("content-length", "<checked with the body>")]  # the body's time is not pinned
+HOSE_CASES = [
+    Case("firehose: delivered", request("POST", "/hooks/hose", HOSE, HOSE_BATCH), OK, TIMED,
+         b'{"requestId":"req-pin-1","timestamp":<ms>}'),
+    Case("firehose: unauthorized",
+         request("POST", "/hooks/hose", [("X-Amz-Firehose-Request-Id", "req-pin-1"), JSON_TYPE],
+                 HOSE_BATCH),
+         b"HTTP/1.1 401 Unauthorized", TIMED,
+         b'{"requestId":"req-pin-1","timestamp":<ms>,"errorMessage":"unauthorized"}'),
+    Case("firehose: not a Firehose request", request("POST", "/hooks/hose", HOSE, b"[]"),
+         b"HTTP/1.1 400 Bad Request", TIMED,
+         b'{"requestId":"req-pin-1","timestamp":<ms>,'
+         b'"errorMessage":"body: not a Firehose request: expected an object"}'),
+]  # fmt: skip
+
+
+def test_a_firehose_sources_answers_are_pinned(start_relay: Callable[..., RelayThread]) -> None:
+    """A Kinesis Data Firehose source answers in Firehose's shape: the request id echoed, the
+    time in milliseconds, an errorMessage unless it is a 200 (``relay.intake.firehose``)."""
+    relay = start_relay(FIREHOSE_SOURCES)
+    problems = {}
+    for case in HOSE_CASES:
+        reply = exchange(relay.settings.port, case.request)
+        assert reply.header(b"content-length") == str(len(reply.body)).encode()
+        timed = re.sub(rb'"timestamp":[0-9]{13}', b'"timestamp":<ms>', reply.body)
+        problem = mismatch(dataclasses.replace(reply, body=timed), case)
+        if problem:
+            problems[case.name] = problem
+    assert problems == {}

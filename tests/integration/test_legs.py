@@ -8,7 +8,7 @@ with legs arriving at once on two replicas.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -79,16 +79,6 @@ def post_leg(relay: RelayThread, leg: dict[str, str]) -> httpx.Response:
     return httpx.post(
         f"{relay.url}/hooks/five9", params={"token": "five9-hook-secret"}, data=leg, timeout=10
     )
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-def queue_mode(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """The settings of each queue backend (Redis: a prefix of this test's own)."""
-    if request.param == "sqlite":
-        yield {}
-        return
-    with unique_prefix(tmp_path) as prefix:
-        yield {"queue_url": REDIS_URL, "redis_key_prefix": prefix}
 
 
 def test_two_legs_become_one_dial_sent_once(

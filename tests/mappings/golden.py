@@ -5,6 +5,9 @@ One file per request, ``tests/fixtures/vendors/<vendor>/<case>.json``:
 ``_from``
     where the payload's shape comes from: vendor documentation URLs or public code
     (``owner/repo:path``), a string or a list.
+``_derived_from``
+    (only for a case no public real request exists for) the real case it was edited from and
+    what was changed; such a case does not count towards a vendor's ten real requests.
 ``description``
     what is special about this request.
 ``source``
@@ -16,7 +19,11 @@ One file per request, ``tests/fixtures/vendors/<vendor>/<case>.json``:
     the request file ``relay preview`` reads (``method``, ``content_type``, ``query``,
     ``body``), without the source's credential; the harness adds it where the source's auth
     says (a query auth's parameter goes in the URL, or in the form body when
-    ``credential_in`` is ``body``: Five9 POSTs its constants in the body).
+    ``credential_in`` is ``body``: Five9 POSTs its constants in the body; a ``jwt`` auth's
+    body, the event's claims, is signed into the JWT Dialpad sends).
+``_derived_from``
+    a request edited from a real one (which, and what was changed): it does not count
+    towards a vendor's ten real requests.
 ``genesys_api``
     (mapping ``genesys`` only) what the fake Genesys Cloud API answers: ``conversations``
     (id → analytics details), ``users``, ``queues``, ``wrapupcodes``, ``campaigns``,
@@ -28,6 +35,9 @@ One file per request, ``tests/fixtures/vendors/<vendor>/<case>.json``:
     the hook's status codes when the request is sent that many times (default: once).
 ``warnings_mention``
     texts the preview's warnings must mention (a placeholder left unfilled…).
+``_derived_from``
+    (a derived case: no public real request exists) the real file it was edited from, and
+    what was changed; such files do not count towards a vendor's ten real requests.
 ``_why``
     Dials field → the Dials field meaning or vendor fact that decided a non-obvious value.
 
@@ -46,12 +56,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import httpx
 from pydantic import SecretStr
 
 from mappings.five9 import Five9Options
+from relay.config import jwt
+from relay.config.auth_twilio import SETTINGS_HEADER, SIGNATURE_HEADER, twilio_signature
 from relay.config.settings import Settings
 from relay.config.sources import SourceConfig
 from relay.core.sources import Source, parse_sources
@@ -61,7 +73,17 @@ from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
 
 CORPUS = Path(__file__).resolve().parents[1] / "fixtures" / "vendors"
-VENDORS = ("five9", "vicidial", "convoso", "genesys", "genesys-data-action")
+VENDORS = (
+    "five9",
+    "vicidial",
+    "convoso",
+    "genesys",
+    "genesys-data-action",
+    "twilio",
+    "dialpad",
+    "aircall",
+    "ringcentral",
+)
 #: Every hook secret of the corpus and of the documented examples (``${VAR}``, ``SECRET``).
 HOOK_SECRET = "relay-hook-secret"
 API_KEY = "oiq-corpus-key-0001"
@@ -228,13 +250,66 @@ def build_request(
             query = f"{query}&{pair}" if query else pair
     elif kind == "header":
         headers[auth["header"]] = resolve(auth["secret"])
+    elif kind == "verification-token":  # RingCentral: the subscription's verificationToken
+        headers[auth.get("header", "Verification-Token")] = resolve(auth["secret"])
     elif kind == "bearer":
         headers["Authorization"] = f"Bearer {resolve(auth['secret'])}"
+    elif kind == "firehose":  # Kinesis Data Firehose: the access key; a hook gets a batch
+        headers["X-Amz-Firehose-Access-Key"] = resolve(auth["secret"])
+        if route == "hooks":
+            raw = firehose_batch([raw])
+    elif kind == "body-token":  # Aircall: a field of the JSON body, at a dotted path
+        raw = with_body_token(raw, auth.get("path", "token"), resolve(auth["secret"]))
     elif kind == "basic":
         user_pass = f"{resolve(auth['username'])}:{resolve(auth['password'])}"
         headers["Authorization"] = "Basic " + base64.b64encode(user_pass.encode()).decode()
+    elif kind == "twilio-signature":
+        headers[SIGNATURE_HEADER] = signed_as_twilio(
+            base_url, source_name, auth, query, raw, headers
+        )
+    elif kind == "jwt":  # Dialpad: the body is the claims signed into a JWT
+        alg = (auth.get("algorithms") or ["HS256"])[0]
+        raw = jwt.encode(json.loads(raw), resolve(auth["secret"]).encode(), alg)
     url = f"{base_url}/{route}/{source_name}" + (f"?{query}" if query else "")
     return httpx.Request(request.get("method") or "POST", url, content=raw, headers=headers)
+
+
+def firehose_batch(records: list[bytes], request_id: str = "corpus-request-0001") -> bytes:
+    """Records as Kinesis Data Firehose delivers them: a JSON envelope of base64 data."""
+    data = [{"data": base64.b64encode(r).decode()} for r in records]
+    return json.dumps({"requestId": request_id, "timestamp": 0, "records": data}).encode()
+
+
+def signed_as_twilio(
+    base_url: str,
+    source_name: str,
+    auth: dict[str, Any],
+    query: str,
+    body: bytes,
+    headers: dict[str, str],
+) -> str:
+    """The ``X-Twilio-Signature`` Twilio sends: over the public URL it was given (the
+    source's ``public_url``, else the hook's URL) with the query, then a form body's
+    parameters; HMAC-SHA256 when the request announces a shared key (``SETTINGS_HEADER``)."""
+    base = (
+        resolve(auth["public_url"]) if auth.get("public_url") else f"{base_url}/hooks/{source_name}"
+    )
+    url = f"{base}?{query}" if query else base
+    form = "x-www-form-urlencoded" in headers.get("Content-Type", "")
+    params = parse_qsl(body.decode("utf-8"), keep_blank_values=True) if form else []
+    settings = headers.get(SETTINGS_HEADER, "")
+    return twilio_signature(HOOK_SECRET, url, params, sha256="HMAC_SHA256" in settings)
+
+
+def with_body_token(raw: bytes, path: str, token: str) -> bytes:
+    """A JSON body with ``token`` set at the dotted ``path``, as Aircall sends its token."""
+    data = json.loads(raw)
+    *parents, last = path.split(".")
+    node = data
+    for key in parents:
+        node = node.setdefault(key, {})
+    node[last] = token
+    return json.dumps(data).encode()
 
 
 def send(request: httpx.Request) -> httpx.Response:
@@ -273,6 +348,10 @@ def exercise(
         send(build_request(relay_url, source_name, auth, case.request)) for _ in case.answers
     ]
     assert [a.status_code for a in answers] == case.answers, [a.text for a in answers]
+    if auth.get("type") == "firehose":  # Firehose's answers tell nothing of each record
+        if case.expected is not None:
+            assert_delivered(fake, case.expected)
+        return
     if case.rejected is not None:
         assert _error_fields(answers[0]) == sorted(case.rejected), answers[0].text
         assert answers[0].json()["rejected_id"], "a rejected request is kept for replay"

@@ -35,9 +35,18 @@ ALL = load()
 _SOURCE = re.compile(r"^(https://\S+|[\w.-]+/[\w.-]+:\S+)$")
 
 
+#: Vendors with fewer than ten real public requests, and how many exist (the rest of their
+#: corpus is ``_derived_from`` real ones). Dialpad: every public call event found (its docs
+#: show none; six real bodies in public code, see docs/vendors/dialpad.md).
+SHORT_OF_REAL = {"dialpad": 6}
+
+
 def test_every_vendor_has_ten_sourced_requests() -> None:
-    """At least ten requests per vendor, each naming its public source and what it expects."""
+    """At least ten real requests per vendor (derived ones do not count), each naming its
+    public source and what it expects."""
     for vendor in VENDORS:
+        real = [c for c in ALL if c.vendor == vendor and "_derived_from" not in c.doc]
+        assert len(real) >= SHORT_OF_REAL.get(vendor, 10), vendor
         assert len([c for c in ALL if c.vendor == vendor]) >= 10, vendor
     for c in ALL:
         sources = c.doc["_from"] if isinstance(c.doc["_from"], list) else [c.doc["_from"]]

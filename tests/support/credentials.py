@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass, field
+
+from relay.config import jwt
 
 NOW = 1_775_000_000.0
 BODY = b'{"dial_id": "call-0001", "ani": "5125550100"}'
@@ -51,8 +54,20 @@ def query_req(secret: str) -> Req:
     return Req(query={"key": secret})
 
 
+def body_token_req(secret: str) -> Req:
+    """Aircall's way: the token is a field of the JSON body."""
+    return Req(
+        body=json.dumps({"event": "call.ended", "token": secret, "data": {"id": 1}}).encode()
+    )
+
+
 def basic_req(secret: str) -> Req:
     return Req(headers={"Authorization": "Basic " + b64(f"genesys:{secret}".encode())})
+
+
+def firehose_req(secret: str) -> Req:
+    """Kinesis Data Firehose's HTTP endpoint destination: the access key, verbatim."""
+    return Req(headers={"X-Amz-Firehose-Access-Key": secret})
 
 
 def hmac_req(secret: str, ts: int = int(NOW), body: bytes = BODY) -> Req:
@@ -62,15 +77,29 @@ def hmac_req(secret: str, ts: int = int(NOW), body: bytes = BODY) -> Req:
     return Req(headers={"X-Sig": signature, "X-Ts": stamp}, body=body)
 
 
+def jwt_req(secret: str) -> Req:
+    """The body's claims signed into a JWT, the whole body (Dialpad)."""
+    return Req(body=jwt.encode(json.loads(BODY), secret.encode()))
+
+
+def verification_token_req(secret: str) -> Req:
+    """A RingCentral notification: the subscription's verificationToken in its header."""
+    return Req(headers={"Verification-Token": secret})
+
+
 SCHEMES = {
     "header": ({"type": "header"}, header_req),
+    "ringcentral": ({"type": "verification-token"}, verification_token_req),
     "bearer": ({"type": "bearer"}, bearer_req),
     "query": ({"type": "query", "param": "key"}, query_req),
+    "body-token": ({"type": "body-token"}, body_token_req),
     "basic": ({"type": "basic", "username": "genesys"}, basic_req),
+    "firehose": ({"type": "firehose"}, firehose_req),
     "hmac": (
         {"type": "hmac", "header": "X-Sig", "prefix": "sha256=", "timestamp_header": "X-Ts"},
         hmac_req,
     ),
+    "jwt": ({"type": "jwt"}, jwt_req),
 }
 
 

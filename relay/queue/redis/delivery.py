@@ -10,6 +10,7 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from relay.exceptions import QueueUnavailable
 from relay.queue import history
 from relay.queue.models import Attempt, NewDial
 from relay.queue.redis.legs import RedisLegs
@@ -36,6 +37,22 @@ class RedisDelivery(RedisLegs):
         args = [*self._store_args(dial, due, dedupe_seconds), *self._history_args(dial)]
         result = await self._store("enqueue", [self.base, seen], args)
         return bool(result != 0)
+
+    async def enqueue_many(self, dials: Sequence[NewDial], dedupe_seconds: float) -> list[bool]:
+        """One script for the whole batch (``enqueue_many.lua``): one atomic change, written
+        to the AOF as one unit."""
+        if not dials:
+            return []
+        if self._read_only:
+            raise QueueUnavailable("queue opened read-only")
+        keys = [self.base] + [self._seen_key(d.source, d.dial_id) for d in dials]
+        args: list[Any] = []
+        for dial in dials:
+            due = dial.due_at if dial.due_at is not None else dial.received_at
+            args += [*self._store_args(dial, due, dedupe_seconds), *self._history_args(dial)]
+        script = self._scripts["enqueue_many"]
+        replies = await self._op(lambda _c: script(keys=keys, args=args))
+        return [reply != 0 for reply in replies]
 
     async def ack(
         self, ids: Sequence[str], *, attempts: Mapping[str, Attempt] | None = None

@@ -51,6 +51,7 @@ GROUP = "relay"  # the consumer group on every stream (the scripts' ``G``)
 
 NAMES = (
     "enqueue",
+    "enqueue_many",
     "promote",
     "claim",
     "mark",

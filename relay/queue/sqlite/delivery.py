@@ -40,6 +40,28 @@ class SqliteDelivery(SqliteLegs):
 
         return await self._writer.call(op)
 
+    async def enqueue_many(self, dials: Sequence[NewDial], dedupe_seconds: float) -> list[bool]:
+        if not dials:
+            return []
+        sweep = self._sweeping()
+
+        record = self.history
+
+        def op(c: sqlite3.Connection) -> list[bool]:  # one operation: one transaction
+            stored: list[bool] = []
+            for dial in dials:
+                new = remember(c, dial, dedupe_seconds)
+                if new:
+                    queue_id = insert_dial(c, dial, dial.due_at or dial.received_at)
+                    if record:
+                        start_history(c, queue_id, dial)
+                stored.append(new)
+            if sweep:
+                sweep_expired(c, dials[0].received_at)
+            return stored
+
+        return await self._writer.call(op)
+
     async def seen(self, source: str, dial_id: str, *, now: float) -> bool:
         row = await self._reader.read(
             lambda c: c.execute(

@@ -293,7 +293,19 @@ def test_every_scheme_is_documented_in_order() -> None:
     union = typing.get_args(typing.get_args(AuthConfig)[0])
     assert set(AUTH_SCHEMES) == set(union) and len(AUTH_SCHEMES) == len(union)
     names = [scheme.openapi_name for scheme in AUTH_SCHEMES]
-    assert names == ["headerToken", "bearerToken", "queryToken", "basicAuth", "hmacSignature", None]
+    assert names == [
+        "headerToken",
+        "bearerToken",
+        "queryToken",
+        "bodyToken",
+        "basicAuth",
+        "hmacSignature",
+        "twilioSignature",
+        "jwtBody",
+        "verificationToken",
+        "firehoseAccessKey",
+        None,
+    ]
 
 
 def test_openapi_schemes_show_the_defaults() -> None:

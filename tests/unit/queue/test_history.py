@@ -180,6 +180,16 @@ async def test_legs_merged_into_a_held_dial_are_recorded(queue: DialQueue) -> No
     assert (record.events[1].at, record.payload) == (T0 + 5, wire("call", "5125550199"))
 
 
+async def test_a_batch_stored_in_one_commit_starts_each_history(queue: DialQueue) -> None:
+    """``enqueue_many`` starts a record for each dial it stores, none for a repeat."""
+    batch = [new("m1"), new("m2", phone="3125550142"), new("m1", at=T0 + 1)]
+    assert await queue.enqueue_many(batch, 60) == [True, True, False]
+    records = {r.dial_id: r for r in await queue.list_history()}
+    assert sorted(records) == ["m1", "m2"]
+    assert [kinds(r) for r in records.values()] == [["received"], ["received"]]
+    assert (records["m1"].received_at, records["m2"].phone_last4) == (T0, "0142")
+
+
 async def test_the_same_dial_id_in_two_sources(queue: DialQueue) -> None:
     """Every record of a dial_id comes back, or only the named source's."""
     await queue.enqueue(new("d", source="crm"), 60)
