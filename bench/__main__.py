@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.history import history_cost
 from bench.load import wrk_available
 from bench.procs import cores, nginx_binary
 from bench.report import ratios, table, targets
@@ -30,6 +31,7 @@ SCENARIOS = (
     "drain",
     "naive",
     "backlog",
+    "history",
 )
 
 
@@ -40,6 +42,7 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         plan.rate, plan.connections, plan.transports = 200.0, 8, ("relay",)
         plan.latency_rounds, plan.latency_seconds = 1, 0.5
         plan.intake_rounds, plan.intake_connections = 1, (8,)
+        plan.history_rounds, plan.history_queue_rounds = 1, 2
     for name in (
         "duration",
         "dials",
@@ -48,6 +51,8 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         "connections",
         "forward_concurrency",
         "intake_rounds",
+        "history_rounds",
+        "history_queue_rounds",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -72,6 +77,7 @@ def run(plan: Plan, only: tuple[str, ...] = SCENARIOS) -> dict[str, Any]:
         "forward_drain": bench.forward_drain,
         "naive_vs_relay": bench.naive_vs_relay,
         "backlog_rss": bench.backlog_rss,
+        "dial_history": lambda: history_cost(bench),
     }
     names = dict(zip(SCENARIOS, steps, strict=True))
     results: dict[str, Any] = {}
@@ -110,6 +116,16 @@ def main(argv: list[str] | None = None) -> int:
         help="connection counts the intake ceilings are measured at (default 32 64 128)",
     )
     parser.add_argument("--dials", type=int, help="dials pre-queued for the drain (100000)")
+    parser.add_argument(
+        "--history-rounds",
+        type=int,
+        help="dial history off/on rounds, each backend, alternated (default 2)",
+    )
+    parser.add_argument(
+        "--history-queue-rounds",
+        type=int,
+        help="dial history off/on rounds through the queue alone, no HTTP (default 6)",
+    )
     parser.add_argument("--backlog", type=int, help="dials in the RSS backlog (1000000)")
     parser.add_argument(
         "--forward-concurrency", type=int, help="the relay's RELAY_FORWARD_CONCURRENCY (64)"

@@ -50,6 +50,14 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         ),
         "p99_slow_to_fast": ratio(slow and slow["p99_ms"], fast and fast["p99_ms"]),
         "p99_down_to_fast": ratio(down and down["p99_ms"], fast and fast["p99_ms"]),
+        # dial history on ÷ off, same run, same backend
+        **{
+            f"history_{what}_on_to_off_{backend}": _get(
+                results, "dial_history", backend, f"{what}_on_to_off"
+            )
+            for backend in ("sqlite", "redis")
+            for what in ("intake", "drain")
+        },
     }
 
 
@@ -162,6 +170,28 @@ def table(results: dict[str, Any]) -> str:
     if drain:
         lines.append(
             f"  queue file per 100,000 dials: {drain['queue_bytes_per_100k'] / 2**20:.1f} MB"
+        )
+    for backend, data in (results.get("dial_history") or {}).items():
+        if "on" not in data:
+            lines.append(f"6 dial history, {backend}: {data.get('skipped', 'not run')}")
+            continue
+        on, off = data["on"], data["off"]
+
+        def rate(value: float | None) -> str:
+            return "-" if value is None else f"{value:,.0f}"
+
+        lines.append(
+            f"6 dial history, {backend}: {data['history_bytes_per_delivered_dial']} bytes per "
+            f"delivered dial; on/off intake {data['intake_on_to_off']} "
+            f"({rate(on['intake_rps'])} / {rate(off['intake_rps'])} /s), drain "
+            f"{data['drain_on_to_off']} ({rate(on['drain_dials_per_s'])} / "
+            f"{rate(off['drain_dials_per_s'])} /s)"
+        )
+        alone = data["queue_alone"]
+        lines.append(
+            f"  the queue alone, CPU µs per dial on / off: store {alone['on']['enqueue_cpu_us']} "
+            f"/ {alone['off']['enqueue_cpu_us']}, deliver {alone['on']['drain_cpu_us']} / "
+            f"{alone['off']['drain_cpu_us']}"
         )
     lines.append("")
     lines.append("ratios: " + ", ".join(f"{k}={v}" for k, v in ratios(results).items()))

@@ -69,6 +69,8 @@ class Plan:
     backlog: int = 1_000_000
     backlog_seconds: float = 15.0
     forward_concurrency: int = 64
+    history_rounds: int = 2  # dial history off and on, per backend, in alternating order
+    history_queue_rounds: int = 6  # the same through the queue alone (no HTTP): steadier
     transports: tuple[str, ...] = ("relay", "httpx-default", "aiohttp")
     load: str = "wrk"  # or "python"
     sink: str = "nginx"  # or "python"
@@ -114,8 +116,17 @@ class Bench:
         return proc, base
 
     def start_relay(
-        self, workdir: Path, destination: str, db: Path, *, wait: bool = True
+        self,
+        workdir: Path,
+        destination: str,
+        db: Path,
+        *,
+        wait: bool = True,
+        queue_url: str | None = None,
+        **settings: str,
     ) -> tuple[Proc, str]:
+        """``python -m relay serve`` on core 0: on the SQLite file ``db`` unless ``queue_url``
+        names another queue; ``settings`` are more ``RELAY_*`` variables."""
         port = free_port()
         sources = workdir / "sources.yaml"
         sources.write_text(SOURCES_YAML)
@@ -123,13 +134,14 @@ class Bench:
             RELAY_HOST="127.0.0.1",
             RELAY_PORT=str(port),
             RELAY_SOURCES_FILE=str(sources),
-            RELAY_QUEUE_URL=f"sqlite:///{db}",
+            RELAY_QUEUE_URL=queue_url or f"sqlite:///{db}",
             RELAY_OUTBOUNDIQ_URL=destination,
             RELAY_OUTBOUNDIQ_API_KEY=API_KEY,
             RELAY_FORWARD_CONCURRENCY=str(self.plan.forward_concurrency),
             RELAY_LOG_LEVEL=os.environ.get("BENCH_LOG_LEVEL", "INFO"),
             RELAY_SHUTDOWN_GRACE_SECONDS="2",
             RELAY_MAX_CONNECTIONS_PER_CLIENT="0",  # the load generator is one client
+            **settings,
         )
         proc = Proc(
             "relay", python("-m", "relay", "serve"), cpu=SERVER_CPU, workdir=workdir, env=env

@@ -24,7 +24,7 @@ from starlette.types import Receive, Scope, Send
 from relay import __version__
 from relay.app.heap import freeze_startup_heap, thaw_heap
 from relay.config.settings import Settings
-from relay.core.retention import RejectedRetention
+from relay.core.retention import HistoryRetention, RejectedRetention
 from relay.core.sources import Source, check_keys, config_warnings, load_configured_sources
 from relay.delivery.client import create_client
 from relay.delivery.resolver import close_mappings
@@ -130,6 +130,7 @@ def create_app(
         max_records=settings.rejected_max_records,
         dropped=lambda reason, n: runtime.metrics.rejected_dropped.labels(reason).inc(n),
     )
+    history = HistoryRetention(runtime.queue, seconds=settings.dial_history_seconds)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[State]:
@@ -146,6 +147,7 @@ def create_app(
         runtime.forwarder = forwarder
         runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
         sweeper = asyncio.create_task(retention.sweep(), name="rejected-retention")
+        history_sweeper = asyncio.create_task(history.sweep(), name="dial-history-retention")
         channel = runtime.queue if isinstance(runtime.queue, EventChannel) else None
         broadcaster = (  # every replica's events on the shared queue's channel
             None
@@ -172,7 +174,7 @@ def create_app(
             runtime.worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await runtime.worker
-            for task in (sweeper, broadcaster):
+            for task in (sweeper, history_sweeper, broadcaster):
                 if task is not None:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):

@@ -17,6 +17,7 @@ from relay.app import create_app
 from relay.cli.backfill import register as register_backfill
 from relay.cli.common import check_config, common_options
 from relay.cli.completion import register as register_completion
+from relay.cli.dial import register as register_dial
 from relay.cli.operator import register as register_operator
 from relay.cli.preview import register as register_preview
 from relay.cli.tail import register as register_tail
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_operator(sub, options)
     register_backfill(sub, options)
+    register_dial(sub, options)
     register_preview(sub, options)
     register_tail(sub, options)
     register_completion(sub, options)

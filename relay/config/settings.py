@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     # The rejected store's limits (docs/operations.md); 0 turns a limit off
     rejected_max_age_seconds: float = Field(default=30 * 86400, ge=0)
     rejected_max_records: int = Field(default=50_000, ge=0)
+    # How long a settled dial's history is kept (docs/operations.md); 0 turns history off
+    dial_history_seconds: float = Field(default=7 * 86400, ge=0)
 
     # Intake protection (docs/security.md)
     trusted_proxies: Annotated[list[IPNetwork], NoDecode] = Field(default_factory=list)

@@ -1,4 +1,4 @@
-"""The rejected store's limits: how long a rejected request is kept, and how many at most.
+"""Retention: the rejected store's limits, and how long a settled dial's history is kept.
 
 A request that could not be mapped is kept raw so it can be replayed after a fix. Unbounded,
 that store grows as long as a dialer (or whoever holds a source's secret) sends what cannot
@@ -8,6 +8,11 @@ after each request it keeps (so a flood never runs far past the cap) and once a 
 old records go even when nothing new arrives). Every drop is counted
 (``relay_rejected_dropped_total{reason}``, reason ``age`` or ``count``) and logged
 (``rejected_dropped``, a warning): the relay never drops silently.
+
+``HistoryRetention`` keeps each dial's history (``DialHistory``) for
+``RELAY_DIAL_HISTORY_SECONDS`` after the dial settled (delivered, or purged from the
+dead-letter store), once a minute; a dial still in the queue or the dead-letter store keeps
+its history. With 0 (history off) nothing new is recorded, and what was goes as it settles.
 """
 
 from __future__ import annotations
@@ -20,9 +25,9 @@ from collections.abc import Callable
 import structlog
 
 from relay.exceptions import QueueError
-from relay.queue.base import RejectedStore, RejectedTrim
+from relay.queue.base import DialHistory, RejectedStore, RejectedTrim
 
-__all__ = ["SWEEP_SECONDS", "RejectedRetention"]
+__all__ = ["SWEEP_SECONDS", "HistoryRetention", "RejectedRetention"]
 
 log = structlog.get_logger("relay.core.retention")
 
@@ -103,3 +108,43 @@ class RejectedRetention:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+
+
+class HistoryRetention:
+    """Drops dial history settled more than ``seconds`` ago (0: all that has settled)."""
+
+    def __init__(
+        self,
+        store: DialHistory,
+        *,
+        seconds: float,
+        clock: Callable[[], float] = time.time,
+        max_calls: int = 100,
+    ) -> None:
+        self.store = store
+        self.seconds = seconds
+        self.clock = clock
+        self.max_calls = max_calls  # trim calls per pass (each one bounded by the backend)
+
+    async def trim(self) -> int:
+        """Drop what is past the retention now (up to ``max_calls`` batches); how many."""
+        before = self.clock() - self.seconds
+        dropped = 0
+        for _ in range(self.max_calls):
+            went = await self.store.trim_history(before=before)
+            dropped += went
+            if went == 0:
+                break
+            await asyncio.sleep(0)  # one batch at a time: intake goes on between them
+        if dropped:
+            log.debug("dial_history_trimmed", records=dropped, before=round(before, 3))
+        return dropped
+
+    async def sweep(self, every: float = SWEEP_SECONDS) -> None:
+        """Apply the retention now and every ``every`` seconds, until cancelled."""
+        while True:
+            try:
+                await self.trim()
+            except QueueError as exc:  # the queue is down: the next sweep tries again
+                log.warning("dial_history_trim_failed", error=str(exc))
+            await asyncio.sleep(every)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from relay.queue.base import DeliveryQueue
+from relay.queue.base import Attempt, DeliveryQueue
 
 __all__ = ["AckBatcher"]
 
@@ -21,16 +21,20 @@ class AckBatcher:
     def __init__(self, queue: DeliveryQueue) -> None:
         self.queue = queue
         self._pending: list[str] = []
+        self._attempts: dict[str, Attempt] = {}
         self._next: asyncio.Future[None] | None = None
         self._flusher: asyncio.Task[None] | None = None
 
-    async def ack(self, queue_id: str) -> None:
-        """Ack ``queue_id``; returns when it is committed (raises what the queue raised)."""
+    async def ack(self, queue_id: str, attempt: Attempt | None = None) -> None:
+        """Ack ``queue_id`` (delivered by ``attempt``, for its history); returns when it is
+        committed (raises what the queue raised)."""
         if self._next is None:
             self._next = asyncio.get_running_loop().create_future()
             self._next.add_done_callback(_retrieve)
         done = self._next
         self._pending.append(queue_id)
+        if attempt is not None:
+            self._attempts[queue_id] = attempt
         if self._flusher is None:
             self._flusher = asyncio.create_task(self._flush(), name="ack-batcher")
         await asyncio.shield(done)
@@ -40,10 +44,11 @@ class AckBatcher:
             await asyncio.sleep(0)  # deliveries finishing in this same turn join the batch
             while self._pending:
                 ids, self._pending = self._pending, []
+                attempts, self._attempts = self._attempts, {}
                 done, self._next = self._next, None  # later acks start the next round
                 assert done is not None
                 try:
-                    await self.queue.ack(ids)
+                    await self.queue.ack(ids, attempts=attempts)
                 except asyncio.CancelledError:
                     done.cancel()
                     raise

@@ -30,7 +30,7 @@ from relay.obs.events import RelayEvent
 from relay.obs.feed import EventFeed
 from relay.obs.logs import info_line, redact_answer
 from relay.obs.metrics import RelayMetrics
-from relay.queue.base import DeliveryQueue, LeasedDial
+from relay.queue.base import Attempt, DeliveryQueue, LeasedDial
 
 __all__ = ["ForwarderState", "Outcomes"]
 
@@ -74,6 +74,10 @@ class Outcomes:
         """Act on outboundIQ's answer to ``dial`` sent with ``key`` (the policy table)."""
         status = result.status
         outcome = classify(status)
+        # this POST, for the dial's history: outboundIQ's answer (redacted) unless accepted
+        failed = outcome is not Outcome.DELIVERED
+        answer = (self.redacted(result.body, key) or result.error) if failed else ""
+        attempt = Attempt(self.clock(), dial.attempts, status, answer, result.seconds)
         log_fields = {
             "source": dial.source,
             "dial_id": dial.dial_id,
@@ -83,12 +87,13 @@ class Outcomes:
         }
         if outcome is Outcome.DELIVERED:
             info_line(log, "dial_forwarded", dict(log_fields))
-            await self.delivered(dial, status=status)
+            await self.delivered(dial, attempt, status=status)
             self._resume(dial.source)
         elif outcome is Outcome.HOLD_KEY and self._key_changed(dial.source, key):
             # the config was reloaded while this POST was in flight: try the new key now
             log.warning("outboundiq_key_refused_stale", **log_fields)
-            await self.queue.retry(dial.id, self.clock(), "refused key was replaced")
+            refused = "refused key was replaced"
+            await self.queue.retry(dial.id, self.clock(), refused, attempt=attempt)
             self._tell("retried", dial, status=status, reason="key_replaced")
             self.wake()
         elif outcome is Outcome.HOLD_KEY:
@@ -105,11 +110,14 @@ class Outcomes:
                 reason=f"key_held_{status}",
                 error=f"outboundIQ refused the key (HTTP {status})",
                 until=self.next_probe(self.clock()),
+                attempt=attempt,
             )
         elif outcome is Outcome.DEAD:
             body = self.redacted(result.body, key)
             log.error("dial_dead_lettered", **log_fields, response=body[:200])
-            await self.dead(dial, reason=f"http_{status}", status=status, body=body)
+            await self.dead(
+                dial, reason=f"http_{status}", status=status, body=body, attempt=attempt
+            )
         else:
             now = self.clock()
             delay = self.retry_delay(dial, parse_retry_after(result.retry_after, now=now))
@@ -117,7 +125,7 @@ class Outcomes:
             log.warning(
                 "dial_retry_scheduled", **log_fields, error=result.error, retry_in=round(delay, 3)
             )
-            await self.retry(dial, now + delay, reason=reason, error=result.error)
+            await self.retry(dial, now + delay, reason=reason, error=result.error, attempt=attempt)
 
     def _key_changed(self, source: str, used: SecretStr) -> bool:
         """Whether ``source`` has another key than ``used`` now (a reload happened meanwhile)."""
@@ -142,10 +150,16 @@ class Outcomes:
 
     # --- the building blocks -------------------------------------------------------------
     async def delivered(
-        self, dial: LeasedDial, *, status: int | None = None, detail: str | None = None
+        self,
+        dial: LeasedDial,
+        attempt: Attempt | None = None,
+        *,
+        status: int | None = None,
+        detail: str | None = None,
     ) -> None:
-        """outboundIQ has ``dial`` (its answer: ``status``): ack it and count it."""
-        await self._acks.ack(dial.id)
+        """outboundIQ has ``dial`` (its answer: ``status``, to ``attempt``; none in dry-run):
+        ack it and count it."""
+        await self._acks.ack(dial.id, attempt)
         self.state.delivered += 1
         self.state.heartbeat = self.clock()
         self.metrics.delivered.labels(dial.source).inc()
@@ -206,10 +220,18 @@ class Outcomes:
             hint_cap=s.retry_after_cap_seconds,
         )
 
-    async def retry(self, dial: LeasedDial, due_at: float, *, reason: str, error: str) -> None:
-        """Try ``dial`` again at ``due_at``, counted under ``reason``."""
+    async def retry(
+        self,
+        dial: LeasedDial,
+        due_at: float,
+        *,
+        reason: str,
+        error: str,
+        attempt: Attempt | None = None,
+    ) -> None:
+        """Try ``dial`` again at ``due_at`` (after ``attempt``), counted under ``reason``."""
         self.metrics.retried.labels(dial.source, reason).inc()
-        await self.queue.retry(dial.id, due_at, error)
+        await self.queue.retry(dial.id, due_at, error, attempt=attempt)
         self._tell("retried", dial, reason=reason, detail=error, due_at=due_at)
         self.wake()  # the loop may be sleeping toward a later due time
 
@@ -224,13 +246,24 @@ class Outcomes:
         self._tell("retried", dial, reason=reason, due_at=self.next_probe(now))
 
     async def dead(
-        self, dial: LeasedDial, *, reason: str, status: int | None = None, body: str = ""
+        self,
+        dial: LeasedDial,
+        *,
+        reason: str,
+        status: int | None = None,
+        body: str = "",
+        attempt: Attempt | None = None,
     ) -> None:
-        """Move ``dial`` to the dead-letter store with ``reason`` (and outboundIQ's answer,
-        redacted: ``redacted``)."""
+        """Move ``dial`` to the dead-letter store with ``reason`` (and outboundIQ's answer to
+        ``attempt``, redacted: ``redacted``)."""
         answer = self.redacted(body)
         await self.queue.dead_letter(
-            dial.id, reason=reason, status=status, response_body=answer, now=self.clock()
+            dial.id,
+            reason=reason,
+            status=status,
+            response_body=answer,
+            now=self.clock(),
+            attempt=attempt,
         )
         self.metrics.dead_lettered.labels(dial.source, reason).inc()
         self._tell("dead_lettered", dial, status=status, reason=reason, detail=answer or None)
@@ -245,11 +278,13 @@ class Outcomes:
         reason: str,
         error: str,
         until: float,
+        attempt: Attempt | None = None,
     ) -> None:
-        """Hold ``key``: ``sources`` wait until ``until``, when ``dial`` is due to probe it."""
+        """Hold ``key``: ``sources`` wait until ``until``, when ``dial`` is due to probe it
+        (``attempt``: the POST refused, if it was one)."""
         self.holds.hold(key, sources, status=status, until=until)
         self.metrics.retried.labels(dial.source, reason).inc()
-        await self.queue.retry(dial.id, until, error)
+        await self.queue.retry(dial.id, until, error, attempt=attempt)
         await self.queue.delay_sources(sources, until)
         self._tell("retried", dial, status=status, reason=reason, detail=error, due_at=until)
 

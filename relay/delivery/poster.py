@@ -10,7 +10,7 @@ turn); every POST is timed in ``relay_forward_latency_seconds``.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from pydantic import SecretStr
@@ -27,12 +27,14 @@ BODY_LIMIT = 4000  # characters of outboundIQ's answer kept (for the dead-letter
 
 @dataclass(frozen=True)
 class PostResult:
-    """What one POST got: ``status`` None means no answer (timeout, connection error)."""
+    """What one POST got: ``status`` None means no answer (timeout, connection error);
+    ``seconds``: how long it took (the rate limit's wait not included)."""
 
     status: int | None
     body: str
     retry_after: str | None
     error: str
+    seconds: float | None = field(default=None, compare=False)
 
 
 class Poster:
@@ -62,9 +64,11 @@ class Poster:
                 headers={"Authorization": f"Bearer {key.get_secret_value()}"},
             )
         except httpx.TimeoutException as exc:
-            return PostResult(None, "", None, f"timeout ({type(exc).__name__})")
+            took = time.perf_counter() - started
+            return PostResult(None, "", None, f"timeout ({type(exc).__name__})", took)
         except httpx.HTTPError as exc:
-            return PostResult(None, "", None, f"connection error ({type(exc).__name__})")
+            took = time.perf_counter() - started
+            return PostResult(None, "", None, f"connection error ({type(exc).__name__})", took)
         finally:
             self.metrics.forward_latency.observe(time.perf_counter() - started)
         return PostResult(
@@ -72,4 +76,5 @@ class Poster:
             response.text[:BODY_LIMIT],
             response.headers.get("retry-after"),
             f"http {response.status_code}",
+            time.perf_counter() - started,
         )

@@ -7,7 +7,10 @@ Code outside ``relay.queue`` imports from here; the modules behind it may move.
 from __future__ import annotations
 
 from relay.queue.models import (
+    Attempt,
     DeadDial,
+    DialEvent,
+    DialRecord,
     LeasedDial,
     LegMerge,
     LegOutcome,
@@ -19,6 +22,7 @@ from relay.queue.models import (
 from relay.queue.protocols import (
     DeadLetterStore,
     DeliveryQueue,
+    DialHistory,
     DialQueue,
     QueueHealth,
     QueueLifecycle,
@@ -27,10 +31,14 @@ from relay.queue.protocols import (
 )
 
 __all__ = [
+    "Attempt",
     "DeadDial",
     "DeadLetterStore",
     "DeliveryQueue",
+    "DialEvent",
+    "DialHistory",
     "DialQueue",
+    "DialRecord",
     "LeasedDial",
     "LegMerge",
     "LegOutcome",

@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
+    "Attempt",
     "DeadDial",
+    "DialEvent",
+    "DialRecord",
     "LeasedDial",
     "LegMerge",
     "LegOutcome",
@@ -101,3 +104,66 @@ class QueueStats:
     rejected: int
     oldest_received_at: float | None
     by_source: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One POST of a leased dial and outboundIQ's answer, for the dial's history.
+
+    ``at``: when the answer came (the settle call's events are dated by it); ``number``: the
+    lease count (``LeasedDial.attempts``); ``status`` None means no answer (a timeout or a
+    connection error); ``answer`` is short and safe to store (outboundIQ's answer redacted,
+    or the error); ``seconds``: how long the POST took.
+    """
+
+    at: float
+    number: int
+    status: int | None
+    answer: str = ""
+    seconds: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DialEvent:
+    """One step of a dial's timeline (``DialHistory``).
+
+    ``kind``: ``received``, ``coalesced`` (a later leg of the call merged in), ``resolved``
+    (a mapping job became the dial), ``attempt`` (a POST: ``attempt``, ``status``,
+    ``answer``, ``seconds``), ``waiting`` (due again at ``due_at``; ``reason`` when no POST
+    was made), ``delivered``, ``dead_lettered`` (``reason``, ``status``), ``replayed``
+    (from the dead-letter store), ``purged`` (from it).
+    """
+
+    kind: str  # for ``received``, ``reason`` is the payload's kind and ``lane`` its lane
+    at: float
+    attempt: int | None = None
+    status: int | None = None
+    answer: str = ""
+    seconds: float | None = None
+    due_at: float | None = None
+    reason: str = ""
+    lane: int | None = None
+
+
+@dataclass(frozen=True)
+class DialRecord:
+    """A stored dial's history: what it is, where it is now, and its timeline.
+
+    ``id`` is the queue id it was stored under (kept through a replay from the dead-letter
+    store). ``state``: ``queued`` (in the queue, leased or not), ``delivered``, ``dead`` (in
+    the dead-letter store, as ``dead_id``) or ``purged``. ``phone_last4``: the last four
+    digits of the prospect's number, the only part of it kept outside the payload.
+    ``payload``: the dial as stored last (the one sent, for a delivered dial; None after a
+    purge, and in listings).
+    """
+
+    id: str
+    source: str
+    dial_id: str
+    received_at: float
+    phone_last4: str
+    state: str
+    settled_at: float | None
+    dead_id: str | None
+    events: tuple[DialEvent, ...]
+    payload: bytes | None = None

@@ -17,6 +17,9 @@ The roles:
   the retention limits.
 * ``QueueHealth``: ``/readyz`` (``ping``), the metrics and ``relay queue stats`` (``stats``).
 * ``QueueLifecycle``: ``open`` and ``close``.
+* ``DialHistory``: each stored dial's timeline (``relay dial show``), recorded by the calls of
+  the other roles as they happen (``relay.queue.history``) and kept for a while after the dial
+  settled (``trim_history``).
 * ``ReadOnlyOpen`` (optional, runtime-checkable): ``open_read_only``, for a caller that only
   reads and must leave no trace (``relay backfill --dry-run``: nothing created or set up).
 
@@ -28,11 +31,13 @@ concurrently from one event loop. Ids are strings the backend hands out: a *queu
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from relay.queue.models import (
+    Attempt,
     DeadDial,
+    DialRecord,
     LeasedDial,
     NewDial,
     QueueStats,
@@ -46,6 +51,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DeadLetterStore",
     "DeliveryQueue",
+    "DialHistory",
     "DialQueue",
     "QueueHealth",
     "QueueLifecycle",
@@ -84,7 +90,13 @@ class QueueHealth(Protocol):
 
 
 class DeliveryQueue(Protocol):
-    """The delivery path: store with dedupe, lease, and settle every leased dial."""
+    """The delivery path: store with dedupe, lease, and settle every leased dial.
+
+    A backend that keeps history (``DialHistory``) starts a dial's record when it stores the
+    dial (if history is on) and appends each step to it in the same transaction or script:
+    a leg merged, a job resolved, each settle call with the ``Attempt`` (outboundIQ's answer)
+    that led to it, when there was one.
+    """
 
     async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
         """Store ``dial`` durably; False (nothing stored) when its id is already known.
@@ -137,16 +149,21 @@ class DeliveryQueue(Protocol):
         """Lease up to ``limit`` dials due by ``horizon`` (default ``now``), earliest first."""
         ...
 
-    async def ack(self, ids: Sequence[str]) -> None:
-        """Remove delivered dials (queue ids)."""
+    async def ack(
+        self, ids: Sequence[str], *, attempts: Mapping[str, Attempt] | None = None
+    ) -> None:
+        """Remove delivered dials (queue ids); ``attempts``: the POST that delivered each."""
         ...
 
     async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
         """Swap a leased item's payload (a resolved mapping job becomes a plain dial)."""
         ...
 
-    async def retry(self, queue_id: str, due_at: float, error: str) -> None:
-        """Make the leased dial ``queue_id`` due again at ``due_at``."""
+    async def retry(
+        self, queue_id: str, due_at: float, error: str, *, attempt: Attempt | None = None
+    ) -> None:
+        """Make the leased dial ``queue_id`` due again at ``due_at`` (after ``attempt``, or
+        without a POST, because of ``error``)."""
         ...
 
     async def release(self, ids: Sequence[str], *, now: float) -> None:
@@ -168,9 +185,16 @@ class DeliveryQueue(Protocol):
         ...
 
     async def dead_letter(
-        self, queue_id: str, *, reason: str, status: int | None, response_body: str, now: float
+        self,
+        queue_id: str,
+        *,
+        reason: str,
+        status: int | None,
+        response_body: str,
+        now: float,
+        attempt: Attempt | None = None,
     ) -> None:
-        """Move the leased dial ``queue_id`` to the dead-letter store."""
+        """Move the leased dial ``queue_id`` to the dead-letter store (after ``attempt``)."""
         ...
 
 
@@ -217,7 +241,43 @@ class RejectedStore(Protocol):
         ...
 
 
+class DialHistory(Protocol):
+    """Each stored dial's timeline: received, attempts with outboundIQ's answers, delivered
+    or dead-lettered, replayed. Kept while the dial is in the queue or the dead-letter store,
+    then until ``trim_history`` drops it (``RELAY_DIAL_HISTORY_SECONDS`` after it settled)."""
+
+    async def dial_history(self, dial_id: str, *, source: str | None = None) -> list[DialRecord]:
+        """Every record of ``dial_id`` (of ``source``, if given), oldest first, with its
+        payload (phones unmasked: the caller masks what it shows)."""
+        ...
+
+    async def list_history(
+        self,
+        *,
+        source: str | None = None,
+        since: float | None = None,
+        until: float | None = None,
+        phone_last4: str | None = None,
+        limit: int = 100,
+    ) -> list[DialRecord]:
+        """Records received in ``[since, until)`` (of ``source``; whose number ends in
+        ``phone_last4``), newest first, without payloads."""
+        ...
+
+    async def trim_history(self, *, before: float) -> int:
+        """Drop the records of dials settled (delivered, or purged from the dead-letter store)
+        before ``before``; how many. At most a bounded number per call (``TRIM_BATCH``):
+        call again while it returns that many."""
+        ...
+
+
 class DialQueue(
-    QueueLifecycle, QueueHealth, DeliveryQueue, DeadLetterStore, RejectedStore, Protocol
+    QueueLifecycle,
+    QueueHealth,
+    DeliveryQueue,
+    DeadLetterStore,
+    RejectedStore,
+    DialHistory,
+    Protocol,
 ):
     """The durable queue: every role at once, what a backend implements."""

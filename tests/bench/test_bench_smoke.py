@@ -37,7 +37,7 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=240,
+        timeout=480,
     )
     assert run.returncode == 0, run.stderr[-3000:]
     doc = json.loads(out.read_text())
@@ -52,6 +52,7 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
         "forward_drain",
         "naive_vs_relay",
         "backlog_rss",
+        "dial_history",
     }
     for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
         assert results[key]["requests"] > 0 and results[key]["errors"] == 0
@@ -69,5 +70,18 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     assert drain["measured_dials"] > 0 and drain["queue_bytes_per_100k"] > 0
     assert set(results["naive_vs_relay"]) == {"naive", "relay"}
     assert results["backlog_rss"]["peak_rss_mb"] > 0
+    history = results["dial_history"]
+    for backend in ("sqlite", "redis"):  # history on and off, each measured
+        if "skipped" in history[backend]:
+            continue
+        for mode in ("on", "off"):
+            one = history[backend]["rounds"][mode][0]
+            assert one["queued"] > 0 and one["bytes_per_delivered_dial"] is not None
+            assert one["intake_rps"] > 0 and one["drain_dials_per_s"] is not None
+        assert history[backend]["history_bytes_per_delivered_dial"] is not None
+        alone = history[backend]["queue_alone"]  # the queue's own CPU, without HTTP
+        assert alone["on"]["drain_cpu_us"] is not None and alone["enqueue_cpu_on_to_off"]
+        assert doc["ratios"][f"history_drain_on_to_off_{backend}"] is not None
+    assert "6 dial history, sqlite:" in run.stdout
     assert {t["target"] for t in doc["targets"]} and set(doc["ratios"])
     assert "targets:" in run.stdout

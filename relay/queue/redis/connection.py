@@ -52,7 +52,8 @@ class RedisConnection:
 
     The client's pool holds at most ``max_connections`` connections; an operation that finds
     them all busy waits up to ``pool_timeout`` seconds for one, then fails as
-    ``QueueUnavailable`` (intake answers 503).
+    ``QueueUnavailable`` (intake answers 503). ``history``: whether a new dial's history is
+    recorded (a record once started follows its dial either way).
     """
 
     def __init__(
@@ -64,6 +65,7 @@ class RedisConnection:
         consumer: str | None = None,
         max_connections: int = 50,
         pool_timeout: float = 5.0,
+        history: bool = True,
     ) -> None:
         if urlsplit(url).scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(
@@ -77,6 +79,7 @@ class RedisConnection:
         self.streams = tuple(f"{self.base}:stream:{name}" for name in ("0", "1", "direct"))
         self.max_connections = max_connections
         self.pool_timeout = pool_timeout
+        self.history = history  # record each new dial's history (relay.queue.history)
         self._client: Redis | None = None
         self._scripts: dict[str, AsyncScript] = {}
         self._turns: TurnPipeline | None = None

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from relay.queue import history
 from relay.queue.models import DeadDial
 from relay.queue.redis.records import RedisRecords
 
@@ -42,12 +44,15 @@ class RedisDeadLetters(RedisRecords):
     async def replay_dead(self, ids: Sequence[str], *, now: float) -> int:
         if not ids:
             return 0
-        return int(await self._op(lambda _c: self._script("replay_dead", repr(now), *ids)))
+        args = (repr(now), history.replayed(now), *ids)
+        return int(await self._op(lambda _c: self._script("replay_dead", *args)))
 
     async def purge_dead(self, ids: Sequence[str]) -> int:
         if not ids:
             return 0
-        return int(await self._op(lambda _c: self._script("purge", "dead", *ids)))
+        now = time.time()
+        args = ("dead", history.purged(now), repr(now), *ids)
+        return int(await self._op(lambda _c: self._script("purge", *args)))
 
 
 def _dead(record_id: str, f: dict[bytes, bytes]) -> DeadDial:

@@ -7,11 +7,12 @@ lane stream, the delayed set, leased (pending in the group), or the dead-letter 
 from __future__ import annotations
 
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from relay.exceptions import QueueUnavailable
-from relay.queue.models import NewDial
+from relay.queue import history
+from relay.queue.models import Attempt, NewDial
 from relay.queue.redis.legs import RedisLegs
 
 if TYPE_CHECKING:
@@ -33,8 +34,8 @@ class RedisDelivery(RedisLegs):
     async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
         seen = self._seen_key(dial.source, dial.dial_id)
         due = dial.due_at if dial.due_at is not None else dial.received_at
-        args = self._store_args(dial, due, dedupe_seconds)
-        result = await self._grouped("enqueue", [self.base, seen], args)
+        args = [*self._store_args(dial, due, dedupe_seconds), *self._history_args(dial)]
+        result = await self._store("enqueue", [self.base, seen], args)
         return bool(result != 0)
 
     async def enqueue_many(self, dials: Sequence[NewDial], dedupe_seconds: float) -> list[bool]:
@@ -48,20 +49,34 @@ class RedisDelivery(RedisLegs):
         args: list[Any] = []
         for dial in dials:
             due = dial.due_at if dial.due_at is not None else dial.received_at
-            args.extend(self._store_args(dial, due, dedupe_seconds))
+            args += [*self._store_args(dial, due, dedupe_seconds), *self._history_args(dial)]
         script = self._scripts["enqueue_many"]
         replies = await self._op(lambda _c: script(keys=keys, args=args))
         return [reply != 0 for reply in replies]
 
-    async def ack(self, ids: Sequence[str]) -> None:
-        if ids:
-            await self._op(lambda _c: self._script("ack", *ids))
+    async def ack(
+        self, ids: Sequence[str], *, attempts: Mapping[str, Attempt] | None = None
+    ) -> None:
+        if not ids:
+            return
+        args: list[Any] = []
+        for i in ids:
+            attempt = (attempts or {}).get(i)
+            now = time.time() if attempt is None else attempt.at
+            args += [i, history.acked(attempt, now), repr(now)]
+        await self._op(lambda _c: self._script("ack", *args))
 
     async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
-        await self._op(lambda _c: self._script("replace", queue_id, payload, kind))
+        event, last4 = history.resolved(time.time()), history.phone_last4(payload, kind)
+        args = (queue_id, payload, kind, event, last4)
+        await self._op(lambda _c: self._script("replace", *args))
 
-    async def retry(self, queue_id: str, due_at: float, error: str) -> None:
-        await self._op(lambda _c: self._script("retry", queue_id, repr(due_at), error[:500]))
+    async def retry(
+        self, queue_id: str, due_at: float, error: str, *, attempt: Attempt | None = None
+    ) -> None:
+        now = time.time() if attempt is None else attempt.at
+        args = (queue_id, repr(due_at), error[:500], history.retried(attempt, due_at, error, now))
+        await self._op(lambda _c: self._script("retry", *args))
 
     async def release(self, ids: Sequence[str], *, now: float) -> None:
         if ids:
@@ -88,10 +103,18 @@ class RedisDelivery(RedisLegs):
         return min(times) if times else None
 
     async def dead_letter(
-        self, queue_id: str, *, reason: str, status: int | None, response_body: str, now: float
+        self,
+        queue_id: str,
+        *,
+        reason: str,
+        status: int | None,
+        response_body: str,
+        now: float,
+        attempt: Attempt | None = None,
     ) -> None:
         args = (queue_id, reason, "" if status is None else str(status), response_body[:4000])
-        await self._op(lambda _c: self._script("dead_letter", *args, repr(now)))
+        events = history.dead_lettered(attempt, reason, status, now)
+        await self._op(lambda _c: self._script("dead_letter", *args, repr(now), events))
 
 
 _IMPLEMENTS: type[DeliveryQueue] = RedisDelivery  # mypy checks that the role is complete

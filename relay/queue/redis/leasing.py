@@ -52,6 +52,7 @@ class RedisLeasing(RedisConnection):
         block_seconds: float = 0.5,
         max_connections: int = 50,
         pool_timeout: float = 5.0,
+        history: bool = True,
     ) -> None:
         super().__init__(
             url,
@@ -60,6 +61,7 @@ class RedisLeasing(RedisConnection):
             consumer=consumer,
             max_connections=max_connections,
             pool_timeout=pool_timeout,
+            history=history,
         )
         self.max_deliveries = max_deliveries
         self.block_seconds = block_seconds

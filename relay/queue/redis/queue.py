@@ -9,6 +9,7 @@ from relay.queue.redis.dead import RedisDeadLetters
 from relay.queue.redis.delivery import RedisDelivery
 from relay.queue.redis.events import RedisEvents
 from relay.queue.redis.health import RedisHealth
+from relay.queue.redis.history import RedisHistory
 from relay.queue.redis.rejected import RedisRejected
 
 if TYPE_CHECKING:
@@ -18,12 +19,14 @@ if TYPE_CHECKING:
 __all__ = ["RedisStreamQueue"]
 
 
-class RedisStreamQueue(RedisDelivery, RedisDeadLetters, RedisRejected, RedisHealth, RedisEvents):
+class RedisStreamQueue(
+    RedisDelivery, RedisDeadLetters, RedisRejected, RedisHealth, RedisHistory, RedisEvents
+):
     """``DialQueue`` on Redis Streams (see ``relay.queue.redis`` for the design), and the
     replicas' event channel (``relay.queue.redis.events``).
 
     ``RedisStreamQueue(url, *, password, prefix, consumer, max_deliveries, block_seconds,
-    max_connections, pool_timeout)``.
+    max_connections, pool_timeout, history)``.
     """
 
     @classmethod
@@ -40,6 +43,7 @@ class RedisStreamQueue(RedisDelivery, RedisDeadLetters, RedisRejected, RedisHeal
             max_deliveries=settings.redis_max_deliveries,
             max_connections=settings.redis_max_connections,
             pool_timeout=settings.redis_pool_timeout_seconds,
+            history=settings.dial_history_seconds > 0,
         )
 
     def __repr__(self) -> str:

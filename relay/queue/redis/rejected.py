@@ -49,7 +49,7 @@ class RedisRejected(RedisRecords):
     async def delete_rejected(self, ids: Sequence[str]) -> int:
         if not ids:
             return 0
-        return int(await self._op(lambda _c: self._script("purge", "rejected", *ids)))
+        return int(await self._op(lambda _c: self._script("purge", "rejected", "", "", *ids)))
 
     async def trim_rejected(self, *, before: float | None, keep: int | None) -> RejectedTrim:
         args = ("" if before is None else repr(before), "" if keep is None else str(keep))

@@ -19,8 +19,20 @@ key lives in one slot) and builds the other key names from it. Layout (docs/redi
 ``B:held:<len>:<source>:<id>``  a call's held first leg (``coalesce``): ``q`` queue id, ``u``
                                 end of its window, ``v`` legs merged (expires after the window)
 ``B:holding``                   sorted set queue id → end of the window, of held first legs
-``B:dead`` / ``B:dead:<id>``    dead letters;  ``B:rejected`` / ``B:rejected:<id>`` rejected
-                                (``trim_rejected`` keeps them within the retention limits)
+``B:dead`` / ``B:dead:<id>``    dead letters (``q``: the queue id it had);  ``B:rejected`` /
+                                ``B:rejected:<id>`` rejected (``trim_rejected`` keeps them within
+                                the retention limits)
+``B:hist:<q>``                  a dial's history once it left the queue (``relay.queue.history``),
+                                one string (``pack`` in the prelude): source, dial_id,
+                                received_at, last 4 digits of the number, events, payload, its
+                                dead letter while there, settled time; while queued, the events
+                                ``h`` and last 4 digits ``n`` are fields of ``B:dial:<q>``
+``B:hid``                       hash dial_id → the queue ids with a history, space separated
+``B:hsrc:<source>``             sorted set queue id → received_at, of records; ``B:hsources``
+                                the sources with one
+``B:hdone``                     list of the queue ids of settled records (delivered, or purged
+                                from the dead-letter store), in settle order: ``trim_history``
+                                drops from its head
 ``B:seq:dial|dead|rejected``    id counters (the dial counter is seeded from the clock, so ids
                                 never repeat after Redis restarts empty)
 
@@ -59,6 +71,9 @@ NAMES = (
     "hold",
     "merge_leg",
     "trim_rejected",
+    "history",
+    "list_history",
+    "trim_history",
 )
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from relay.queue import history
 from relay.queue.models import DeadDial
 from relay.queue.sqlite.store import SqliteStore, int_id, where_clause
 
@@ -52,27 +54,50 @@ class SqliteDeadLetters(SqliteStore):
         return await self._reader.read(op)
 
     async def replay_dead(self, ids: Sequence[str], *, now: float) -> int:
+        event = history.replayed(now)
+
         def op(c: sqlite3.Connection) -> int:
             moved = 0
             for i in ids:
+                dead_id = int_id(i)
+                # A dial with a history goes back under its first queue id: one timeline.
+                row = c.execute("SELECT id FROM history WHERE dead = ?", (dead_id,)).fetchone()
                 cur = c.execute(
-                    "INSERT INTO dials (source, dial_id, payload, received_at, due_at, kind) "
-                    "SELECT source, dial_id, payload, received_at, ?, kind FROM dead WHERE id = ?",
-                    (now, int_id(i)),
+                    "INSERT INTO dials (id, source, dial_id, payload, received_at, due_at, kind) "
+                    "SELECT ?, source, dial_id, payload, received_at, ?, kind FROM dead "
+                    "WHERE id = ?",
+                    (row[0] if row else None, now, dead_id),
                 )
                 if cur.rowcount:
-                    c.execute("DELETE FROM dead WHERE id = ?", (int_id(i),))
+                    c.execute("DELETE FROM dead WHERE id = ?", (dead_id,))
+                    c.execute(
+                        "UPDATE history SET dead = NULL, events = events || ? WHERE dead = ?",
+                        (event, dead_id),
+                    )
                     moved += 1
             return moved
 
         return await self._writer.call(op)
 
     async def purge_dead(self, ids: Sequence[str]) -> int:
-        return await self._writer.call(
-            lambda c: sum(
-                c.execute("DELETE FROM dead WHERE id = ?", (int_id(i),)).rowcount for i in ids
-            )
-        )
+        now = time.time()
+        event = history.purged(now)
+
+        def op(c: sqlite3.Connection) -> int:
+            purged = 0
+            for i in ids:
+                dead_id = int_id(i)
+                deleted = c.execute("DELETE FROM dead WHERE id = ?", (dead_id,)).rowcount
+                if deleted:
+                    c.execute(
+                        "UPDATE history SET dead = NULL, done_at = ?, events = events || ? "
+                        "WHERE dead = ?",
+                        (now, event, dead_id),
+                    )
+                purged += deleted
+            return purged
+
+        return await self._writer.call(op)
 
 
 def _dead_filter(

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Sequence
+import time
+from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from relay.queue.models import LeasedDial, NewDial
-from relay.queue.sqlite.intake import insert_dial, remember, sweep_expired
+from relay.queue import history
+from relay.queue.models import Attempt, LeasedDial, NewDial
+from relay.queue.sqlite.intake import insert_dial, note, remember, start_history, sweep_expired
 from relay.queue.sqlite.legs import SqliteLegs
 
 if TYPE_CHECKING:
@@ -23,12 +25,15 @@ class SqliteDelivery(SqliteLegs):
 
     async def enqueue(self, dial: NewDial, dedupe_seconds: float) -> bool:
         sweep = self._sweeping()
+        record = self.history
 
         def op(c: sqlite3.Connection) -> bool:
             now = dial.received_at
             if not remember(c, dial, dedupe_seconds):
                 return False
-            insert_dial(c, dial, dial.due_at or now)
+            queue_id = insert_dial(c, dial, dial.due_at or now)
+            if record:
+                start_history(c, queue_id, dial)
             if sweep:
                 sweep_expired(c, now)
             return True
@@ -40,12 +45,16 @@ class SqliteDelivery(SqliteLegs):
             return []
         sweep = self._sweeping()
 
+        record = self.history
+
         def op(c: sqlite3.Connection) -> list[bool]:  # one operation: one transaction
             stored: list[bool] = []
             for dial in dials:
                 new = remember(c, dial, dedupe_seconds)
                 if new:
-                    insert_dial(c, dial, dial.due_at or dial.received_at)
+                    queue_id = insert_dial(c, dial, dial.due_at or dial.received_at)
+                    if record:
+                        start_history(c, queue_id, dial)
                 stored.append(new)
             if sweep:
                 sweep_expired(c, dials[0].received_at)
@@ -106,27 +115,56 @@ class SqliteDelivery(SqliteLegs):
 
         return await self._writer.call(op)
 
-    async def ack(self, ids: Sequence[str]) -> None:
-        if ids:
-            await self._writer.call(
-                lambda c: c.executemany("DELETE FROM dials WHERE id = ?", [(int(i),) for i in ids])
+    async def ack(
+        self, ids: Sequence[str], *, attempts: Mapping[str, Attempt] | None = None
+    ) -> None:
+        if not ids:
+            return
+        done = []  # a record keeps the payload as sent once the dials row is gone
+        for i in ids:
+            attempt = (attempts or {}).get(i)
+            now = time.time() if attempt is None else attempt.at
+            done.append((now, history.acked(attempt, now), int(i)))
+
+        def op(c: sqlite3.Connection) -> None:
+            c.executemany(
+                "UPDATE history SET payload = (SELECT payload FROM dials WHERE dials.id = "
+                "history.id), done_at = ?, events = events || ? WHERE id = ?",
+                done,
             )
+            c.executemany("DELETE FROM dials WHERE id = ?", [(int(i),) for i in ids])
+
+        await self._writer.call(op)
 
     async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
-        await self._writer.call(
-            lambda c: c.execute(
+        event, last4 = history.resolved(time.time()), history.phone_last4(payload, kind)
+
+        def op(c: sqlite3.Connection) -> None:
+            c.execute(
                 "UPDATE dials SET payload = ?, kind = ? WHERE id = ?",
                 (payload, kind, int(queue_id)),
             )
-        )
+            c.execute(
+                "UPDATE history SET events = events || ?, phone4 = ? WHERE id = ?",
+                (event, last4, int(queue_id)),
+            )
 
-    async def retry(self, queue_id: str, due_at: float, error: str) -> None:
-        await self._writer.call(
-            lambda c: c.execute(
+        await self._writer.call(op)
+
+    async def retry(
+        self, queue_id: str, due_at: float, error: str, *, attempt: Attempt | None = None
+    ) -> None:
+        now = time.time() if attempt is None else attempt.at
+        events = history.retried(attempt, due_at, error, now)
+
+        def op(c: sqlite3.Connection) -> None:
+            c.execute(
                 "UPDATE dials SET leased = 0, due_at = ?, last_error = ? WHERE id = ?",
                 (due_at, error[:500], int(queue_id)),
             )
-        )
+            note(c, int(queue_id), events)
+
+        await self._writer.call(op)
 
     async def release(self, ids: Sequence[str], *, now: float) -> None:
         if ids:
@@ -191,15 +229,29 @@ class SqliteDelivery(SqliteLegs):
         return await self._writer.call(op)
 
     async def dead_letter(
-        self, queue_id: str, *, reason: str, status: int | None, response_body: str, now: float
+        self,
+        queue_id: str,
+        *,
+        reason: str,
+        status: int | None,
+        response_body: str,
+        now: float,
+        attempt: Attempt | None = None,
     ) -> None:
+        events = history.dead_lettered(attempt, reason, status, now)
+
         def op(c: sqlite3.Connection) -> None:
-            c.execute(
+            cur = c.execute(
                 "INSERT INTO dead (source, dial_id, payload, attempts, received_at, dead_at, "
                 "reason, status, response_body, kind) SELECT source, dial_id, payload, attempts, "
                 "received_at, ?, ?, ?, ?, kind FROM dials WHERE id = ?",
                 (now, reason, status, response_body[:4000], int(queue_id)),
             )
+            if cur.rowcount:  # the record points at the dead letter, which holds the payload
+                c.execute(
+                    "UPDATE history SET dead = ?, events = events || ? WHERE id = ?",
+                    (cur.lastrowid, events, int(queue_id)),
+                )
             c.execute("DELETE FROM dials WHERE id = ?", (int(queue_id),))
 
         await self._writer.call(op)

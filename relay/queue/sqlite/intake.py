@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import sqlite3
 
+from relay.queue import history
 from relay.queue.models import NewDial
 
-__all__ = ["SWEEP_EVERY", "insert_dial", "remember", "sweep_expired"]
+__all__ = ["SWEEP_EVERY", "insert_dial", "note", "remember", "start_history", "sweep_expired"]
 
 SWEEP_EVERY = 5000  # stores between sweeps of expired dedupe (and holding) entries
 
@@ -43,6 +44,27 @@ def insert_dial(c: sqlite3.Connection, dial: NewDial, due_at: float) -> int:
         ),
     )
     return int(cur.lastrowid or 0)
+
+
+def start_history(c: sqlite3.Connection, queue_id: int, dial: NewDial) -> None:
+    """Start the history of ``dial``, just stored as ``queue_id`` (``relay.queue.history``)."""
+    c.execute(
+        "INSERT OR REPLACE INTO history (id, source, dial_id, received_at, phone4, events) "
+        "VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            queue_id,
+            dial.source,
+            dial.dial_id,
+            dial.received_at,
+            history.phone_last4(dial.payload, dial.kind),
+            history.received(dial),
+        ),
+    )
+
+
+def note(c: sqlite3.Connection, queue_id: int, events: str) -> None:
+    """Append ``events`` to the history of ``queue_id``, if it keeps one."""
+    c.execute("UPDATE history SET events = events || ? WHERE id = ?", (events, queue_id))
 
 
 def sweep_expired(c: sqlite3.Connection, now: float) -> None:

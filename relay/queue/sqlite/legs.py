@@ -11,8 +11,16 @@ from __future__ import annotations
 
 import sqlite3
 
+from relay.queue import history
 from relay.queue.models import LegMerge, LegOutcome, NewDial
-from relay.queue.sqlite.intake import SWEEP_EVERY, insert_dial, remember, sweep_expired
+from relay.queue.sqlite.intake import (
+    SWEEP_EVERY,
+    insert_dial,
+    note,
+    remember,
+    start_history,
+    sweep_expired,
+)
 from relay.queue.sqlite.reader import SqliteReader
 from relay.queue.sqlite.store import SqliteStore
 from relay.queue.sqlite.writer import SqliteWriter
@@ -23,8 +31,8 @@ __all__ = ["SqliteLegs"]
 class SqliteLegs(SqliteStore):
     """``coalesce`` on the ``dials``, ``seen`` and ``holding`` tables."""
 
-    def __init__(self, writer: SqliteWriter, reader: SqliteReader) -> None:
-        super().__init__(writer, reader)
+    def __init__(self, writer: SqliteWriter, reader: SqliteReader, *, history: bool = True) -> None:
+        super().__init__(writer, reader, history=history)
         self._stores = 0
 
     def _sweeping(self) -> bool:
@@ -36,6 +44,7 @@ class SqliteLegs(SqliteStore):
         self, dial: NewDial, dedupe_seconds: float, *, window: float, merge: LegMerge
     ) -> LegOutcome:
         sweep = self._sweeping()
+        record = self.history
 
         def op(c: sqlite3.Connection) -> LegOutcome:
             now = dial.received_at
@@ -47,11 +56,14 @@ class SqliteLegs(SqliteStore):
             if held is not None:
                 merged = merge(bytes(held[1]), dial.payload)
                 c.execute("UPDATE dials SET payload = ? WHERE id = ?", (merged, held[0]))
+                note(c, held[0], history.coalesced(now))
                 return "coalesced"
             if not remember(c, dial, max(dedupe_seconds, window)):
                 return "duplicate"
             until = now + window
             queue_id = insert_dial(c, dial, max(dial.due_at or now, until))
+            if record:
+                start_history(c, queue_id, dial)
             if sweep:
                 sweep_expired(c, now)
             c.execute(

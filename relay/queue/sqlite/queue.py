@@ -11,6 +11,7 @@ from relay.obs.logs import redact_url
 from relay.queue.sqlite.dead import SqliteDeadLetters
 from relay.queue.sqlite.delivery import SqliteDelivery
 from relay.queue.sqlite.health import SqliteHealth
+from relay.queue.sqlite.history import SqliteHistory
 from relay.queue.sqlite.reader import SqliteReader
 from relay.queue.sqlite.rejected import SqliteRejected
 from relay.queue.sqlite.schema import SCHEMA
@@ -23,11 +24,19 @@ if TYPE_CHECKING:
 __all__ = ["SqliteQueue"]
 
 
-class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealth):
-    """``DialQueue`` on one SQLite file (see ``relay.queue.sqlite`` for the design)."""
+class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealth, SqliteHistory):
+    """``DialQueue`` on one SQLite file (see ``relay.queue.sqlite`` for the design).
+
+    ``history``: record each new dial's history (``RELAY_DIAL_HISTORY_SECONDS`` above 0).
+    """
 
     def __init__(
-        self, path: Path | str, *, synchronous: str = "FULL", read_only: bool = False
+        self,
+        path: Path | str,
+        *,
+        synchronous: str = "FULL",
+        read_only: bool = False,
+        history: bool = True,
     ) -> None:
         """``read_only``: the file must exist, and is only read (SQLite's ``mode=ro``; see
         ``relay.queue.sqlite.reader``); every write is refused (``QueueUnavailable``)."""
@@ -35,11 +44,12 @@ class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealt
         self.synchronous = synchronous
         self.read_only = read_only
         writer = SqliteWriter(self.path, synchronous=synchronous, schema=SCHEMA)
-        super().__init__(writer, SqliteReader(self.path, read_only=read_only))
+        super().__init__(writer, SqliteReader(self.path, read_only=read_only), history=history)
 
     @classmethod
     def from_url(cls, url: str, settings: Settings | None = None) -> SqliteQueue:
-        """The queue for ``sqlite:///rel/q.db`` or ``sqlite:////abs/q.db`` (no settings)."""
+        """The queue for ``sqlite:///rel/q.db`` or ``sqlite:////abs/q.db``; of the settings,
+        ``RELAY_DIAL_HISTORY_SECONDS`` (0: no history)."""
         parts = urlsplit(url)
         path = unquote(parts.path)
         mistyped = not url.lower().startswith("sqlite:///") or redact_url(url) != url
@@ -48,7 +58,8 @@ class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealt
                 f"RELAY_QUEUE_URL: expected sqlite:///path/queue.db, got {redact_url(url)!r}"
             )
         # sqlite:///rel/q.db → "rel/q.db"; sqlite:////abs/q.db → "/abs/q.db"
-        return cls(path[1:])
+        history = settings is None or settings.dial_history_seconds > 0
+        return cls(path[1:], history=history)
 
     def __repr__(self) -> str:
         mode = ", read_only=True" if self.read_only else ""

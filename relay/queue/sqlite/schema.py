@@ -62,4 +62,24 @@ CREATE TABLE IF NOT EXISTS rejected (
     problems TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rejected_received ON rejected (received_at);
+-- Each stored dial's history (DialHistory, relay.queue.history): id is the queue id it was
+-- stored under (dials.id; a replay from the dead-letter store keeps it), events its timeline.
+-- payload is NULL while the dial is in the queue (its dials row holds it) or the dead-letter
+-- store (dead, its record there); done_at is set when it settled for good (delivered, or
+-- purged from the dead-letter store), and the record goes RELAY_DIAL_HISTORY_SECONDS later.
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY,
+    source TEXT NOT NULL,
+    dial_id TEXT NOT NULL,
+    received_at REAL NOT NULL,
+    phone4 TEXT NOT NULL DEFAULT '',
+    events TEXT NOT NULL,
+    payload BLOB,
+    done_at REAL,
+    dead INTEGER
+);
+CREATE INDEX IF NOT EXISTS history_dial ON history (dial_id);
+CREATE INDEX IF NOT EXISTS history_source ON history (source, received_at);
+CREATE INDEX IF NOT EXISTS history_done ON history (done_at) WHERE done_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS history_dead ON history (dead) WHERE dead IS NOT NULL;
 """

@@ -13,13 +13,16 @@ __all__ = ["SqliteStore", "int_id", "where_clause"]
 class SqliteStore:
     """Writes go through ``writer`` (group commits), read-only queries through ``reader``.
 
-    Each role (delivery, dead letters, rejected requests, health) is a subclass; a role can
-    be used on its own, over a writer and reader that its owner opens and closes.
+    Each role (delivery, dead letters, rejected requests, health, history) is a subclass; a
+    role can be used on its own, over a writer and reader that its owner opens and closes.
+    ``history``: whether a new dial's history is recorded (``relay.queue.history``); a record
+    once started follows its dial either way.
     """
 
-    def __init__(self, writer: SqliteWriter, reader: SqliteReader) -> None:
+    def __init__(self, writer: SqliteWriter, reader: SqliteReader, *, history: bool = True) -> None:
         self._writer = writer
         self._reader = reader
+        self.history = history
 
 
 def int_id(value: str) -> int:

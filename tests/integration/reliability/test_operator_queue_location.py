@@ -22,6 +22,8 @@ READ_ONLY = [
     ["dlq", "show", "1"],
     ["rejected", "list"],
     ["rejected", "show", "1"],
+    ["dial", "show", "call-0001"],
+    ["dial", "list"],
 ]
 
 

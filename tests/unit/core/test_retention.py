@@ -1,4 +1,5 @@
-"""The rejected store's limits, applied by ``RejectedRetention`` on each queue backend."""
+"""Retention on each queue backend: the rejected store's limits (``RejectedRetention``) and
+how long dial history is kept (``HistoryRetention``)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from relay.core.retention import RejectedRetention
-from relay.queue.base import DialQueue, RejectedRecord, RejectedTrim
+from relay.core.retention import HistoryRetention, RejectedRetention
+from relay.queue.base import Attempt, DialQueue, NewDial, RejectedRecord, RejectedTrim
+from relay.queue.history import TRIM_BATCH
 from relay.queue.redis import RedisStreamQueue
 from relay.queue.sqlite import SqliteQueue
 from tests.support.redis import REDIS_URL, unique_prefix
@@ -85,3 +87,52 @@ async def test_no_limits_means_nothing_is_touched(store: DialQueue) -> None:
     retention.kept()
     await retention.sweep(every=0)  # returns at once when disabled
     assert len(await store.list_rejected()) == 1
+
+
+async def _delivered(store: DialQueue, dial_id: str, at: float) -> None:
+    """Store ``dial_id`` and deliver it at ``at``."""
+    await store.enqueue(NewDial("crm", dial_id, b'{"dial_id":"%s"}' % dial_id.encode(), at), 60)
+    (leased,) = await store.lease(1, 30, now=at)
+    await store.ack([leased.id], attempts={leased.id: Attempt(at, 1, 200)})
+
+
+async def test_history_is_kept_for_its_retention_after_the_dial_settled(store: DialQueue) -> None:
+    """A delivered dial's history goes once the retention has passed since it was delivered;
+    a dial still in the queue, or in the dead-letter store, keeps its history."""
+    day = 86400.0
+    await _delivered(store, "old", NOW - 8 * day)
+    await _delivered(store, "recent", NOW - 6 * day)
+    await store.enqueue(NewDial("crm", "refused", b"{}", NOW - 30 * day), 60)
+    await store.enqueue(NewDial("crm", "waiting", b"{}", NOW - 30 * day), 60)
+    (refused,) = await store.lease(1, 30, now=NOW - 30 * day, only_sources={"crm"})
+    assert refused.dial_id == "refused"  # the first stored: it goes to the DLQ
+    await store.dead_letter(refused.id, reason="http_400", status=400, response_body="", now=NOW)
+    retention = HistoryRetention(store, seconds=7 * day, clock=lambda: NOW)
+    assert await retention.trim() == 1
+    assert await retention.trim() == 0
+    left = {r.dial_id: r.state for r in await store.list_history()}
+    assert left == {"recent": "delivered", "refused": "dead", "waiting": "queued"}
+    later = HistoryRetention(store, seconds=7 * day, clock=lambda: NOW + 2 * day)
+    assert await later.trim() == 1
+    assert {r.dial_id for r in await store.list_history()} == {"waiting", "refused"}
+
+
+async def test_history_retention_works_in_batches(store: DialQueue) -> None:
+    """More settled records than one trim call drops all go in one pass, batch by batch."""
+    for i in range(TRIM_BATCH + 5):
+        await store.enqueue(NewDial("crm", f"b{i}", b"{}", NOW), 60)
+    while leased := await store.lease(500, 30, now=NOW):
+        await store.ack(
+            [d.id for d in leased], attempts={d.id: Attempt(NOW, 1, 200) for d in leased}
+        )
+    assert (
+        await HistoryRetention(store, seconds=60, clock=lambda: NOW + 61).trim() == TRIM_BATCH + 5
+    )
+    assert await store.list_history() == []
+
+
+async def test_history_off_drops_what_has_settled(store: DialQueue) -> None:
+    """A retention of 0 (history off) drops every settled record at the next pass."""
+    await _delivered(store, "done", NOW)
+    assert await HistoryRetention(store, seconds=0, clock=lambda: NOW + 0.001).trim() == 1
+    assert await store.dial_history("done") == []

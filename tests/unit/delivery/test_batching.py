@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
 
 from relay.delivery.batching import AckBatcher
 from relay.exceptions import QueueError
-from relay.queue.base import NewDial
+from relay.queue.base import Attempt, NewDial
 from relay.queue.sqlite import SqliteQueue
 
 pytestmark = pytest.mark.anyio
@@ -24,9 +24,11 @@ class CountingQueue(SqliteQueue):
         super().__init__(path)
         self.ack_calls: list[list[str]] = []
 
-    async def ack(self, ids: Sequence[str]) -> None:
+    async def ack(
+        self, ids: Sequence[str], *, attempts: Mapping[str, Attempt] | None = None
+    ) -> None:
         self.ack_calls.append(list(ids))
-        await super().ack(ids)
+        await super().ack(ids, attempts=attempts)
 
 
 async def _fill(queue: SqliteQueue, n: int) -> list[str]:

@@ -195,6 +195,46 @@ async def test_an_answer_echoing_secrets_and_phones_is_stored_and_logged_redacte
 
 
 @pytest.mark.anyio
+async def test_each_answer_goes_to_the_dials_history_redacted(bench: Bench) -> None:
+    """Every POST's answer is recorded with the outcome it led to: a retry's answer (redacted:
+    no key echoed, phones masked), a held key's 401, and the 2xx that delivered it."""
+    dial = await bench.lease()
+    echo = f'{{"error":"busy","auth":"Bearer {DEFAULT_KEY}","phone":"512-555-0187"}}'
+    await bench.outcomes.posted(dial, KEY, PostResult(503, echo, None, "http 503", 0.5))
+    (dial,) = await bench.queue.lease(1, 60, now=bench.clock.now + 100)
+    await bench.outcomes.posted(dial, KEY, _answer(None))
+    (dial,) = await bench.queue.lease(1, 60, now=bench.clock.now + 1000)
+    await bench.outcomes.posted(dial, KEY, _answer(401))
+    (dial,) = await bench.queue.lease(1, 60, now=bench.clock.now + 1000)
+    await bench.outcomes.posted(dial, KEY, PostResult(202, "{}", None, "http 202", 0.03))
+    (record,) = await bench.queue.dial_history("d-1")
+    attempts = [(e.attempt, e.status, e.answer, e.seconds) for e in record.events if e.attempt]
+    assert attempts == [
+        (1, 503, '{"error":"busy","auth":"Bearer **********","phone":"******0187"}', 0.5),
+        (2, None, "timeout (ReadTimeout)", None),
+        (3, 401, "http 401", None),
+        (4, 202, "", 0.03),
+    ]
+    assert [e.kind for e in record.events][-2:] == ["attempt", "delivered"]
+    assert record.events[-1].at == bench.clock.now and record.state == "delivered"
+
+
+@pytest.mark.anyio
+async def test_a_dead_letter_keeps_its_attempt_in_the_history(bench: Bench) -> None:
+    dial = await bench.lease()
+    await bench.outcomes.posted(dial, KEY, _answer(400, '{"error":"campaign unknown"}'))
+    (record,) = await bench.queue.dial_history("d-1")
+    _received, attempt, dead = record.events
+    assert (attempt.status, attempt.answer) == (400, '{"error":"campaign unknown"}')
+    assert (dead.kind, dead.reason, dead.status, record.state) == (
+        "dead_lettered",
+        "http_400",
+        400,
+        "dead",
+    )
+
+
+@pytest.mark.anyio
 async def test_a_resolver_dead_letter_is_redacted_too(bench: Bench) -> None:
     """A dead letter's text from elsewhere (a vendor API's complaint) is redacted the same."""
     dial = await bench.lease()

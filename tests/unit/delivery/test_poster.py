@@ -30,6 +30,7 @@ async def test_a_dial_is_sent_with_its_key(fake: FakeOutboundIQ) -> None:
     async with create_client(_settings(fake.url)) as client:
         result = await Poster(client, metrics).post(DIAL, KEY)
     assert result == PostResult(202, '{"message":"dial queued"}', None, "http 202")
+    assert result.seconds is not None and result.seconds > 0  # timed, for the dial's history
     (request,) = fake.requests
     assert (request.method, request.path, request.body) == ("POST", "/dials", DIAL.payload)
     assert request.bearer == KEY.get_secret_value()

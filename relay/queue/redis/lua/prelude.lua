@@ -81,31 +81,119 @@ local function unlease(h)
   end
   return false
 end
-local function store(src, dial_id, payload, lane, received, kind)
+-- A dial's history (relay.queue.history): while the dial is queued, its events ``h`` and the
+-- last 4 digits of its number ``n`` are two more fields of its hash; when it leaves the queue
+-- they become B:hist:<q>, one string (``pack``: less memory than a hash holding a payload).
+-- Indexed by dial_id (B:hid: dial_id -> queue ids, space separated) and by source and arrival
+-- (B:hsrc:<source>, sources in B:hsources); a settled record's id is appended to the list
+-- B:hdone (settle order), from whose head trim_history drops what is past the retention.
+local function hist_key(q) return B .. ':hist:' .. q end
+local REC = {'s', 'i', 'r', 'n', 'h', 'p', 'dd', 't'}
+-- A record as one string: each field (source, dial_id, received_at, last 4, events, payload,
+-- dead letter id, settled at; '' for none) as <length>:<bytes>, in the order of REC.
+local function pack(f)
+  local parts = {}
+  for k, name in ipairs(REC) do
+    local v = f[name] or ''
+    parts[k] = #v .. ':' .. v
+  end
+  return table.concat(parts)
+end
+local function unpack_record(raw)
+  local f, pos = {}, 1
+  for _, name in ipairs(REC) do
+    local colon = string.find(raw, ':', pos, true)
+    if not colon then break end
+    local len = tonumber(string.sub(raw, pos, colon - 1))
+    f[name] = string.sub(raw, colon + 1, colon + len)
+    pos = colon + len + 1
+  end
+  return f
+end
+-- q's history as a table of REC fields: from its dial hash while queued, else its record.
+local function hist_read(q)
+  local f = redis.call('HMGET', dial_key(q), 's', 'i', 'r', 'n', 'h', 'p')
+  if f[5] then return {s = f[1], i = f[2], r = f[3], n = f[4] or '', h = f[5], p = f[6]} end
+  local raw = redis.call('GET', hist_key(q))
+  if raw then return unpack_record(raw) end
+  return nil
+end
+local function hist_index(q, src, dial_id, received)
+  local ids = redis.call('HGET', B .. ':hid', dial_id)
+  redis.call('HSET', B .. ':hid', dial_id, ids and (ids .. ' ' .. q) or q)
+  redis.call('ZADD', B .. ':hsrc:' .. src, received, q)
+  redis.call('SADD', B .. ':hsources', src)
+end
+local function hist_unindex(q, src, dial_id)
+  local ids = redis.call('HGET', B .. ':hid', dial_id)
+  if ids then
+    local rest = {}
+    for x in string.gmatch(ids, '%S+') do if x ~= q then table.insert(rest, x) end end
+    if #rest == 0 then redis.call('HDEL', B .. ':hid', dial_id)
+    else redis.call('HSET', B .. ':hid', dial_id, table.concat(rest, ' ')) end
+  end
+  local z = B .. ':hsrc:' .. src
+  redis.call('ZREM', z, q)
+  if redis.call('ZCARD', z) == 0 then redis.call('SREM', B .. ':hsources', src) end
+end
+-- Append ``event`` to the history of a queued dial (hash ``h``), if it keeps one.
+local function note(h, event)
+  if event == '' then return end
+  local e = redis.call('HGET', h, 'h')
+  if e then redis.call('HSET', h, 'h', e .. event) end
+end
+-- ``event`` (history: the first one, '' for none) and ``last4`` start the dial's history.
+local function store(src, dial_id, payload, lane, received, kind, event, last4)
   local q = new_qid()
-  redis.call('HSET', dial_key(q), 's', src, 'i', dial_id, 'p', payload, 'l', lane,
+  local h = dial_key(q)
+  redis.call('HSET', h, 's', src, 'i', dial_id, 'p', payload, 'l', lane,
     'r', received, 'k', kind, 'a', '0')
+  if event and event ~= '' then
+    redis.call('HSET', h, 'h', event, 'n', last4)
+    hist_index(q, src, dial_id, received)
+  end
   redis.call('ZADD', B .. ':index', received, q)
   redis.call('HINCRBY', B .. ':count', src, 1)
   return q
 end
-local function forget(q, h, src)
+local function unqueue(q, h, src)
   unlease(h)
   remove_delayed(q, src)
   redis.call('ZREM', B .. ':index', q)
   if redis.call('HINCRBY', B .. ':count', src, -1) <= 0 then
     redis.call('HDEL', B .. ':count', src)
   end
+end
+local function forget(q, h, src)
+  unqueue(q, h, src)
   redis.call('DEL', h)
 end
-local function dead(q, h, src, reason, status, body, now)
+-- q leaves the queue, delivered at ``now`` or to the dead letter ``dead_id``: its history (if
+-- it keeps one) stays, with ``event`` appended: the payload as sent, or (a dead letter, which
+-- holds the payload) the dead letter's id.
+local function leave(q, h, src, event, now, dead_id)
+  local f = redis.call('HMGET', h, 'i', 'r', 'n', 'h', 'p')
+  if not f[4] then return forget(q, h, src) end
+  unqueue(q, h, src)
+  local rec = {s = src, i = f[1], r = f[2], n = f[3], h = f[4] .. event}
+  if dead_id then
+    rec.dd = dead_id
+  else
+    rec.p, rec.t = f[5], now
+    redis.call('RPUSH', B .. ':hdone', q)
+  end
+  redis.call('SET', hist_key(q), pack(rec))
+  redis.call('DEL', h)
+end
+-- ``event``: the history's events (nil: composed here, e.g. for poison).
+local function dead(q, h, src, reason, status, body, now, event)
   local f = redis.call('HMGET', h, 'i', 'p', 'a', 'r', 'k')
   local d = string.format('%d', redis.call('INCR', B .. ':seq:dead'))
   redis.call('HSET', B .. ':dead:' .. d, 's', src, 'i', f[1] or '', 'p', f[2] or '',
     'a', f[3] or '0', 'r', f[4] or '0', 'k', f[5] or 'dial', 't', now, 'why', reason,
-    'st', status, 'b', body)
+    'st', status, 'b', body, 'q', q)
   redis.call('ZADD', B .. ':dead', d, d)
-  forget(q, h, src)
+  leave(q, h, src, event or ('["x",' .. now .. ',"' .. reason .. '",null]\n'), now, d)
   return d
 end
 local function last_delivered(s)

@@ -46,3 +46,13 @@ def private_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
     server = PrivateRedis(tmp_path / "private-redis").start()
     yield server
     server.kill()
+
+
+@pytest.fixture
+def full_redis(tmp_path: Path) -> Iterator[PrivateRedis]:
+    """A redis-server of this test's own with 3 MB of memory, refusing writes past it."""
+    server = PrivateRedis(
+        tmp_path / "full", "--maxmemory", "3mb", "--maxmemory-policy", "noeviction"
+    ).start()
+    yield server
+    server.kill()

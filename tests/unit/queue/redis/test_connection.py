@@ -19,7 +19,7 @@ from relay.queue.base import RejectedRecord
 from relay.queue.redis import RedisStreamQueue, server_warnings
 from tests.support.fake_outboundiq import free_port
 from tests.support.redis import REDIS_URL, PrivateRedis, drop_prefix, self_signed_cert
-from tests.unit.queue.redis.support import MakeQueue, new
+from tests.unit.queue.redis.support import MakeQueue, fill, new
 
 pytestmark = [pytest.mark.anyio, pytest.mark.redis]
 
@@ -53,37 +53,25 @@ async def test_unreachable_redis_is_unavailable(make_queue: MakeQueue) -> None:
         await q.lease(5, 30, now=time.time())
 
 
-async def test_full_redis_refuses_intake_but_drains(make_queue: MakeQueue, tmp_path: Path) -> None:
+async def test_full_redis_refuses_intake_but_drains(
+    make_queue: MakeQueue, full_redis: PrivateRedis
+) -> None:
     """At maxmemory, storing is refused (503) but leasing and acking go on and free room again."""
-    server = PrivateRedis(
-        tmp_path / "full", "--maxmemory", "3mb", "--maxmemory-policy", "noeviction"
-    )
-    server.start()
-    try:
-        q = await make_queue(url=server.url)
-        stored, refusal = 0, ""
-        try:
-            while stored < 100_000:
-                await q.enqueue(new(f"d{stored}"), 3600)
-                stored += 1
-        except QueueUnavailable as full:
-            refusal = str(full)
-        assert "maxmemory" in refusal and stored > 0
-        with pytest.raises(QueueUnavailable):
-            await q.add_rejected(
-                RejectedRecord("", "crm", time.time(), "POST", "application/json", {}, b"{}")
-            )
-        first = await q.lease(10, 30, now=time.time())
-        await q.retry(first[0].id, time.time() + 3600, "http 503")
-        await q.dead_letter(first[1].id, reason="http_400", status=400, response_body="", now=1.0)
-        await q.ack([d.id for d in first[2:]])
-        while leased := await q.lease(200, 30, now=time.time()):
-            await q.ack([d.id for d in leased])
-        stats = await q.stats(now=time.time())
-        assert (stats.ready, stats.leased, stats.delayed, stats.dead) == (0, 0, 1, 1)
-        assert await q.enqueue(new("room-again"), 3600)
-    finally:
-        server.kill()
+    q = await make_queue(url=full_redis.url)
+    await fill(q)
+    with pytest.raises(QueueUnavailable):
+        await q.add_rejected(
+            RejectedRecord("", "crm", time.time(), "POST", "application/json", {}, b"{}")
+        )
+    first = await q.lease(10, 30, now=time.time())
+    await q.retry(first[0].id, time.time() + 3600, "http 503")
+    await q.dead_letter(first[1].id, reason="http_400", status=400, response_body="", now=1.0)
+    await q.ack([d.id for d in first[2:]])
+    while leased := await q.lease(200, 30, now=time.time()):
+        await q.ack([d.id for d in leased])
+    stats = await q.stats(now=time.time())
+    assert (stats.ready, stats.leased, stats.delayed, stats.dead) == (0, 0, 1, 1)
+    assert await q.enqueue(new("room-again"), 3600)
 
 
 async def test_tls_url_speaks_tls(make_queue: MakeQueue, tmp_path: Path) -> None:
