@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import signal
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -190,6 +191,9 @@ def cmd_tail(args: argparse.Namespace) -> int:
     settings = load_settings(args)
     out = TailOutput(json=args.json, sources=args.source, outcomes=args.outcome)
     redis = args.url is None and urlsplit(settings.queue_url).scheme in _REDIS_SCHEMES
+    # Ctrl-C stops it, even when started from a shell (or CI) that ignores SIGINT for the
+    # commands it runs in the background: Python then installs no handler of its own.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if redis:
             asyncio.run(follow_redis(settings, out))

@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parents[2]
 RELAY = Path(sys.executable).with_name("relay")
 
 
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class TailProcess:
     """``relay tail ARGS`` with ``env`` (over the test's own environment, without any
     ``RELAY_*`` of it), reading its standard output and error in the background."""
@@ -47,6 +51,9 @@ class TailProcess:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            # As a shell (or CI) starts what it runs in the background: SIGINT ignored. Ctrl-C
+            # must stop ``relay tail`` all the same (``interrupt``).
+            preexec_fn=_ignore_sigint,
         )
         self._readers = [
             threading.Thread(target=self._read, args=(stream, into), daemon=True)
