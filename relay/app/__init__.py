@@ -24,6 +24,7 @@ from starlette.types import Receive, Scope, Send
 from relay import __version__
 from relay.app.heap import freeze_startup_heap, thaw_heap
 from relay.config.settings import Settings
+from relay.console import console_routes
 from relay.core.retention import HistoryRetention, RejectedRetention
 from relay.core.sources import Source, check_keys, config_warnings, load_configured_sources
 from relay.delivery.client import create_client
@@ -196,6 +197,7 @@ def create_app(
         Route("/metrics", metrics, methods=["GET"]),
         Route("/openapi.json", openapi_endpoint, methods=["GET"]),
         Route(ADMIN_EVENTS, admin_events, methods=["GET"]),
+        console_routes(runtime),
     ]
     guard = Middleware(
         RequestGuard,

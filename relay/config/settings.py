@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     dry_run: bool = False
     # The operator's token for /admin/... (the live event feed); unset: those routes are 404
     admin_token: SecretStr | None = None
+    # The base URL dialers reach the relay at (https://relay.example.com); the console shows
+    # each source's hook URL under it. Unset: the address the console was opened at.
+    public_url: str | None = None
 
     # Intake
     max_body_bytes: int = Field(default=256 * 1024, gt=0)

@@ -15,7 +15,7 @@ from relay.obs.feed import EventFeed
 from relay.obs.metrics import RelayMetrics
 from relay.queue.base import DialQueue
 
-__all__ = ["DeliveryWorker", "RelayRuntime", "WorkerState"]
+__all__ = ["CircuitView", "DeliveryWorker", "RelayRuntime", "WorkerState"]
 
 
 class WorkerState(Protocol):
@@ -25,11 +25,30 @@ class WorkerState(Protocol):
         ...
 
 
+class CircuitView(Protocol):
+    """The destination circuit as the console shows it (``relay.delivery.circuit.Circuit``)."""
+
+    @property
+    def open(self) -> bool: ...
+
+    @property
+    def failures(self) -> int: ...
+
+    @property
+    def next_probe(self) -> float: ...
+
+
 class DeliveryWorker(Protocol):
-    """What intake needs of the delivery worker (``relay.delivery.worker.Forwarder``)."""
+    """What intake and the console need of the delivery worker
+    (``relay.delivery.worker.Forwarder``)."""
 
     @property
     def state(self) -> WorkerState: ...
+
+    @property
+    def circuit(self) -> CircuitView: ...
+
+    def held_sources(self) -> frozenset[str]: ...
 
     def hold_until(self, source: str) -> float | None:
         """When ``source``'s key hold ends, if its key is held."""

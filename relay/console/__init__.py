@@ -1,0 +1,29 @@
+"""The console: web pages served by the relay at ``/console`` (docs/console.md).
+
+Off unless ``RELAY_ADMIN_TOKEN`` is set. ``console_routes(runtime)`` is the ``Mount`` the app
+adds; each page lives in its own module and is wrapped by ``Console.page`` (``relay.console.web``:
+sign-in, CSRF, audit log, security headers).
+"""
+
+from __future__ import annotations
+
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from relay.console import login, overview
+from relay.console.web import PREFIX, Console
+from relay.intake.runtime import RelayRuntime
+
+__all__ = ["console_routes"]
+
+
+def console_routes(runtime: RelayRuntime) -> Mount:
+    """Every console route, under ``/console``."""
+    console = Console(runtime)
+    routes = [
+        Route("/", console.page(overview.handler(console)), methods=["GET"]),
+        Route("/overview", console.page(overview.fragment(console)), methods=["GET"]),
+        *login.routes(console),
+        Mount("/static", StaticFiles(packages=[("relay.console", "static")]), name="static"),
+    ]
+    return Mount(PREFIX, routes=routes)

@@ -1,0 +1,60 @@
+"""The overview page: sources with their hook URLs, the queue, the destination."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import httpx
+
+from tests.conftest import dial_body
+from tests.console.conftest import sign_in
+from tests.support.fake_outboundiq import FakeOutboundIQ, Reply
+from tests.support.relay_server import RelayThread
+
+
+def test_the_overview_lists_each_source_without_its_secret(
+    console_relay: Callable[..., RelayThread],
+) -> None:
+    relay = console_relay(public_url="https://relay.example.com/")
+    with httpx.Client(base_url=relay.url) as client:
+        sign_in(client)
+        page = client.get("/console/").text
+    assert "https://relay.example.com/hooks/crm" in page
+    assert "https://relay.example.com/hooks/other" in page
+    assert "generic" in page
+    assert "header" in page and "bearer" in page
+    for secret in ("crm-hook-secret", "other-hook-secret", "oiq-other-key-0002"):
+        assert secret not in page
+    assert "Healthy" in page
+
+
+def test_the_hook_url_defaults_to_the_address_opened(signed_in: httpx.Client) -> None:
+    page = signed_in.get("/console/").text
+    assert str(signed_in.base_url).rstrip("/") + "/hooks/crm" in page
+
+
+def test_dead_letters_make_the_overview_say_so(
+    console_relay: Callable[..., RelayThread], fake: FakeOutboundIQ
+) -> None:
+    relay = console_relay()
+    fake.fail_dial("ov-1", Reply(400, b'{"error": "bad phone"}'))
+    with httpx.Client(base_url=relay.url) as client:
+        sign_in(client)
+        hook = client.post(
+            "/hooks/crm",
+            json=dial_body(dial_id="ov-1", prospect_phone="512-555-0187"),
+            headers={"X-Relay-Token": "crm-hook-secret"},
+        )
+        assert hook.status_code == 202
+        deadline = time.monotonic() + 10
+        part = ""
+        while time.monotonic() < deadline:
+            part = client.get("/console/overview").text
+            if "dead-letter store" in part:
+                break
+            time.sleep(0.05)
+    assert "1 dial(s) in the dead-letter store" in part
+    assert "Needs attention" in part
+    assert "<html" not in part  # the refreshing part only
+    assert "5125550187" not in part
