@@ -39,15 +39,6 @@ def stored(relay: RelayThread) -> dict[tuple[str, str], int]:
     return found
 
 
-def wait_until(check: Callable[[], bool], timeout: float = 20.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
-
-
 def test_webhooks_and_deliveries_show_at_once_then_stored_and_after_a_restart(
     start_relay: Callable[..., RelayThread], fake: FakeOutboundIQ
 ) -> None:
@@ -78,7 +69,7 @@ def test_webhooks_and_deliveries_show_at_once_then_stored_and_after_a_restart(
         ("crm", "delivered"): 1,
         ("crm", "dead_lettered"): 1,
     }
-    assert wait_until(lambda: stored(relay) == expected), stored(relay)  # flushed
+    assert fake.wait_for(lambda: stored(relay) == expected, timeout=20), stored(relay)  # flushed
     seen = activity(relay)
     assert seen.day == seen.hour
     assert {(s, o): n for s, by in seen.hour.items() for o, n in by.items()} == expected
@@ -98,7 +89,7 @@ def prefix(tmp_path: Path) -> Iterator[str]:
 
 @pytest.mark.redis
 def test_replicas_on_one_redis_queue_show_the_clusters_counts(
-    start_relay: Callable[..., RelayThread], prefix: str
+    start_relay: Callable[..., RelayThread], prefix: str, fake: FakeOutboundIQ
 ) -> None:
     a, b = (
         start_relay(queue_url=REDIS_URL, redis_key_prefix=prefix, redis_consumer=name)
@@ -112,5 +103,5 @@ def test_replicas_on_one_redis_queue_show_the_clusters_counts(
     def both_see_four() -> bool:
         return all(activity(r).hour.get("crm", {}).get("queued") == 4 for r in (a, b))
 
-    assert wait_until(both_see_four)
-    assert wait_until(lambda: activity(a).hour["crm"].get("delivered") == 4)
+    assert fake.wait_for(both_see_four, timeout=20)
+    assert fake.wait_for(lambda: activity(a).hour["crm"].get("delivered") == 4, timeout=20)

@@ -4,7 +4,6 @@ process's pending ones, hour and day windows, failed writes kept for the next fl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -14,26 +13,11 @@ from relay.core.activity import Activity, ActivityFlusher, flush_activity, sourc
 from relay.exceptions import QueueUnavailable
 from relay.obs.tally import CountRow, OutcomeTally
 from relay.queue.base import DialQueue
-from relay.queue.redis import RedisStreamQueue
 from relay.queue.sqlite import SqliteQueue
-from tests.support.redis import REDIS_URL, unique_prefix
 
 pytestmark = pytest.mark.anyio
 
 NOW = 1_800_000_030.0  # half a minute into the minute 1_800_000_000
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DialQueue]:
-    with unique_prefix(tmp_path) as prefix:
-        queue: DialQueue = (
-            SqliteQueue(tmp_path / "q.db")
-            if request.param == "sqlite"
-            else RedisStreamQueue(REDIS_URL, prefix=prefix, consumer="t", block_seconds=0)
-        )
-        await queue.open()
-        yield queue
-        await queue.close()
 
 
 async def test_activity_is_stored_counts_plus_pending_ones(store: DialQueue) -> None:

@@ -12,7 +12,7 @@ import redis
 
 from relay.exceptions import QueueUnavailable
 from relay.obs.tally import ACTIVITY_KEEP_SECONDS, CountRow
-from relay.queue.base import DialQueue
+from relay.queue.base import DialQueue, ReadOnlyOpen
 from relay.queue.redis import RedisStreamQueue
 from relay.queue.sqlite import SqliteQueue
 from relay.queue.sqlite.activity import TRIM_BATCH
@@ -24,21 +24,15 @@ T0 = 1_800_000_000  # a multiple of 60
 MakeQueue = Callable[..., Awaitable[DialQueue]]
 
 
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[MakeQueue]:
-    """Opens queues of one backend on one store (``consumer``: a replica's name)."""
+@pytest.fixture
+async def make(queue_factory: Callable[[], DialQueue]) -> AsyncIterator[MakeQueue]:
+    """Opens queues of one backend on one store: each one a replica (or a restart)."""
     opened: list[DialQueue] = []
 
-    async def factory(consumer: str = "a", *, read_only: bool = False) -> DialQueue:
-        queue: DialQueue = (
-            SqliteQueue(tmp_path / "activity.db")
-            if request.param == "sqlite"
-            else RedisStreamQueue(
-                REDIS_URL, prefix=prefix_for(tmp_path), consumer=consumer, block_seconds=0
-            )
-        )
+    async def factory(*, read_only: bool = False) -> DialQueue:
+        queue = queue_factory()
         if read_only:
-            assert isinstance(queue, SqliteQueue | RedisStreamQueue)
+            assert isinstance(queue, ReadOnlyOpen)
             await queue.open_read_only()
         else:
             await queue.open()
@@ -48,8 +42,6 @@ async def make(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
     yield factory
     for queue in opened:
         await queue.close()
-    if request.param == "redis":
-        drop_prefix(prefix_for(tmp_path))
 
 
 def row(minute: int, source: str, outcome: str, count: int = 1) -> CountRow:
@@ -74,7 +66,7 @@ async def test_counts_add_up_per_source_and_outcome_within_the_range(make: MakeQ
 
 
 async def test_two_replicas_on_one_store_sum_their_counts(make: MakeQueue) -> None:
-    a, b = await make("a"), await make("b")
+    a, b = await make(), await make()
     await a.add_activity([row(T0, "crm", "queued", 3)], {"crm": T0 + 1.5})
     await b.add_activity([row(T0, "crm", "queued", 4), row(T0, "crm", "retried")], {"crm": T0 + 1})
     for queue in (a, b):
@@ -105,7 +97,7 @@ async def test_counts_survive_a_restart(make: MakeQueue) -> None:
 async def test_read_only_open_reads_and_refuses_writes(make: MakeQueue) -> None:
     writer = await make()
     await writer.add_activity([row(T0, "crm", "queued")], {"crm": T0 + 2})
-    reader = await make("ro", read_only=True)
+    reader = await make(read_only=True)
     assert await reader.activity(since=T0, until=T0 + 60) == {("crm", "queued"): 1}
     assert await reader.last_webhooks() == {"crm": T0 + 2}
     with pytest.raises(QueueUnavailable):
