@@ -6,6 +6,10 @@ A flush is one ``MULTI``/``EXEC`` (every key has the queue's hash tag): ``HINCRB
 ``EXPIREAT`` on each minute's hash ``ACTIVITY_KEEP_SECONDS`` after its minute (so nothing
 needs trimming), and ``ZADD GT`` (a source's time only moves forward). A read of a time range
 is one pipeline of ``HGETALL``, one per minute.
+
+Counts are for looking, not billing: when the connection breaks after Redis ran a flush but
+before its reply came, redis-py sends it again once (as every command), and that flush's
+counts are added twice.
 """
 
 from __future__ import annotations
