@@ -25,6 +25,7 @@ from relay import __version__
 from relay.app.heap import freeze_startup_heap, thaw_heap
 from relay.config.settings import Settings
 from relay.console import console_routes
+from relay.core.activity import ActivityFlusher
 from relay.core.retention import HistoryRetention, RejectedRetention
 from relay.core.sources import Source, check_keys, config_warnings, load_configured_sources
 from relay.delivery.client import create_client
@@ -144,9 +145,12 @@ def create_app(
             client=http,
             metrics=runtime.metrics,
             events=runtime.events,
+            tally=runtime.tally,
         )
         runtime.forwarder = forwarder
         runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
+        flusher = ActivityFlusher(runtime.queue, runtime.tally)
+        flushing = asyncio.create_task(flusher.run(), name="activity-flush")
         sweeper = asyncio.create_task(retention.sweep(), name="rejected-retention")
         history_sweeper = asyncio.create_task(history.sweep(), name="dial-history-retention")
         channel = runtime.queue if isinstance(runtime.queue, EventChannel) else None
@@ -181,6 +185,8 @@ def create_app(
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await retention.close()
+            flusher.stop()  # after the forwarder: its last outcomes are counted
+            await flushing
             if client is None:
                 await http.aclose()
             await close_mappings(runtime.sources.values())
@@ -205,6 +211,7 @@ def create_app(
         sources=lambda: runtime.sources,
         max_header_count=settings.max_header_count,
         max_header_bytes=settings.max_header_bytes,
+        tally=runtime.tally,
     )
     app = RelayApp(
         routes=routes,

@@ -5,8 +5,9 @@ in ``relay.delivery.policy``) and for the resolver's attempts at a mapping job (
 blocks: ``retry``, ``dead``, ``hold``, ``park``, ``release``, ``lift``). Each keeps the
 metrics in step (``relay_dials_delivered_total``, ``relay_dials_retried_total{reason}``,
 ``relay_dials_dead_lettered_total{reason}``, the hold gauges), tells the live feed
-(``delivered``, ``retried``, ``dead_lettered`` events, while anyone follows it) and wakes the
-worker when a dial may have become due sooner than it planned for.
+(``delivered``, ``retried``, ``dead_lettered`` events, while anyone follows it), counts them
+(``OutcomeTally``: each source's activity, always) and wakes the worker when a dial may have
+become due sooner than it planned for.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from relay.obs.events import RelayEvent
 from relay.obs.feed import EventFeed
 from relay.obs.logs import info_line, redact_answer
 from relay.obs.metrics import RelayMetrics
+from relay.obs.tally import OutcomeTally
 from relay.queue.base import Attempt, DeliveryQueue, LeasedDial
 
 __all__ = ["ForwarderState", "Outcomes"]
@@ -63,6 +65,7 @@ class Outcomes:
     wake: Callable[[], None]
     background: Background
     events: EventFeed = field(default_factory=EventFeed)
+    tally: OutcomeTally = field(default_factory=OutcomeTally)
     clock: Callable[[], float] = time.time
     _acks: AckBatcher = field(init=False)
 
@@ -175,8 +178,10 @@ class Outcomes:
         detail: str | None = None,
         due_at: float | None = None,
     ) -> None:
-        """The live feed's event for ``dial`` (nothing is built while nobody follows it);
-        ``due_at``: when a retried dial is tried next."""
+        """Counts the outcome ``kind`` (``tally``), and the live feed's event for ``dial``
+        (nothing is built while nobody follows it); ``due_at``: when a retried dial is tried
+        next."""
+        self.tally.count(dial.source, kind)
         events = self.events
         if not events.active:
             return

@@ -38,6 +38,7 @@ from relay.delivery.resolver import Resolver
 from relay.exceptions import QueueError
 from relay.obs.feed import EventFeed
 from relay.obs.metrics import RelayMetrics
+from relay.obs.tally import OutcomeTally
 from relay.queue.base import DeliveryQueue, LeasedDial
 
 __all__ = ["Forwarder"]
@@ -58,6 +59,7 @@ class Forwarder:
         client: httpx.AsyncClient,
         metrics: RelayMetrics,
         events: EventFeed | None = None,
+        tally: OutcomeTally | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.queue = queue
@@ -83,6 +85,7 @@ class Forwarder:
             wake=self.wake,
             background=self._background,
             events=events if events is not None else EventFeed(),
+            tally=tally if tally is not None else OutcomeTally(),
             clock=clock,
         )
         self._deliverer = Deliverer(

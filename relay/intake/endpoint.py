@@ -309,6 +309,7 @@ class HookEndpoint:
         scope[COUNTED] = True
         known = name if name in runtime.sources else NO_SOURCE
         runtime.metrics.webhook_outcome(known, outcome)
+        runtime.tally.count(known, outcome)
         events = runtime.events
         if events.active:  # the live feed: nothing is built while nobody follows it
             events.publish(webhook_event(known, answer, dial_id, incoming.mapped))
@@ -338,6 +339,7 @@ async def _handle(
         return failure, None
     assert source is not None
     runtime.metrics.source_seen(source.name)  # authenticated: the dialer is alive
+    runtime.tally.webhook(source.name)
     if isinstance(source.config.auth, FirehoseAuth):  # a batch of records, Firehose's protocol
         on_findings = _counter(runtime, source.name)
         answer = await handle_delivery(

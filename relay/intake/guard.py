@@ -18,6 +18,7 @@ from relay.config.limits import RateLimit
 from relay.core.tokens import TokenBucket
 from relay.intake.answers import HEADERS_TOO_LARGE, HOOK_PREFIX, outcome_of
 from relay.obs.metrics import RelayMetrics
+from relay.obs.tally import OutcomeTally
 
 __all__ = ["COUNTED", "HeaderLimits", "RateLimiter", "RequestGuard", "header_problem"]
 
@@ -72,9 +73,11 @@ class RequestGuard:
         sources: Callable[[], Collection[str]],
         max_header_count: int,
         max_header_bytes: int,
+        tally: OutcomeTally | None = None,
     ) -> None:
         self.app = app
         self.metrics = metrics
+        self.tally = tally if tally is not None else OutcomeTally()
         self.sources = sources
         self.max_header_count = max_header_count
         self.max_header_bytes = max_header_bytes
@@ -111,4 +114,6 @@ class RequestGuard:
     def _count(self, path: str, status: int) -> None:
         name = path[len(HOOK_PREFIX) :]
         label = name if name in self.sources() else "_unknown"
-        self.metrics.webhook_outcome(label, outcome_of(status))
+        outcome = outcome_of(status)
+        self.metrics.webhook_outcome(label, outcome)
+        self.tally.count(label, outcome)

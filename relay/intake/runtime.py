@@ -13,6 +13,7 @@ from relay.core.sources import Source
 from relay.intake.guard import RateLimiter
 from relay.obs.feed import EventFeed
 from relay.obs.metrics import RelayMetrics
+from relay.obs.tally import OutcomeTally
 from relay.queue.base import DialQueue
 
 __all__ = ["CircuitView", "DeliveryWorker", "RelayRuntime", "WorkerState"]
@@ -73,6 +74,7 @@ class RelayRuntime:
     limiter: RateLimiter = field(default_factory=RateLimiter)
     retention: RejectedRetention | None = None  # the rejected store's limits
     events: EventFeed = field(default_factory=EventFeed)  # the live feed (relay.obs.feed)
+    tally: OutcomeTally = field(default_factory=OutcomeTally)  # counts (relay.core.activity)
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         """Whether to take traffic, and why not: queue usable, config loaded, worker alive."""

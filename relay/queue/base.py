@@ -6,6 +6,7 @@ Code outside ``relay.queue`` imports from here; the modules behind it may move.
 
 from __future__ import annotations
 
+from relay.obs.tally import CountRow
 from relay.queue.models import (
     Attempt,
     DeadDial,
@@ -20,6 +21,7 @@ from relay.queue.models import (
     RejectedTrim,
 )
 from relay.queue.protocols import (
+    ActivityStore,
     DeadLetterStore,
     DeliveryQueue,
     DialHistory,
@@ -31,7 +33,9 @@ from relay.queue.protocols import (
 )
 
 __all__ = [
+    "ActivityStore",
     "Attempt",
+    "CountRow",
     "DeadDial",
     "DeadLetterStore",
     "DeliveryQueue",

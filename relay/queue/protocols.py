@@ -20,6 +20,9 @@ The roles:
 * ``DialHistory``: each stored dial's timeline (``relay dial show``), recorded by the calls of
   the other roles as they happen (``relay.queue.history``) and kept for a while after the dial
   settled (``trim_history``).
+* ``ActivityStore``: counts of outcomes per source and minute, and each source's last
+  webhook time, written by every replica (``relay.core.activity`` flushes a process's
+  ``OutcomeTally``) and read summed over the cluster; kept ``ACTIVITY_KEEP_SECONDS``.
 * ``ReadOnlyOpen`` (optional, runtime-checkable): ``open_read_only``, for a caller that only
   reads and must leave no trace (``relay backfill --dry-run``: nothing created or set up).
 
@@ -34,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from relay.obs.tally import CountRow
 from relay.queue.models import (
     Attempt,
     DeadDial,
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
     from relay.queue.models import LegMerge, LegOutcome
 
 __all__ = [
+    "ActivityStore",
     "DeadLetterStore",
     "DeliveryQueue",
     "DialHistory",
@@ -271,6 +276,29 @@ class DialHistory(Protocol):
         ...
 
 
+class ActivityStore(Protocol):
+    """Outcome counts per source in minute buckets, and each source's last webhook time,
+    shared by every process on the queue (replicas add to the same buckets). A bucket goes
+    ``ACTIVITY_KEEP_SECONDS`` after its minute (SQLite: trimmed as new rows are added;
+    Redis: each minute's hash expires)."""
+
+    async def add_activity(
+        self, rows: Sequence[CountRow], last_webhooks: Mapping[str, float]
+    ) -> None:
+        """Add ``rows`` to their minutes' counts and keep each source's later last-webhook
+        time, in one write (one commit, or one Redis transaction)."""
+        ...
+
+    async def activity(self, *, since: float, until: float) -> dict[tuple[str, str], int]:
+        """``(source, outcome)`` → the count summed over the minute buckets that start in
+        ``[since, until)`` (within the retention)."""
+        ...
+
+    async def last_webhooks(self) -> dict[str, float]:
+        """Each source's last authenticated webhook time (Unix time) that was stored."""
+        ...
+
+
 class DialQueue(
     QueueLifecycle,
     QueueHealth,
@@ -278,6 +306,7 @@ class DialQueue(
     DeadLetterStore,
     RejectedStore,
     DialHistory,
+    ActivityStore,
     Protocol,
 ):
     """The durable queue: every role at once, what a backend implements."""

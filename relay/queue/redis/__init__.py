@@ -25,8 +25,8 @@ Intake's scripts are pipelined: those of one event-loop turn share one round tri
 Modules: ``connection`` (client and pool, errors, server checks), ``pipelining`` (one
 pipeline per loop turn), ``leasing`` and ``delivery`` (the delivery path), ``dead`` and
 ``rejected`` (the operator's stores, over ``records``), ``health``, ``history`` (each
-dial's timeline), ``events`` (the replicas' live-event channel, pub/sub);
-``RedisStreamQueue`` (``queue``) combines them.
+dial's timeline), ``activity`` (outcome counts per minute), ``events`` (the replicas'
+live-event channel, pub/sub); ``RedisStreamQueue`` (``queue``) combines them.
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from relay.obs.logs import redact_url
+from relay.queue.redis.activity import RedisActivity
 from relay.queue.redis.dead import RedisDeadLetters
 from relay.queue.redis.delivery import RedisDelivery
 from relay.queue.redis.events import RedisEvents
@@ -20,7 +21,13 @@ __all__ = ["RedisStreamQueue"]
 
 
 class RedisStreamQueue(
-    RedisDelivery, RedisDeadLetters, RedisRejected, RedisHealth, RedisHistory, RedisEvents
+    RedisDelivery,
+    RedisDeadLetters,
+    RedisRejected,
+    RedisHealth,
+    RedisHistory,
+    RedisActivity,
+    RedisEvents,
 ):
     """``DialQueue`` on Redis Streams (see ``relay.queue.redis`` for the design), and the
     replicas' event channel (``relay.queue.redis.events``).

@@ -7,8 +7,8 @@ a dial is durable before its 202. Read-only queries (stats, listings, dedupe loo
 a connection of their own (``reader``) and never hold up the writer.
 
 The roles of ``DialQueue`` each have a module: ``delivery``, ``dead``, ``rejected``,
-``health``, ``history``; ``SqliteQueue`` (``queue``) combines them. The file's tables are in
-``schema``.
+``health``, ``history``, ``activity``; ``SqliteQueue`` (``queue``) combines them. The file's
+tables are in ``schema``.
 """
 
 from __future__ import annotations

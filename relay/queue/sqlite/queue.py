@@ -8,6 +8,7 @@ from urllib.parse import unquote, urlsplit
 
 from relay.exceptions import ConfigError, QueueUnavailable
 from relay.obs.logs import redact_url
+from relay.queue.sqlite.activity import SqliteActivity
 from relay.queue.sqlite.dead import SqliteDeadLetters
 from relay.queue.sqlite.delivery import SqliteDelivery
 from relay.queue.sqlite.health import SqliteHealth
@@ -24,7 +25,9 @@ if TYPE_CHECKING:
 __all__ = ["SqliteQueue"]
 
 
-class SqliteQueue(SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealth, SqliteHistory):
+class SqliteQueue(
+    SqliteDelivery, SqliteDeadLetters, SqliteRejected, SqliteHealth, SqliteHistory, SqliteActivity
+):
     """``DialQueue`` on one SQLite file (see ``relay.queue.sqlite`` for the design).
 
     ``history``: record each new dial's history (``RELAY_DIAL_HISTORY_SECONDS`` above 0).

@@ -82,4 +82,17 @@ CREATE INDEX IF NOT EXISTS history_dial ON history (dial_id);
 CREATE INDEX IF NOT EXISTS history_source ON history (source, received_at);
 CREATE INDEX IF NOT EXISTS history_done ON history (done_at) WHERE done_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS history_dead ON history (dead) WHERE dead IS NOT NULL;
+-- Outcome counts per source and minute (ActivityStore; minute: Unix time, a multiple of 60),
+-- trimmed ACTIVITY_KEEP_SECONDS after the minute; each source's last webhook time.
+CREATE TABLE IF NOT EXISTS activity (
+    minute INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    count INTEGER NOT NULL,
+    PRIMARY KEY (minute, source, outcome)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS last_webhook (
+    source TEXT PRIMARY KEY,
+    at REAL NOT NULL
+) WITHOUT ROWID;
 """

@@ -4,8 +4,6 @@ how long dial history is kept (``HistoryRetention``)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from structlog.testing import capture_logs
@@ -13,26 +11,10 @@ from structlog.testing import capture_logs
 from relay.core.retention import HistoryRetention, RejectedRetention
 from relay.queue.base import Attempt, DialQueue, NewDial, RejectedRecord, RejectedTrim
 from relay.queue.history import TRIM_BATCH
-from relay.queue.redis import RedisStreamQueue
-from relay.queue.sqlite import SqliteQueue
-from tests.support.redis import REDIS_URL, unique_prefix
 
 pytestmark = pytest.mark.anyio
 
 NOW = 1_800_000_000.0
-
-
-@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[DialQueue]:
-    with unique_prefix(tmp_path) as prefix:
-        queue: DialQueue = (
-            SqliteQueue(tmp_path / "q.db")
-            if request.param == "sqlite"
-            else RedisStreamQueue(REDIS_URL, prefix=prefix, consumer="t", block_seconds=0)
-        )
-        await queue.open()
-        yield queue
-        await queue.close()
 
 
 def record(at: float) -> RejectedRecord:
