@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from relay.console.session import Session
 from relay.console.web import Console, Handler
+from relay.core.activity import Activity, source_activity
 from relay.exceptions import QueueError
 from relay.intake.answers import HOOK_PREFIX
 from relay.intake.runtime import RelayRuntime
@@ -78,6 +79,7 @@ class Overview:
     circuit_failures: int
     next_probe: float | None
     checks: dict[str, str]
+    activity_read: bool = True
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -119,6 +121,16 @@ async def overview(runtime: RelayRuntime, base: str, *, now: float) -> Overview:
         stats = await runtime.queue.stats(now=now)
     except QueueError:
         stats = None
+    activity: Activity | None
+    try:
+        activity = await source_activity(runtime.queue, runtime.tally, now=now)
+    except QueueError:
+        activity = None
+    if activity is not None:
+        for row in rows:
+            row.last_webhook = activity.last_webhook.get(row.name)
+            row.hour = activity.hour.get(row.name, {})
+            row.day = activity.day.get(row.name, {})
     ready, checks = await runtime.readiness()
     circuit = forwarder.circuit if forwarder is not None else None
     view = Overview(
@@ -133,6 +145,7 @@ async def overview(runtime: RelayRuntime, base: str, *, now: float) -> Overview:
         circuit_failures=circuit.failures if circuit else 0,
         next_probe=circuit.next_probe if circuit and circuit.open else None,
         checks=checks,
+        activity_read=activity is not None,
     )
     view.problems = _problems(view, ready)
     return view
@@ -144,6 +157,8 @@ def _problems(view: Overview, ready: bool) -> list[str]:
         problems += [f"{name}: {state}" for name, state in view.checks.items() if state != "ok"]
     if view.stats is None:
         problems.append("the queue cannot be read")
+    if not view.activity_read:
+        problems.append("the sources' activity cannot be read from the queue")
     if view.circuit_open:
         problems.append("outboundIQ is not answering: the circuit is open, only probes are sent")
     problems += [

@@ -58,3 +58,28 @@ def test_dead_letters_make_the_overview_say_so(
     assert "Needs attention" in part
     assert "<html" not in part  # the refreshing part only
     assert "5125550187" not in part
+
+
+def test_a_webhook_shows_in_its_sources_counts_at_once(
+    console_relay: Callable[..., RelayThread],
+) -> None:
+    relay = console_relay()
+    with httpx.Client(base_url=relay.url) as client:
+        sign_in(client)
+        for n in range(3):
+            hook = client.post(
+                "/hooks/crm",
+                json=dial_body(dial_id=f"count-{n}"),
+                headers={"X-Relay-Token": "crm-hook-secret"},
+            )
+            assert hook.status_code == 202
+        refused = client.post("/hooks/crm", json=dial_body(), headers={"X-Relay-Token": "nope"})
+        assert refused.status_code == 401
+        part = client.get("/console/overview").text
+    row = part.split('data-source="crm"', 1)[1].split("</tr>", 1)[0]
+    hour = row.split('class="counts hour"', 1)[1].split("</td>", 1)[0]
+    assert 'data-outcome="queued">queued 3<' in hour
+    assert 'data-outcome="unauthorized">unauthorized 1<' in hour
+    assert "never" not in row.split('class="last"', 1)[1].split("</td>", 1)[0]
+    other = part.split('data-source="other"', 1)[1].split("</tr>", 1)[0]
+    assert "never" in other
