@@ -42,6 +42,7 @@ __all__ = [
     "EditProblem",
     "Edited",
     "Edits",
+    "apply_edits",
     "edit_source",
     "edit_texts",
     "parse_edits",

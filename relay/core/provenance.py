@@ -26,7 +26,7 @@ Values are the request's own (phone numbers included): a page masks them before 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from relay.core.dial import DIAL_FIELDS
@@ -97,6 +97,15 @@ class Explanation:
     @property
     def dial(self) -> dict[str, Any] | None:
         return self.preview.dial
+
+    def as_dict(self) -> dict[str, Any]:
+        """The preview's document (``Preview.as_dict``) with ``fields`` (each trace's
+        attributes) and ``general_warnings``: JSON-ready when the request's values are."""
+        return {
+            **self.preview.as_dict(),
+            "fields": [asdict(trace) for trace in self.fields],
+            "general_warnings": list(self.general_warnings),
+        }
 
     def field(self, name: str) -> FieldTrace:
         """The trace of Dials field ``name`` (``KeyError`` for another name)."""

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 from pydantic import SecretStr
 
 from relay.core.dial import DIAL_FIELDS
-from relay.core.mapping import ExplainsFields, InboundRequest
+from relay.core.mapping import ExplainsFields, InboundRequest, MappingContext, MappingResult
 from relay.core.pipeline import FORM_TYPE, parse_request
 from relay.core.preview import preview_request
 from relay.core.provenance import Explanation, explain
 from relay.core.sources import Source, parse_sources
+from relay.core.usage import MAX_PROBES
 from tests.conftest import DEFAULT_KEY
 
 SOURCES = """
@@ -29,11 +30,11 @@ sources:
     call_directions: {OB: Outbound}
     options:
       fields:
+        disposition_name: "result || outcome"
+        call_direction: call.dir
         ani: call.from
         prospect_phone: call.to
         datetime: call.at
-        disposition_name: "result || outcome"
-        call_direction: call.dir
         campaign_name: {path: camp, transform: title}
         skill_name: {const: sales}
   vici:
@@ -203,6 +204,34 @@ def test_an_ignored_request_has_no_values() -> None:
     explained = explain(_sources()["tw"], _form(form))
     assert explained.status == "ignored"
     assert all(t.value is None and t.inputs == [] for t in explained.fields)
+
+
+class _Counting:
+    """A mapping that counts its runs (the probes), delegating to another."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.runs = 0
+
+    def map(self, request: InboundRequest, context: MappingContext) -> MappingResult:
+        self.runs += 1
+        result: MappingResult = self.inner.map(request, context)
+        return result
+
+
+def test_probes_are_bounded_for_a_large_body() -> None:
+    """A body of 3000 keys: the preview's probes and explain's are each at most MAX_PROBES;
+    the keys searched are still attributed."""
+    crm = _sources()["crm"]
+    counting = _Counting(crm.mapping)
+    source = Source(crm.name, crm.config, counting, crm.api_key, crm.tz)
+    body = {**CRM_BODY, **{f"extra{i}": str(i) for i in range(3000)}}
+    explained = explain(source, _json(body))
+    assert explained.status == "ok"
+    assert counting.runs <= 2 * MAX_PROBES + 2
+    assert explained.field("ani").inputs == ["call.from"]  # the first keys are searched
+    assert explained.as_dict()["fields"][3]["name"] == "ani"
+    assert orjson.loads(orjson.dumps(explained.as_dict()))["status"] == "ok"
 
 
 def _paths(data: Any, prefix: str = "") -> set[str]:
