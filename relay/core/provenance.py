@@ -28,18 +28,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from relay.core.dial import DIAL_FIELDS
 from relay.core.mapping import ExplainsFields, InboundRequest, MappingResult
 from relay.core.normalize import lookup
-from relay.core.pipeline import call_mapping
+from relay.core.pipeline import call_mapping, parse_request
 from relay.core.preview import Preview, preview_request, timezone_warnings
 from relay.core.screening import Finding, screen_fields
 from relay.core.sources import Source
 from relay.core.usage import MAX_PROBES, KeyPath, probe_request, value_at, without_key
-from relay.exceptions import MappingError
+from relay.exceptions import MappingError, Problem, UnsupportedMediaType
 
-__all__ = ["Explanation", "FieldTrace", "explain"]
+__all__ = ["Explanation", "FieldTrace", "explain", "explain_raw"]
 
 #: The normaliser ``relay.core.dial.build_dial`` applies to each field (the others: stripped).
 NORMALIZERS: dict[str, str] = {
@@ -142,6 +143,51 @@ def explain(source: Source, request: InboundRequest) -> Explanation:
         trace.expression = described.get(trace.name)
     general = _attach(preview, traces, findings, timezone_warnings(source, fields))
     return Explanation(preview=preview, fields=traces, general_warnings=general)
+
+
+def explain_raw(
+    source: Source,
+    *,
+    body: bytes,
+    content_type: str,
+    query: str | Mapping[str, str] = "",
+    method: str = "POST",
+    max_depth: int | None = None,
+) -> Explanation:
+    """``explain`` for a request as a dialer sends it (pasted in a page, or a rejected one
+    kept for replay): the source's secret removed from the query and body, the query left
+    out where the source's auth does not sign it, the body parsed as the hook parses it
+    (``parse_request``, with the source's own body format). A body that does not parse, or
+    a content type the hook refuses, is a rejected explanation naming ``body`` or
+    ``content_type``, never an exception. ``query``: a query string or its parameters."""
+    params = (
+        dict(parse_qsl(query.lstrip("?"), keep_blank_values=True))
+        if isinstance(query, str)
+        else dict(query)
+    )
+    params, body = source.without_secret(params, content_type, body)
+    if not source.config.auth.query_is_mapped:
+        params = {}
+    try:
+        request = parse_request(
+            method.upper(),
+            content_type,
+            params,
+            body,
+            max_depth=max_depth,
+            decode=source.body_decoder,
+        )
+    except MappingError as exc:
+        return _unparsed(exc.problems)
+    except UnsupportedMediaType as exc:
+        reason = f"unsupported content type {exc}: send JSON or a URL-encoded form"
+        return _unparsed([Problem("content_type", reason)])
+    return explain(source, request)
+
+
+def _unparsed(problems: list[Problem]) -> Explanation:
+    preview = Preview(dial=None, errors=[p.as_dict() for p in problems])
+    return Explanation(preview=preview, fields=[FieldTrace(name) for name in DIAL_FIELDS])
 
 
 def _trace(

@@ -15,7 +15,7 @@ from relay.core.dial import DIAL_FIELDS
 from relay.core.mapping import ExplainsFields, InboundRequest, MappingContext, MappingResult
 from relay.core.pipeline import FORM_TYPE, parse_request
 from relay.core.preview import preview_request
-from relay.core.provenance import Explanation, explain
+from relay.core.provenance import Explanation, explain, explain_raw
 from relay.core.sources import Source, parse_sources
 from relay.core.usage import MAX_PROBES
 from tests.conftest import DEFAULT_KEY
@@ -232,6 +232,29 @@ def test_probes_are_bounded_for_a_large_body() -> None:
     assert explained.field("ani").inputs == ["call.from"]  # the first keys are searched
     assert explained.as_dict()["fields"][3]["name"] == "ani"
     assert orjson.loads(orjson.dumps(explained.as_dict()))["status"] == "ok"
+
+
+def test_explain_raw_parses_as_the_hook_does_and_drops_the_secret() -> None:
+    """A pasted Five9 form with the query secret in the query string: the secret is no
+    input key; a body that is not JSON and a content type the hook refuses are rejected
+    explanations naming body and content_type."""
+    f9 = _sources()["f9"]
+    params = {"call_id": "42", "ani": "5125550100", "dnis": "5125550187",
+              "disposition_name": "Sale", "start_timestamp": "20260803090006000"}  # fmt: skip
+    explained = explain_raw(
+        f9, body=urlencode(params).encode(), content_type=FORM_TYPE,
+        query="?token=f9-hook-secret-0001&campaign_name=Spring",
+    )  # fmt: skip
+    assert explained.status == "ok"
+    assert explained.field("campaign_name").inputs == ["campaign_name"]
+    assert "f9-hook-secret-0001" not in orjson.dumps(explained.as_dict()).decode()
+    assert all("token" not in t.inputs for t in explained.fields)
+    bad = explain_raw(_sources()["crm"], body=b'{"a": 1,}', content_type="application/json")
+    assert bad.status == "rejected"
+    assert bad.preview.errors[0]["field"] == "body"
+    assert [t.name for t in bad.fields] == list(DIAL_FIELDS)
+    odd = explain_raw(_sources()["crm"], body=b"<xml/>", content_type="text/xml")
+    assert odd.preview.errors[0]["field"] == "content_type"
 
 
 def _paths(data: Any, prefix: str = "") -> set[str]:
