@@ -162,6 +162,28 @@ class GenericMapping:
         self._patterns = [re.compile(p) for p in self.options.unsubstituted]
         self._is_blank = self._is_any_blank if self._patterns else is_placeholder
 
+    def field_sources(self) -> dict[str, str]:
+        """Per Dials field, the expression that produces it (``relay.sdk.ExplainsFields``):
+        its JMESPath or const, then its lookup, default and transforms; a field without an
+        expression is the body's key of its name (renamed by ``names``)."""
+        out: dict[str, str] = {}
+        for name in DIAL_FIELDS:
+            compiled = self._compiled.get(name)
+            if compiled is None:
+                out[name] = f"body key {self.options.names.get(name, name)!r}"
+                continue
+            spec = compiled[0]
+            parts = [spec.path] if spec.path is not None else []
+            if spec.path is None and spec.const is not None:
+                parts.append(f"const {spec.const!r}")
+            if spec.lookup is not None:
+                parts.append(f"lookup ({len(spec.lookup)} values)")
+            if spec.default is not None:
+                parts.append(f"default {spec.default!r}")
+            parts.extend(f"transform {t}" for t in spec.transforms())
+            out[name] = " | ".join(parts) or "nothing (empty)"
+        return out
+
     def _is_any_blank(self, value: str) -> bool:
         """A placeholder: the relay's kinds, or one of the source's ``unsubstituted``."""
         if is_placeholder(value):

@@ -16,6 +16,7 @@ from relay.core.backfill import BackfillRecord, csv_rows
 from relay.core.dial import DIAL_FIELDS, REQUIRED_FIELDS, only_dial_fields
 from relay.core.mapping import (
     DeferredJob,
+    ExplainsFields,
     InboundRequest,
     Mapping,
     MappingContext,
@@ -45,6 +46,7 @@ __all__ = [
     "REQUIRED_FIELDS",
     "BackfillRecord",
     "DeferredJob",
+    "ExplainsFields",
     "InboundRequest",
     "Mapping",
     "MappingContext",

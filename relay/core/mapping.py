@@ -35,6 +35,7 @@ from relay.exceptions import ConfigError
 __all__ = [
     "ENTRY_POINT_GROUP",
     "DeferredJob",
+    "ExplainsFields",
     "InboundRequest",
     "Mapping",
     "MappingContext",
@@ -151,6 +152,19 @@ class ResolvingMapping(Mapping, Protocol):
     async def resolve(self, job: PendingJob, context: MappingContext) -> MappingResult: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class ExplainsFields(Protocol):
+    """Optional: a mapping that can say where each Dials field comes from (the mapping
+    playground shows it beside the field, ``relay.core.provenance``).
+
+    ``field_sources`` returns Dials field → a short description of the expression or option
+    that produces it (``call.from || caller``, ``const 'crm'``, ``body key 'zip'``); a field
+    left out is not described. Pure and cheap: called once per explanation.
+    """
+
+    def field_sources(self) -> dict[str, str]: ...
 
 
 MappingFactory = Callable[[dict[str, Any]], Mapping]

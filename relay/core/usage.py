@@ -24,12 +24,12 @@ from relay.core.pipeline import call_mapping
 from relay.core.sources import Source
 from relay.exceptions import MappingError, Problem
 
-__all__ = ["MAX_PROBES", "unused_keys"]
+__all__ = ["MAX_PROBES", "KeyPath", "probe_request", "unused_keys", "value_at", "without_key"]
 
 MAX_PROBES = 512
 
 _Outcome = MappingResult | list[Problem]
-_Path = tuple[str, ...]
+KeyPath = tuple[str, ...]
 
 
 def _outcome(source: Source, request: InboundRequest) -> _Outcome:
@@ -39,25 +39,26 @@ def _outcome(source: Source, request: InboundRequest) -> _Outcome:
         return exc.problems
 
 
-def _without(data: Mapping[str, Any], path: _Path) -> dict[str, Any]:
+def without_key(data: Mapping[str, Any], path: KeyPath) -> dict[str, Any]:
     """A copy of ``data`` without the key at ``path`` (only the dicts on the path copied)."""
     head, rest = path[0], path[1:]
     out = dict(data)
     if not rest:
         del out[head]
     else:
-        out[head] = _without(data[head], rest)
+        out[head] = without_key(data[head], rest)
     return out
 
 
-def _at(data: Mapping[str, Any], path: _Path) -> Any:
+def value_at(data: Mapping[str, Any], path: KeyPath) -> Any:
+    """The value at ``path`` (a key per level) in ``data``."""
     node: Any = data
     for key in path:
         node = node[key]
     return node
 
 
-def _probe(request: InboundRequest, data: dict[str, Any]) -> InboundRequest:
+def probe_request(request: InboundRequest, data: dict[str, Any]) -> InboundRequest:
     """``request`` with ``data``; a top-level key gone from ``data`` is gone from the query
     and the form too (a mapping may read those directly)."""
     return replace(
@@ -78,17 +79,17 @@ def unused_keys(
     expected: _Outcome = baseline if baseline is not None else _outcome(source, request)
     current: dict[str, Any] = request.data
     unused: list[str] = []
-    pending: list[_Path] = [(str(k),) for k in reversed(list(current))]
+    pending: list[KeyPath] = [(str(k),) for k in reversed(list(current))]
     probes = 0
     while pending and probes < MAX_PROBES:
         path = pending.pop()
         probes += 1
-        trial = _without(current, path)
-        if _outcome(source, _probe(request, trial)) == expected:
+        trial = without_key(current, path)
+        if _outcome(source, probe_request(request, trial)) == expected:
             current = trial
             unused.append(".".join(path))
             continue
-        value = _at(current, path)
+        value = value_at(current, path)
         if isinstance(value, dict):
             pending.extend((*path, str(k)) for k in reversed(list(value)))
     return unused
