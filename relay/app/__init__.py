@@ -149,7 +149,7 @@ def create_app(
         )
         runtime.forwarder = forwarder
         runtime.worker = asyncio.create_task(_supervise(runtime, forwarder), name="forwarder")
-        flusher = ActivityFlusher(runtime.queue, runtime.tally)
+        flusher = ActivityFlusher(runtime.queue, runtime.tally, replica=runtime.events.replica)
         flushing = asyncio.create_task(flusher.run(), name="activity-flush")
         sweeper = asyncio.create_task(retention.sweep(), name="rejected-retention")
         history_sweeper = asyncio.create_task(history.sweep(), name="dial-history-retention")

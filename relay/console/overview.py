@@ -20,16 +20,22 @@ from starlette.responses import Response
 
 from relay.console.session import Session
 from relay.console.web import Console, Handler
-from relay.core.activity import Activity, source_activity
+from relay.core.activity import BEAT_SECONDS, Activity, source_activity
 from relay.exceptions import QueueError
 from relay.intake.answers import HOOK_PREFIX
 from relay.intake.runtime import RelayRuntime
+from relay.queue.base import ReplicaDirectory
 from relay.queue.models import QueueStats
 
 __all__ = ["Overview", "fragment", "handler", "overview"]
 
 #: A queue whose oldest dial waited longer than this is a problem on the overview.
 OLDEST_WARNING_SECONDS = 300.0
+
+#: A replica that has not announced itself for this long is shown as gone.
+REPLICA_SILENT_SECONDS = 3 * BEAT_SECONDS + 5
+#: Replicas silent for longer than this are not listed.
+REPLICAS_LISTED_SECONDS = 3600.0
 
 #: Outcomes that count as trouble in a source's row.
 TROUBLE = frozenset(
@@ -66,6 +72,16 @@ class SourceRow:
         return sum(n for outcome, n in self.hour.items() if outcome in TROUBLE)
 
 
+@dataclass(frozen=True)
+class Replica:
+    name: str
+    seen_ago: float
+
+    @property
+    def alive(self) -> bool:
+        return self.seen_ago <= REPLICA_SILENT_SECONDS
+
+
 @dataclass
 class Overview:
     now: float
@@ -80,6 +96,7 @@ class Overview:
     next_probe: float | None
     checks: dict[str, str]
     activity_read: bool = True
+    replicas: list[Replica] | None = None  # None: a queue of one process (SQLite)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -131,6 +148,13 @@ async def overview(runtime: RelayRuntime, base: str, *, now: float) -> Overview:
             row.last_webhook = activity.last_webhook.get(row.name)
             row.hour = activity.hour.get(row.name, {})
             row.day = activity.day.get(row.name, {})
+    replicas: list[Replica] | None = None
+    if isinstance(runtime.queue, ReplicaDirectory):
+        try:
+            seen = await runtime.queue.replicas(since=now - REPLICAS_LISTED_SECONDS)
+        except QueueError:
+            seen = {}
+        replicas = [Replica(name, max(0.0, now - at)) for name, at in sorted(seen.items())]
     ready, checks = await runtime.readiness()
     circuit = forwarder.circuit if forwarder is not None else None
     view = Overview(
@@ -146,6 +170,7 @@ async def overview(runtime: RelayRuntime, base: str, *, now: float) -> Overview:
         next_probe=circuit.next_probe if circuit and circuit.open else None,
         checks=checks,
         activity_read=activity is not None,
+        replicas=replicas,
     )
     view.problems = _problems(view, ready)
     return view

@@ -24,13 +24,22 @@ import structlog
 
 from relay.exceptions import QueueError
 from relay.obs.tally import CountRow, OutcomeTally, minute_of
-from relay.queue.base import ActivityStore
+from relay.queue.base import ActivityStore, ReplicaDirectory
 
-__all__ = ["FLUSH_SECONDS", "Activity", "ActivityFlusher", "flush_activity", "source_activity"]
+__all__ = [
+    "BEAT_SECONDS",
+    "FLUSH_SECONDS",
+    "Activity",
+    "ActivityFlusher",
+    "flush_activity",
+    "source_activity",
+]
 
 log = structlog.get_logger("relay.core.activity")
 
 FLUSH_SECONDS = 1.0
+#: How often a replica announces itself on a queue that keeps a ``ReplicaDirectory``.
+BEAT_SECONDS = 5.0
 HOUR = 3600
 DAY = 86400
 
@@ -85,7 +94,8 @@ async def flush_activity(queue: ActivityStore, tally: OutcomeTally, *, now: floa
 
 class ActivityFlusher:
     """Flushes ``tally`` to ``queue`` every ``every`` seconds (``run``) until ``stop``, which
-    flushes once more."""
+    flushes once more. On a queue that is a ``ReplicaDirectory`` it also announces
+    ``replica`` every ``BEAT_SECONDS`` (the console lists the cluster's replicas from it)."""
 
     def __init__(
         self,
@@ -94,9 +104,12 @@ class ActivityFlusher:
         *,
         every: float = FLUSH_SECONDS,
         clock: Callable[[], float] = time.time,
+        replica: str | None = None,
     ) -> None:
         self.queue = queue
         self.tally = tally
+        self.replica = replica
+        self._beaten = float("-inf")
         self.every = every
         self.clock = clock
         self.failing = False
@@ -109,6 +122,7 @@ class ActivityFlusher:
             await self.flush()
             if self._stop.is_set():  # that was the last one
                 return
+            await self.beat()
 
     async def flush(self) -> None:
         """One flush; a queue error is logged (once until a flush succeeds again)."""
@@ -125,6 +139,17 @@ class ActivityFlusher:
         if self.failing:
             log.info("activity_flush_recovered")
         self.failing = False
+
+    async def beat(self) -> None:
+        """Announce this replica, when it is time to and the queue keeps a directory."""
+        queue, now = self.queue, self.clock()
+        if not (self.replica and isinstance(queue, ReplicaDirectory)):
+            return
+        if now - self._beaten < BEAT_SECONDS:
+            return
+        self._beaten = now
+        with contextlib.suppress(QueueError):  # the flush logs the queue's trouble
+            await queue.beat(self.replica, now=now)
 
     def stop(self) -> None:
         """Make ``run`` flush once more and return."""

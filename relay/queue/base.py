@@ -30,6 +30,7 @@ from relay.queue.protocols import (
     QueueLifecycle,
     ReadOnlyOpen,
     RejectedStore,
+    ReplicaDirectory,
 )
 
 __all__ = [
@@ -54,4 +55,5 @@ __all__ = [
     "RejectedRecord",
     "RejectedStore",
     "RejectedTrim",
+    "ReplicaDirectory",
 ]

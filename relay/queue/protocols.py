@@ -62,6 +62,7 @@ __all__ = [
     "QueueLifecycle",
     "ReadOnlyOpen",
     "RejectedStore",
+    "ReplicaDirectory",
 ]
 
 
@@ -296,6 +297,20 @@ class ActivityStore(Protocol):
 
     async def last_webhooks(self) -> dict[str, float]:
         """Each source's last authenticated webhook time (Unix time) that was stored."""
+        ...
+
+
+@runtime_checkable
+class ReplicaDirectory(Protocol):
+    """Optional: the processes sharing the queue, each announcing itself every few seconds
+    (Redis: every replica of a scale-out; SQLite has one process and does not implement it)."""
+
+    async def beat(self, replica: str, *, now: float) -> None:
+        """Say that ``replica`` is alive at ``now``."""
+        ...
+
+    async def replicas(self, *, since: float) -> dict[str, float]:
+        """Each replica that beat at or after ``since``, with its last beat (Unix time)."""
         ...
 
 

@@ -1,6 +1,7 @@
 """Outcome counts in Redis: a hash per minute, ``B:activity:<minute>`` (field
 ``<outcome>:<source>``, the count), and ``B:last_webhook``, a sorted set of sources scored by
-their last webhook time.
+their last webhook time. ``B:replicas`` (``ReplicaDirectory``): each replica scored by its
+last beat; a beat also drops the replicas silent for ``REPLICAS_FORGOTTEN_AFTER`` seconds.
 
 A flush is one ``MULTI``/``EXEC`` (every key has the queue's hash tag): ``HINCRBY`` per row,
 ``EXPIREAT`` on each minute's hash ``ACTIVITY_KEEP_SECONDS`` after its minute (so nothing
@@ -25,9 +26,12 @@ from relay.obs.tally import ACTIVITY_KEEP_SECONDS, CountRow
 from relay.queue.redis.connection import RedisConnection, as_text
 
 if TYPE_CHECKING:
-    from relay.queue.protocols import ActivityStore
+    from relay.queue.protocols import ActivityStore, ReplicaDirectory
 
-__all__ = ["RedisActivity"]
+__all__ = ["REPLICAS_FORGOTTEN_AFTER", "RedisActivity"]
+
+#: A replica that has not beaten for this long is dropped from ``B:replicas``.
+REPLICAS_FORGOTTEN_AFTER = 86400.0
 
 
 class RedisActivity(RedisConnection):
@@ -86,5 +90,30 @@ class RedisActivity(RedisConnection):
         found = await self._op(run)
         return {as_text(source): float(at) for source, at in found}
 
+    async def beat(self, replica: str, *, now: float) -> None:
+        if self._read_only:
+            raise QueueUnavailable("queue opened read-only")
+        key = f"{self.base}:replicas"
+
+        async def run(client: Redis) -> None:
+            pipe = client.pipeline(transaction=True)
+            pipe.zadd(key, {replica: now})
+            pipe.zremrangebyscore(key, "-inf", now - REPLICAS_FORGOTTEN_AFTER)
+            await pipe.execute()
+
+        await self._op(run)
+
+    async def replicas(self, *, since: float) -> dict[str, float]:
+        key = f"{self.base}:replicas"
+
+        async def run(client: Redis) -> list[Any]:
+            reply: list[Any] = await client.zrange(
+                key, since, "+inf", byscore=True, withscores=True
+            )
+            return reply
+
+        return {as_text(name): float(at) for name, at in await self._op(run)}
+
 
 _IMPLEMENTS: type[ActivityStore] = RedisActivity  # mypy checks that the role is complete
+_DIRECTORY: type[ReplicaDirectory] = RedisActivity

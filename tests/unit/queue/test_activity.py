@@ -12,7 +12,7 @@ import redis
 
 from relay.exceptions import QueueUnavailable
 from relay.obs.tally import ACTIVITY_KEEP_SECONDS, CountRow
-from relay.queue.base import DialQueue, ReadOnlyOpen
+from relay.queue.base import DialQueue, ReadOnlyOpen, ReplicaDirectory
 from relay.queue.redis import RedisStreamQueue
 from relay.queue.sqlite import SqliteQueue
 from relay.queue.sqlite.activity import TRIM_BATCH
@@ -184,3 +184,23 @@ def _redis_time() -> float:
     with redis.Redis.from_url(REDIS_URL) as client:
         seconds, micros = client.time()
         return seconds + micros / 1e6
+
+
+async def test_replicas_announce_themselves_and_silent_ones_are_forgotten(
+    make: MakeQueue,
+) -> None:
+    a, b = await make(), await make()
+    if not isinstance(a, ReplicaDirectory):
+        assert isinstance(a, SqliteQueue)  # one process: nothing to list
+        return
+    assert isinstance(b, ReplicaDirectory)
+    await a.beat("old", now=T0 - 90_000)
+    await a.beat("a", now=T0)
+    await b.beat("b", now=T0 + 5)
+    await b.beat("b", now=T0 + 10)
+    assert await a.replicas(since=T0 - 100_000) == {"a": T0, "b": T0 + 10}  # "old" forgotten
+    assert await b.replicas(since=T0 + 1) == {"b": T0 + 10}
+    reader = await make(read_only=True)
+    assert isinstance(reader, ReplicaDirectory)
+    with pytest.raises(QueueUnavailable):
+        await reader.beat("c", now=T0)
