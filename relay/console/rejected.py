@@ -53,10 +53,7 @@ class Shown:
 
     @property
     def summary(self) -> str:
-        if self.kind == "json":  # the body is JSON we wrote: compact it
-            text = orjson.dumps(orjson.loads(self.body)).decode()
-        else:
-            text = " ".join(self.body.split())
+        text = " ".join(self.body.split())  # on one line (pretty JSON too)
         if not text:
             text = "&".join(f"{k}={v}" for k, v in self.query) or "(empty)"
         return text if len(text) <= SUMMARY_CHARS else text[: SUMMARY_CHARS - 1] + "…"
@@ -99,9 +96,11 @@ def shown_request(rec: RejectedRecord, source: Source | None, secrets: list[str]
         except orjson.JSONDecodeError:
             pass
         else:
-            return Shown(
-                pairs, orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode(), "json", False
-            )
+            # again: a JSON escape (``\u0071``) may have spelled a secret out of reach, and
+            # a number is a phone wherever it is (mask_document masks those under phone keys)
+            pretty = orjson.dumps(doc, option=orjson.OPT_INDENT_2).decode()
+            shown = mask_phones_in_text(redact_secrets(pretty, secrets))
+            return Shown(pairs, shown, "json", False)
     return Shown(pairs, mask_phones_in_text(text), "text", truncated)
 
 

@@ -88,6 +88,8 @@ def test_unmappable_webhooks_are_listed_grouped_and_filtered(
     assert matching(page) == 4 and len(listed_ids(page)) == 4
     assert "*******0100" in page, page.split('id="records"')[1][:3000]  # masked summary
     assert_safe(page)
+    assert 'src="/console/static/stores.js' in page
+    assert "select-all" in client.get("/console/static/stores.js").text
 
     by_source = client.get("/console/rejected", params={"source": "qs"}).text
     assert groups_of(by_source) == {MISSING_PHONE: 2, MALFORMED: 1}
