@@ -95,7 +95,7 @@ class DeadPage(Store):
             runtime.forwarder.queued()
         return Outcome(
             action="replay",
-            headline=f"Re-queued {self.counted(requeued)}: they are sent again now.",
+            headline=f"Re-queued {self.counted(requeued)}, due now.",
             counts={"requeued": requeued},
             missing=[i for i in ids if i not in there],
         )
