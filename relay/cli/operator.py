@@ -22,9 +22,9 @@ import orjson
 from relay.cli.common import load_settings
 from relay.cli.completion import source_names
 from relay.cli.output import iso, json_option, print_json, when
-from relay.core.pipeline import map_request, parse_request, store_mapped
+from relay.core.replay import find_rejected, replay_rejected
 from relay.core.sources import configured_secrets, load_configured_sources
-from relay.exceptions import ConfigError, MappingError, UnsupportedMediaType
+from relay.exceptions import ConfigError
 from relay.obs.logs import mask_document, redact_answer
 from relay.queue import create_queue
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
@@ -256,49 +256,26 @@ async def _replay_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
     settings = load_settings(args)
     sources = _load_sources(args)
     if args.ids:
-        found = [await queue.get_rejected(i) for i in args.ids]
-        missing = [i for i, r in zip(args.ids, found, strict=True) if r is None]
+        records, missing = await find_rejected(queue, args.ids)
         for record_id in missing:
             print(f"no rejected request {record_id}", file=sys.stderr)
         if missing:  # as show does: nothing is replayed
             return 1
-        records: list[RejectedRecord] = [r for r in found if r is not None]
     elif args.source or args.all:
         records = await queue.list_rejected(source=args.source, limit=args.limit)
     else:
         print("name ids, or --source, or --all", file=sys.stderr)
         return 2
-    queued = duplicates = still = ignored = 0
-    for rec in records:
-        source = sources.get(rec.source)
-        if source is None:
-            print(f"{rec.id}: source {rec.source!r} is no longer configured", file=sys.stderr)
-            still += 1
-            continue
-        try:
-            request = parse_request(
-                rec.method, rec.content_type, rec.query, rec.body, decode=source.body_decoder
-            )
-            mapped = map_request(source, request)
-        except (MappingError, UnsupportedMediaType, ValueError) as exc:
-            print(f"{rec.id}: still rejected: {exc}")
-            still += 1
-            continue
-        if mapped.ignored is not None:  # nothing to store: the request needs no dial
-            await queue.delete_rejected([rec.id])
-            ignored += 1
-            continue
-        stored, _key = await store_mapped(
-            queue, source, mapped, dedupe_seconds=settings.dedupe_window_seconds
-        )
-        await queue.delete_rejected([rec.id])
-        if stored != "duplicate":  # a leg merged into its call's held dial was kept too
-            queued += 1
+    outcome = await replay_rejected(
+        queue, sources, records, dedupe_seconds=settings.dedupe_window_seconds
+    )
+    for still in outcome.still:
+        if still.unconfigured:
+            print(f"{still.id}: {still.reason}", file=sys.stderr)
         else:
-            duplicates += 1
-    extra = f", ignored {ignored}" if ignored else ""
-    print(f"queued {queued}, duplicate {duplicates}, still rejected {still}{extra}")
-    return 0 if still == 0 else 1
+            print(f"{still.id}: still rejected: {still.reason}")
+    print(outcome.summary())
+    return 0 if not outcome.still else 1
 
 
 def queue_stats(args: argparse.Namespace) -> int:

@@ -10,7 +10,9 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from relay.console import login, overview
+from relay.console import login, overview, stores
+from relay.console.dead import DeadPage
+from relay.console.rejected import RejectedPage
 from relay.console.web import PREFIX, Console
 from relay.intake.runtime import RelayRuntime
 
@@ -24,6 +26,8 @@ def console_routes(runtime: RelayRuntime) -> Mount:
         Route("/", console.page(overview.handler(console)), methods=["GET"]),
         Route("/overview", console.page(overview.fragment(console)), methods=["GET"]),
         *login.routes(console),
+        *stores.routes(console, RejectedPage(console)),
+        *stores.routes(console, DeadPage(console)),
         Mount("/static", StaticFiles(packages=[("relay.console", "static")]), name="static"),
     ]
     return Mount(PREFIX, routes=routes)
