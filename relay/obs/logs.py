@@ -52,7 +52,9 @@ _TEXT_KEYS = frozenset(
     }
 )
 # 10 to 15 digits, optionally with +, spaces, dots, dashes, slashes or parentheses between.
-_PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().\-/]{0,2}\d){9,14}(?![\w.])")
+# 10 digits or more, with separators: numbers written side by side ("512-555-0187 512-555-0188")
+# are one run, masked whole (to its last 4 digits) rather than cut after 15 digits.
+_PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().\-/]{0,2}\d){9,}(?![\w.])")
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
 #: The keys ``_redact`` may change (besides ``event``): a line with none of them is left as is.
 _MASKED_KEYS = (_PHONE_KEYS | _TEXT_KEYS) - {"event"}
@@ -76,7 +78,9 @@ def mask_phones_in_text(text: str) -> str:
 
     def mask(match: re.Match[str]) -> str:
         found = match.group(0)
-        return found if _DATE_PREFIX.match(found) else mask_phone(found)
+        if _DATE_PREFIX.match(found):  # a date stays; what follows it is looked at again
+            return found[:10] + _PHONE_IN_TEXT.sub(mask, found[10:])
+        return mask_phone(found)
 
     return _PHONE_IN_TEXT.sub(mask, text)
 

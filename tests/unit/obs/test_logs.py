@@ -20,7 +20,14 @@ import structlog.testing
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.obs.logs import _LineWriter, _UtcStamp, configure_logging, info_line, redact_url
+from relay.obs.logs import (
+    _LineWriter,
+    _UtcStamp,
+    configure_logging,
+    info_line,
+    mask_phones_in_text,
+    redact_url,
+)
 from tests.support.urls import leaked, malformed_urls
 
 
@@ -252,3 +259,14 @@ def test_redact_url_keeps_what_is_not_secret() -> None:
     )
     assert redact_url("sqlite:///var/lib/relay/q.db") == "sqlite:///var/lib/relay/q.db"
     assert redact_url("redis://host:6379/0") == "redis://host:6379/0"
+
+
+@given(
+    phones=st.lists(st.from_regex(r"[2-9][0-9]{9}", fullmatch=True), min_size=1, max_size=5),
+    sep=st.sampled_from([" ", "  ", ", ", "; ", " / ", "-", "\n"]),
+)
+def test_numbers_side_by_side_never_show_more_than_4_digits_in_a_row(
+    phones: list[str], sep: str
+) -> None:
+    masked = mask_phones_in_text("called " + sep.join(phones) + " today")
+    assert all(len(run) <= 4 for run in re.findall(r"\d+", masked)), masked
