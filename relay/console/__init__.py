@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from relay.console import login, overview
+from relay.console import login, overview, playground
 from relay.console.web import PREFIX, Console
 from relay.intake.runtime import RelayRuntime
 
@@ -23,6 +23,8 @@ def console_routes(runtime: RelayRuntime) -> Mount:
     routes = [
         Route("/", console.page(overview.handler(console)), methods=["GET"]),
         Route("/overview", console.page(overview.fragment(console)), methods=["GET"]),
+        Route("/playground", console.page(playground.handler(console)), methods=["GET", "POST"]),
+        Route("/playground/result", console.page(playground.fragment(console)), methods=["POST"]),
         *login.routes(console),
         Mount("/static", StaticFiles(packages=[("relay.console", "static")]), name="static"),
     ]
