@@ -49,7 +49,8 @@ __all__ = ["fragment", "handler", "run_form"]
 
 #: Content types offered in the page's select (any other can be typed in).
 CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/plain")
-#: The rejected requests listed for a source, newest first, among the first ``RECENT_SCAN``.
+#: The rejected requests listed for a source, newest first: the newest ``RECENT`` of the
+#: first ``RECENT_SCAN`` the store lists (oldest first) for it.
 RECENT = 5
 RECENT_SCAN = 1000
 #: At most this much of a rejected body is shown (masked).
@@ -243,9 +244,12 @@ def _run_edited(
     return explanation, stanza_yaml(source, edited.edits, written=written), [], edited.source
 
 
-async def run_form(console: Console, values: dict[str, str], *, execute: bool) -> Run:
+async def run_form(
+    console: Console, values: dict[str, str], *, execute: bool, whole: bool = True
+) -> Run:
     """The page for ``values`` (the query or the form): the source, the request, the edits;
-    with ``execute``, the result too (nothing queued or written)."""
+    with ``execute``, the result too (nothing queued or written); ``whole``: the source's
+    recent rejected requests too (the script's fragment does not show them)."""
     runtime = console.runtime
     sources = runtime.sources
     run = Run(sources=_source_list(sources))
@@ -273,7 +277,8 @@ async def run_form(console: Console, values: dict[str, str], *, execute: bool) -
         run.texts = {part: values.get(part, "") for part in EDITABLE}
     else:
         run.texts = edit_texts(source, written)
-    run.recent = await _recent(console, name, run)
+    if whole:
+        run.recent = await _recent(console, name, run)
     run.method = "GET" if values.get("method", "POST").upper() == "GET" else "POST"
     other = values.get("content_type_other", "").strip()
     run.content_type = other or values.get("content_type", "").strip() or "application/json"
@@ -349,7 +354,8 @@ def fragment(console: Console) -> Handler:
 
     async def part(request: Request, session: Session) -> Response:
         form = await form_of(request)
-        run = await run_form(console, {k: v for k, v in form.pairs if k != "csrf"}, execute=True)
+        values = {k: v for k, v in form.pairs if k != "csrf"}
+        run = await run_form(console, values, execute=True, whole=False)
         _audit(console, request, session, run)
         status = 404 if run.error else 200
         return console.render(

@@ -294,3 +294,26 @@ def test_the_page_script_is_a_file_of_the_package(signed: tuple[httpx.Client, st
     assert 'data-result-url="/console/playground/result"' in page
     script = client.get("/console/static/playground.js")
     assert script.status_code == 200 and "x-csrf-token" in script.text
+
+
+def test_the_recent_rejected_requests_are_listed_newest_first(
+    signed: tuple[httpx.Client, str],
+) -> None:
+    client, _csrf = signed
+    for n in range(7):
+        body = {**HOOK_BODY, "dial_id": f"pg-{n}"}
+        hook = client.post("/hooks/acme", json=body, headers={"X-Relay-Token": INLINE_SECRET})
+        assert hook.status_code == 422
+    page = client.get("/console/playground", params={"source": "acme"}).text
+    listed = re.findall(r'<li data-rejected-id="([^"]+)"', page)
+    assert len(listed) == 5
+    assert [int(i) for i in listed] == sorted((int(i) for i in listed), reverse=True)
+    newest = listed[0]
+    loaded = client.get("/console/playground", params={"rejected": newest}).text
+    assert "pg-6" in loaded.split('id="pg-rejected-body"', 1)[1]
+    assert (
+        client.get("/console/playground", params={"source": "envsrc"}).text.count(
+            "data-rejected-id"
+        )
+        == 0
+    )
