@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import structlog
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -46,6 +47,8 @@ from relay.obs.logs import mask_document, mask_phones_in_text
 from relay.queue.models import RejectedRecord
 
 __all__ = ["fragment", "handler", "run_form"]
+
+log = structlog.get_logger("relay.console")
 
 #: Content types offered in the page's select (any other can be typed in).
 CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/plain")
@@ -301,9 +304,14 @@ async def run_form(
         }
     if not execute:
         return run
-    explanation, stanza, problems, edited = await asyncio.to_thread(
-        _run_edited, source, run.texts, request, written, runtime.settings.mappings_dir
-    )
+    try:
+        explanation, stanza, problems, edited = await asyncio.to_thread(
+            _run_edited, source, run.texts, request, written, runtime.settings.mappings_dir
+        )
+    except Exception as exc:  # a mapping's bug: said on the page, never a 500
+        log.warning("playground_failed", source=name, error=type(exc).__name__)
+        run.error = f"The mapping failed on this request ({type(exc).__name__}): see the logs."
+        return run
     if edited is not None:
         await close_mappings([edited])
     for problem in problems:
@@ -341,7 +349,7 @@ def handler(console: Console) -> Handler:
             run = await run_form(console, dict(request.query_params), execute=False)
         if run.result is not None or run.problems:
             _audit(console, request, session, run)
-        status = 404 if run.error else 200
+        status = 404 if run.error and run.source is None else 200
         return console.render(
             request, "playground.html", session, status_code=status, **_context(run)
         )
@@ -357,7 +365,7 @@ def fragment(console: Console) -> Handler:
         values = {k: v for k, v in form.pairs if k != "csrf"}
         run = await run_form(console, values, execute=True, whole=False)
         _audit(console, request, session, run)
-        status = 404 if run.error else 200
+        status = 404 if run.error and run.source is None else 200
         return console.render(
             request, "playground_parts.html", session, status_code=status, **_context(run)
         )
