@@ -317,3 +317,53 @@ def test_the_recent_rejected_requests_are_listed_newest_first(
         )
         == 0
     )
+
+
+BOOM = """
+from relay.sdk import MappingResult
+
+
+class Boom:
+    def map(self, request, context):
+        if isinstance(request.data, dict) and "boom" in request.data:
+            raise KeyError("boom")
+        fields = {"prospect_phone": "5125550187", "ani": "5125550100",
+                  "disposition_name": "Sale", "datetime": "2026-04-10T14:32:15Z"}
+        return MappingResult(fields=fields)
+
+
+def mapping(options):
+    return Boom()
+"""
+
+
+def test_a_mapping_that_raises_is_said_never_a_500(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """A custom mapping (``RELAY_MAPPINGS_DIR``) raising on a request: the page says so, as
+    the hook would reject it; the same source on another request runs."""
+    mappings = tmp_path / "mappings"
+    mappings.mkdir()
+    (mappings / "boom.py").write_text(BOOM, encoding="utf-8")
+    path = tmp_path / "boom-sources.yaml"
+    path.write_text("sources:\n  b:\n    mapping: boom\n    auth: {type: none}\n", "utf-8")
+    settings = make_settings(sources_file=path, admin_token=ADMIN_TOKEN, mappings_dir=mappings)
+    relay = RelayThread(settings).start()
+    try:
+        with httpx.Client(base_url=relay.url) as client:
+            sign_in(client)
+            csrf = csrf_of(client.get("/console/playground").text)
+            form = {"source": "b", "body": '{"boom": 1}', "content_type": "application/json"}
+            for url in ("/console/playground", "/console/playground/result"):
+                answer = client.post(url, data={**form, "csrf": csrf})
+                assert answer.status_code == 200
+                assert 'data-outcome="rejected"' in answer.text
+                assert "mapping &#39;boom&#39; failed: KeyError" in answer.text
+            fine = client.post(
+                "/console/playground/result",
+                data={**form, "body": "{}", "csrf": csrf},
+            )
+            assert 'data-outcome="ok"' in fine.text
+            assert "******0187" in fine.text
+    finally:
+        relay.stop()
