@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from relay.console import login, overview, stores
+from relay.console import login, overview, playground, stores
 from relay.console.dead import DeadPage
 from relay.console.rejected import RejectedPage
 from relay.console.web import PREFIX, Console
@@ -25,6 +25,8 @@ def console_routes(runtime: RelayRuntime) -> Mount:
     routes = [
         Route("/", console.page(overview.handler(console)), methods=["GET"]),
         Route("/overview", console.page(overview.fragment(console)), methods=["GET"]),
+        Route("/playground", console.page(playground.handler(console)), methods=["GET", "POST"]),
+        Route("/playground/result", console.page(playground.fragment(console)), methods=["POST"]),
         *login.routes(console),
         *stores.routes(console, RejectedPage(console)),
         *stores.routes(console, DeadPage(console)),
