@@ -37,6 +37,7 @@ from relay.exceptions import ConfigError
 
 __all__ = [
     "SOURCE_NAME",
+    "VAR_REFERENCE",
     "PartialSource",
     "SourceConfig",
     "SourcesFile",
@@ -45,7 +46,8 @@ __all__ = [
     "sources_schema",
 ]
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: A ``${VAR}`` (or ``${VAR:-fallback}``) reference in the sources file.
+VAR_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 SOURCE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}$"  # a source's name (its URL path part)
 _NAME = re.compile(SOURCE_NAME)
 MAX_COALESCE_SECONDS = 86400.0  # a day: past that, a held dial is news no longer
@@ -135,7 +137,7 @@ def _interpolate(
             missing.append((path, f"environment variable {name} is not set"))
             return ""
 
-        return _VAR.sub(replace, node)
+        return VAR_REFERENCE.sub(replace, node)
     if isinstance(node, dict):
         return {k: _interpolate(v, env, (*path, k), missing) for k, v in node.items()}
     if isinstance(node, list):

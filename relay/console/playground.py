@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,7 @@ from relay.core.playground import (
     EditProblem,
     edit_source,
     edit_texts,
+    stanza_env,
     stanza_yaml,
     written_stanza,
 )
@@ -240,6 +242,7 @@ def _run_edited(
         defaults=texts["defaults"],
         dispositions=texts["dispositions"],
         mappings_dir=mappings_dir,
+        env=stanza_env(written, os.environ),
     )
     if not edited.ok or edited.source is None:
         return None, None, edited.problems, None

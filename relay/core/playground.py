@@ -32,7 +32,7 @@ import yaml
 from pydantic import SecretStr, ValidationError
 
 from relay.config.problems import problems_of
-from relay.config.sources import SourceConfig, read_sources_file
+from relay.config.sources import VAR_REFERENCE, SourceConfig, read_sources_file
 from relay.config.strict_yaml import load_yaml
 from relay.core.sources import Source, collect_sources
 from relay.exceptions import ConfigError
@@ -46,6 +46,7 @@ __all__ = [
     "edit_source",
     "edit_texts",
     "parse_edits",
+    "stanza_env",
     "stanza_yaml",
     "written_stanza",
 ]
@@ -204,6 +205,29 @@ def _problem(path: tuple[Hashable, ...], reason: str) -> EditProblem:
     if not rest or rest == ["mapping"]:
         rest = ["options"]
     return EditProblem(".".join(rest), reason)
+
+
+def stanza_env(written: Mapping[str, Any] | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """What ``${VAR}`` may read in an edit: the variables the written stanza's own
+    ``options``, ``defaults`` and ``dispositions`` already reference (not under a secret-named
+    key: those come back from the running source), with their values in ``environ``. An edit
+    cannot reach any other variable, so the page never shows one the file keeps elsewhere
+    (an auth secret's)."""
+    names: set[str] = set()
+
+    def walk(node: Any, secret: bool) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, secret or bool(_SECRET_KEY.search(str(key))))
+        elif isinstance(node, list):
+            for value in node:
+                walk(value, secret)
+        elif isinstance(node, str) and not secret:
+            names.update(m.group(1) for m in VAR_REFERENCE.finditer(node))
+
+    for part in EDITABLE:
+        walk((written or {}).get(part), False)
+    return {name: environ[name] for name in sorted(names) if name in environ}
 
 
 def written_stanza(text: str, name: str) -> dict[str, Any] | None:

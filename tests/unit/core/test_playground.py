@@ -24,6 +24,7 @@ from relay.core.playground import (
     edit_source,
     edit_texts,
     parse_edits,
+    stanza_env,
     stanza_yaml,
     written_stanza,
 )
@@ -291,3 +292,25 @@ def test_nothing_is_queued_or_written(tmp_path: Path) -> None:
         }
         assert not any(name and name.startswith("relay.queue") for name in imported)
         assert "open(" not in Path(module.__file__).read_text(encoding="utf-8")
+
+
+def test_an_edit_reads_only_the_variables_its_own_parts_reference() -> None:
+    written = {
+        "auth": {"type": "bearer", "secret": "${HOOK_SECRET}"},
+        "api_key": "${OIQ_KEY}",
+        "options": {
+            "fields": {"campaign_name": "'${CAMPAIGN:-spring}'"},
+            "client_secret": "${CLIENT_SECRET}",
+        },
+        "defaults": {"lead_source": "${LEAD_SOURCE}", "skill_name": "${MISSING}"},
+    }
+    environ = {
+        "HOOK_SECRET": "h-secret",
+        "OIQ_KEY": "k",
+        "CLIENT_SECRET": "c",
+        "CAMPAIGN": "summer",
+        "LEAD_SOURCE": "crm",
+        "OTHER": "x",
+    }
+    assert stanza_env(written, environ) == {"CAMPAIGN": "summer", "LEAD_SOURCE": "crm"}
+    assert stanza_env(None, environ) == {}
