@@ -63,7 +63,9 @@ class DeadPage(Store):
         )
 
     async def scan(self, source: str | None) -> list[Row]:
-        found = await self.console.runtime.queue.list_dead(source=source, limit=SCAN_LIMIT)
+        found = await self.console.runtime.queue.list_dead(
+            source=source, limit=SCAN_LIMIT, newest_first=True
+        )
         secrets = self.secrets()
         return [self._row(d, secrets) for d in found]
 

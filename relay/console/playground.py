@@ -54,10 +54,8 @@ log = structlog.get_logger("relay.console")
 
 #: Content types offered in the page's select (any other can be typed in).
 CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded", "text/plain")
-#: The rejected requests listed for a source, newest first: the newest ``RECENT`` of the
-#: first ``RECENT_SCAN`` the store lists (oldest first) for it.
+#: How many of a source's rejected requests are listed (the newest first).
 RECENT = 5
-RECENT_SCAN = 1000
 #: At most this much of a rejected body is shown (masked).
 SHOWN_BODY_CHARS = 20_000
 
@@ -221,11 +219,13 @@ async def _written(console: Console, name: str, run: Run) -> dict[str, Any] | No
 
 async def _recent(console: Console, name: str, run: Run) -> list[RejectedRecord] | None:
     try:
-        records = await console.runtime.queue.list_rejected(source=name, limit=RECENT_SCAN)
+        records = await console.runtime.queue.list_rejected(
+            source=name, limit=RECENT, newest_first=True
+        )
     except QueueError:
         run.notes.append("The rejected requests cannot be read from the queue now.")
         return None
-    return list(reversed(records[-RECENT:]))
+    return records
 
 
 def _run_edited(

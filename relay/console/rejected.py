@@ -132,7 +132,9 @@ class RejectedPage(Store):
         )
 
     async def scan(self, source: str | None) -> list[Row]:
-        records = await self.console.runtime.queue.list_rejected(source=source, limit=SCAN_LIMIT)
+        records = await self.console.runtime.queue.list_rejected(
+            source=source, limit=SCAN_LIMIT, newest_first=True
+        )
         secrets = self.secrets()
         return [self._row(rec, secrets) for rec in records]
 

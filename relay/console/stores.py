@@ -15,8 +15,8 @@ A ``Store`` (``relay.console.rejected``, ``relay.console.dead``) reads its recor
   that second POST deletes, and only those ids.
 
 Every replay and purge is audited (``console_action``: the action, the counts, the ids).
-A page reads at most ``SCAN_LIMIT`` records (the oldest first, as the stores list them) and
-says so when there are more: act on those, then reload for the rest.
+A page reads at most ``SCAN_LIMIT`` records, the newest, and says so when there are more: act
+on those, then reload for the older ones.
 """
 
 from __future__ import annotations
@@ -146,7 +146,7 @@ class Store:
         self.console = console
 
     async def scan(self, source: str | None) -> list[Row]:
-        """Up to ``SCAN_LIMIT`` records (of ``source``), oldest first."""
+        """Up to ``SCAN_LIMIT`` records (of ``source``), the newest first."""
         raise NotImplementedError
 
     async def rows_of(self, ids: Sequence[str]) -> list[Row]:
@@ -207,7 +207,7 @@ def routes(console: Console, store: Store) -> list[Route]:
             "scanned": len(scanned),
             "capped": len(scanned) >= SCAN_LIMIT,
             "matching": len(matching),
-            "rows": list(reversed(matching))[:SHOWN_ROWS],
+            "rows": matching[:SHOWN_ROWS],
             "scan_limit": SCAN_LIMIT,
         }
 

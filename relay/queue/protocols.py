@@ -214,7 +214,10 @@ class DeadLetterStore(Protocol):
         status: int | None = None,
         before: float | None = None,
         limit: int = 100,
-    ) -> list[DeadDial]: ...
+        newest_first: bool = False,
+    ) -> list[DeadDial]:
+        """Dead letters in the order they died (``newest_first``: the latest first)."""
+        ...
 
     async def get_dead(self, queue_id: str) -> DeadDial | None: ...
 
@@ -231,9 +234,15 @@ class RejectedStore(Protocol):
     async def add_rejected(self, record: RejectedRecord) -> str: ...
 
     async def list_rejected(
-        self, *, source: str | None = None, before: float | None = None, limit: int = 100
+        self,
+        *,
+        source: str | None = None,
+        before: float | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[RejectedRecord]:
-        """Records in arrival order, of ``source``, received before ``before``, if given."""
+        """Records in arrival order (``newest_first``: the latest first), of ``source``,
+        received before ``before``, if given."""
         ...
 
     async def get_rejected(self, record_id: str) -> RejectedRecord | None: ...

@@ -26,6 +26,7 @@ class RedisDeadLetters(RedisRecords):
         status: int | None = None,
         before: float | None = None,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[DeadDial]:
         def keep(record_id: str, f: dict[bytes, bytes]) -> bool:
             dead = _dead(record_id, f)
@@ -35,7 +36,10 @@ class RedisDeadLetters(RedisRecords):
                 and (before is None or dead.dead_at < before)
             )
 
-        return [_dead(i, f) for i, f in await self._records("dead", limit, keep)]
+        return [
+            _dead(i, f)
+            for i, f in await self._records("dead", limit, keep, newest_first=newest_first)
+        ]
 
     async def get_dead(self, queue_id: str) -> DeadDial | None:
         fields = await self._record("dead", queue_id)

@@ -19,9 +19,15 @@ class RedisRecords(RedisConnection):
     """Reading records of one kind, for the stores behind ``relay dlq`` and ``relay rejected``."""
 
     async def _records(
-        self, kind: str, limit: int, keep: Callable[[str, dict[bytes, bytes]], bool]
+        self,
+        kind: str,
+        limit: int,
+        keep: Callable[[str, dict[bytes, bytes]], bool],
+        *,
+        newest_first: bool = False,
     ) -> list[tuple[str, dict[bytes, bytes]]]:
-        """Records of ``kind`` in id order that ``keep`` accepts, paging through the index."""
+        """Records of ``kind`` in id order (``newest_first``: reversed) that ``keep``
+        accepts, paging through the index."""
 
         async def run(client: Redis) -> list[tuple[str, dict[bytes, bytes]]]:
             out: list[tuple[str, dict[bytes, bytes]]] = []
@@ -29,7 +35,9 @@ class RedisRecords(RedisConnection):
             while len(out) < limit:
                 ids = [
                     as_text(i)
-                    for i in await client.zrange(f"{self.base}:{kind}", start, start + _PAGE - 1)
+                    for i in await client.zrange(
+                        f"{self.base}:{kind}", start, start + _PAGE - 1, desc=newest_first
+                    )
                 ]
                 if not ids:
                     break

@@ -33,14 +33,22 @@ class RedisRejected(RedisRecords):
         return as_text(await self._grouped("add_rejected", [self.base], list(args)))
 
     async def list_rejected(
-        self, *, source: str | None = None, before: float | None = None, limit: int = 100
+        self,
+        *,
+        source: str | None = None,
+        before: float | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[RejectedRecord]:
         def keep(_id: str, f: dict[bytes, bytes]) -> bool:
             return (not source or f.get(b"s", b"").decode() == source) and (
                 before is None or float(f.get(b"r", b"0")) < before
             )
 
-        return [_rejected(i, f) for i, f in await self._records("rejected", limit, keep)]
+        return [
+            _rejected(i, f)
+            for i, f in await self._records("rejected", limit, keep, newest_first=newest_first)
+        ]
 
     async def get_rejected(self, record_id: str) -> RejectedRecord | None:
         fields = await self._record("rejected", record_id)

@@ -31,12 +31,14 @@ class SqliteDeadLetters(SqliteStore):
         status: int | None = None,
         before: float | None = None,
         limit: int = 100,
+        newest_first: bool = False,
     ) -> list[DeadDial]:
         where, params = _dead_filter(source, status, before)
+        order = "id DESC" if newest_first else "id"
 
         def op(c: sqlite3.Connection) -> list[DeadDial]:
             rows = c.execute(
-                f"SELECT {_DEAD_COLS} FROM dead{where} ORDER BY id LIMIT ?",  # noqa: S608
+                f"SELECT {_DEAD_COLS} FROM dead{where} ORDER BY {order} LIMIT ?",  # noqa: S608
                 (*params, limit),
             ).fetchall()
             return [_dead(r) for r in rows]

@@ -42,13 +42,19 @@ class SqliteRejected(SqliteStore):
         return await self._writer.call(op)
 
     async def list_rejected(
-        self, *, source: str | None = None, before: float | None = None, limit: int = 100
+        self,
+        *,
+        source: str | None = None,
+        before: float | None = None,
+        limit: int = 100,
+        newest_first: bool = False,
     ) -> list[RejectedRecord]:
+        order = "id DESC" if newest_first else "id"
         where, params = where_clause(("source = ?", source or None), ("received_at < ?", before))
 
         def op(c: sqlite3.Connection) -> list[RejectedRecord]:
             rows = c.execute(
-                f"SELECT {_REJ_COLS} FROM rejected{where} ORDER BY id LIMIT ?",  # noqa: S608
+                f"SELECT {_REJ_COLS} FROM rejected{where} ORDER BY {order} LIMIT ?",  # noqa: S608
                 (*params, limit),
             ).fetchall()
             return [_rejected(r) for r in rows]

@@ -184,6 +184,22 @@ async def test_rejected_listing_filters_by_age(queue: DialQueue) -> None:
     assert await queue.list_rejected(source="other", before=T0 + 9) == []
 
 
+async def test_rejected_and_dead_can_be_listed_newest_first(queue: DialQueue) -> None:
+    """What the console shows first: the latest records, within the limit."""
+    ids = [await queue.add_rejected(rejected(at=T0 + i)) for i in range(5)]
+    newest = await queue.list_rejected(limit=3, newest_first=True)
+    assert [r.id for r in newest] == ids[::-1][:3]
+    assert [r.id for r in await queue.list_rejected(limit=3)] == ids[:3]
+    for i in range(4):
+        await queue.enqueue(new(f"n{i}"), 60)
+    for n, d in enumerate(await queue.lease(4, 30, now=T0)):
+        await queue.dead_letter(d.id, reason="http_400", status=400, response_body="", now=T0 + n)
+    oldest_first = [d.dial_id for d in await queue.list_dead()]
+    assert [d.dial_id for d in await queue.list_dead(limit=2, newest_first=True)] == (
+        oldest_first[::-1][:2]
+    )
+
+
 async def test_trim_rejected_by_age_then_count(queue: DialQueue) -> None:
     """Trim drops what was received before `before`, then the oldest beyond the newest
     `keep`, and says how many went for each reason."""
