@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from relay.console import login, overview
+from relay.console import dials, live, login, overview
 from relay.console.web import PREFIX, Console
 from relay.intake.runtime import RelayRuntime
 
@@ -23,6 +23,14 @@ def console_routes(runtime: RelayRuntime) -> Mount:
     routes = [
         Route("/", console.page(overview.handler(console)), methods=["GET"]),
         Route("/overview", console.page(overview.fragment(console)), methods=["GET"]),
+        Route("/live", console.page(live.handler(console)), methods=["GET"]),
+        Route("/events", live.stream(console), methods=["GET"]),
+        Route("/dials", console.page(dials.handler(console)), methods=["GET", "POST"]),
+        Route(
+            "/dials/{source}/{dial_id:path}",
+            console.page(dials.timeline(console)),
+            methods=["GET"],
+        ),
         *login.routes(console),
         Mount("/static", StaticFiles(packages=[("relay.console", "static")]), name="static"),
     ]
