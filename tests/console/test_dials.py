@@ -8,7 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from hypothesis import given
+from hypothesis import strategies as st
 
+from relay.console.dials import last4_of
 from tests.conftest import dial_body
 from tests.console.conftest import csrf_of, sign_in, wait_for_page
 from tests.log_guard import unmasked_test_phones
@@ -119,3 +122,17 @@ def test_an_unknown_dial_is_a_404_and_history_off_is_said(
 
 def test_the_search_form_needs_its_csrf_token(signed_in: httpx.Client) -> None:
     assert signed_in.post("/console/dials", data={"dial_id": "x"}).status_code == 403
+
+
+@given(st.text(max_size=30))
+def test_the_number_field_keeps_at_most_four_characters(typed: str) -> None:
+    kept = last4_of(typed)
+    assert len(kept) <= 4
+    digits = "".join(c for c in typed if c.isdigit())
+    if len(digits) >= 4:
+        assert kept == digits[-4:]
+
+
+def test_a_whole_number_is_cut_to_its_last_four_digits() -> None:
+    assert last4_of("+1 (512) 555-0187") == "0187"
+    assert last4_of("0187") == "0187"

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.console.dials import last4_of
 from relay.core.timeline import age_seconds, detail, moment, text_time
 
 NOW = 1_800_000_000.0
@@ -49,20 +48,6 @@ def test_anything_else_is_a_value_error_never_another(text: str) -> None:
 def test_no_age_is_endless(text: str) -> None:
     with pytest.raises(ValueError, match="an age"):
         moment(text, now=NOW)
-
-
-@given(st.text(max_size=30))
-def test_the_number_field_keeps_at_most_four_characters(typed: str) -> None:
-    kept = last4_of(typed)
-    assert len(kept) <= 4
-    digits = "".join(c for c in typed if c.isdigit())
-    if len(digits) >= 4:
-        assert kept == digits[-4:]
-
-
-def test_a_whole_number_is_cut_to_its_last_four_digits() -> None:
-    assert last4_of("+1 (512) 555-0187") == "0187"
-    assert last4_of("0187") == "0187"
 
 
 @pytest.mark.parametrize(
