@@ -21,6 +21,7 @@
   let paused = false;
   let held = [];       // events that came while paused (the newest maxRows)
   let heldCount = 0;   // how many came while paused, whether held or not
+  let where = "";      // what the stream follows: every replica, or one
 
   function setState(name, text) {
     state.dataset.state = name;
@@ -119,7 +120,7 @@
     es.addEventListener("ready", (msg) => {
       let hello = {};
       try { hello = JSON.parse(msg.data); } catch (err) { /* keep the defaults */ }
-      const where = hello.cluster ? "every replica" : "replica " + (hello.replica || "?");
+      where = hello.cluster ? "every replica" : "replica " + (hello.replica || "?");
       setState(paused ? "paused" : "live", (paused ? "Paused · " : "Live · ") + where);
       root.dataset.connected = String(Date.now());
     });
@@ -166,8 +167,8 @@
       held = [];
       heldCount = 0;
       notePending();
-      setState(source && source.readyState === EventSource.OPEN ? "live" : "connecting",
-        source && source.readyState === EventSource.OPEN ? "Live" : "Connecting…");
+      const open = source && source.readyState === EventSource.OPEN;
+      setState(open ? "live" : "connecting", open ? "Live · " + where : "Connecting…");
     }
   });
   clearButton.addEventListener("click", () => { rows.replaceChildren(); });
