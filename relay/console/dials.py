@@ -133,6 +133,7 @@ def handler(console: Console) -> Handler:
             query = Search.of(values).query()
             return RedirectResponse(f"{PREFIX}/dials" + (f"?{query}" if query else ""), 303)
         search = Search.of(dict(request.query_params))
+        search.last4 = last4_of(search.last4)  # a whole number put in the URL by hand
         now = time.time()
         rows, problems = await _search(console, search, now)
         return console.render(

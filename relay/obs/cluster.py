@@ -105,7 +105,9 @@ class ClusterFeed(EventFeed):
             self.ready.clear()
 
     def close(self) -> None:
+        """End every subscription, and wake whoever waits for ``ready``: to find the end."""
         super().close()
+        self.ready.set()
         if self._task is not None:
             self._task.cancel()
             self._task = None
@@ -116,6 +118,7 @@ class ClusterFeed(EventFeed):
             subscription.lost(count)
 
     async def _follow(self) -> None:
+        failures = 0
         while self.subscribers:
             try:
                 async for message in self.channel.follow_events(self.ready.set):
@@ -128,6 +131,10 @@ class ClusterFeed(EventFeed):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # a lost channel must not end the streams: follow again
-                log.warning("cluster_events_lost", error=f"{type(exc).__name__}: {exc}")
+                if self.ready.is_set() or not failures:  # logged once per outage
+                    log.warning("cluster_events_lost", error=f"{type(exc).__name__}: {exc}")
+                failures += 1
+            else:
+                failures = 0
             self.ready.clear()
             await asyncio.sleep(RETRY_SECONDS)

@@ -78,6 +78,11 @@ def test_dials_are_found_by_id_source_number_and_time(
         bad = client.get("/console/dials", params={"last4": "12", "since": "yesterday-ish"})
         assert "the last 4 digits" in bad.text and "since:" in bad.text
         assert listed(bad.text) == set()
+        by_hand = client.get(
+            "/console/dials", params={"last4": "5125550187", "since": "at 512-555-0199"}
+        )
+        assert listed(by_hand.text) == set()  # the since is refused, and said masked
+        assert 'value="0187"' in by_hand.text and unmasked_test_phones(by_hand.text) == []
 
 
 def test_the_timeline_shows_a_failed_attempt_then_the_delivery(

@@ -105,6 +105,8 @@ def test_the_stream_shows_what_the_filters_select(
     # the stream keeps the order of events: what was filtered out would have come first
     assert [(e["source"], e["kind"]) for e in events] == [("other", "rejected")]
     assert signed_in.get("/console/events", params={"outcome": "nonsense"}).status_code == 400
+    page = signed_in.get("/console/live", params={"outcome": "5125550187"}).text
+    assert "unknown outcome" in page and unmasked_test_phones(page) == []
 
 
 def test_the_stream_needs_a_session_and_the_admin_token(
