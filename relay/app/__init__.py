@@ -40,6 +40,7 @@ from relay.intake.openapi import openapi_endpoint
 from relay.intake.preview import preview
 from relay.intake.runtime import RelayRuntime
 from relay.obs.broadcast import EventChannel, broadcast
+from relay.obs.cluster import ClusterFeed, EventFollower
 from relay.obs.feed import EventFeed
 from relay.obs.metrics import RelayMetrics
 from relay.queue import create_queue
@@ -125,6 +126,8 @@ def create_app(
         ),
         events=EventFeed(replica=replica_name(settings)),
     )
+    if isinstance(runtime.queue, EventFollower):  # the console follows every replica
+        runtime.cluster_events = ClusterFeed(runtime.queue, replica=runtime.events.replica)
     runtime.metrics.started(sources, at=runtime.started_at)
     retention = runtime.retention = RejectedRetention(
         runtime.queue,
@@ -171,7 +174,7 @@ def create_app(
             yield {"relay": runtime}
         finally:
             runtime.stopping = True
-            runtime.events.close()
+            runtime.close_feeds()
             if reload:
                 with contextlib.suppress(Exception):
                     asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)

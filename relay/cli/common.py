@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,14 +17,24 @@ from relay.config.validation import union_collapsed
 from relay.core.sources import (
     Source,
     collect_configured_sources,
+    configured_secrets,
     keyless_problem,
     load_configured_sources,
 )
 from relay.exceptions import ConfigError
 from relay.queue.protocols import DialQueue
 from relay.queue.registry import create_queue
+from relay.queue.sqlite import SqliteQueue
 
-__all__ = ["CheckedConfig", "check_config", "common_options", "load_settings", "sources_from"]
+__all__ = [
+    "CheckedConfig",
+    "check_config",
+    "common_options",
+    "known_secrets",
+    "load_settings",
+    "sources_from",
+    "with_queue",
+]
 
 
 def _variable(loc: Sequence[int | str]) -> str:
@@ -138,3 +149,40 @@ def check_config(
         raise ConfigError("\n".join(problems))
     assert queue is not None and path is not None
     return CheckedConfig(settings=settings, path=path, sources=sources, queue=queue)
+
+
+async def with_queue(
+    args: argparse.Namespace,
+    fn: Callable[[DialQueue], Awaitable[int]],
+    *,
+    create: bool = False,
+    read_only: bool = False,
+) -> int:
+    """Run ``fn`` on the configured queue. Unless ``create``, a SQLite queue must exist
+    already: an operator command never leaves an empty queue file where none was. A command
+    that only looks passes ``read_only``: a SQLite file is then opened read-only (SQLite's
+    ``mode=ro``), so it cannot change the queue, even by mistake."""
+    settings = load_settings(args)
+    queue = create_queue(settings.queue_url, settings)
+    if isinstance(queue, SqliteQueue):
+        if not create and not queue.path.is_file():
+            print(f"no queue at {queue.path}", file=sys.stderr)
+            return 1
+        if read_only:
+            queue = SqliteQueue(queue.path, read_only=True)
+    await queue.open()
+    try:
+        return await fn(queue)
+    finally:
+        await queue.close()
+
+
+def known_secrets(args: argparse.Namespace) -> list[str]:
+    """The configured secrets (the sources' too when the file loads), to hide in what
+    outboundIQ answered: dead letters stored before answers were redacted may hold them."""
+    settings = load_settings(args)
+    try:
+        sources = load_configured_sources(settings)
+    except ConfigError:
+        sources = {}
+    return configured_secrets(settings, sources)

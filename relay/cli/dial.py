@@ -14,119 +14,31 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
-from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
-from relay.cli.common import load_settings
-from relay.cli.operator import _age_seconds, _known_secrets, _masked_payload, _with_queue
+from relay.cli.common import known_secrets, load_settings, with_queue
 from relay.cli.output import json_option, print_json
-from relay.obs.logs import redact_answer
-from relay.queue.base import DialEvent, DialQueue, DialRecord
+from relay.core.timeline import attempts_of, detail, json_time, moment, shown, text_time
+from relay.queue.base import DialQueue
 
 __all__ = ["register"]
-
-_LANES = {0: "live", 1: "backfill"}
-#: How a document shows a time: ``_text_time`` or ``_json_time``.
-Clock = Callable[[float | None], str | None]
-
-
-def _text_time(ts: float | None) -> str | None:
-    """UTC, to the millisecond (attempts a fraction of a second apart stay apart)."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
-
-
-def _json_time(ts: float | None) -> str | None:
-    """ISO 8601 like every ``--json`` document, with milliseconds: ``...T16:00:06.042Z``."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _moment(text: str) -> float:
     """``--since``/``--until``: an age (``90s``, ``15m``, ``2h``, ``3d``: that long ago) or a
     date-time (ISO 8601; UTC unless it names its offset)."""
     try:
-        return time.time() - _age_seconds(text)
-    except ValueError:
-        pass
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: an age (90s, 15m, 2h, 3d) or a date-time (2026-12-01T08:00)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.timestamp()
+        return moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _last4(text: str) -> str:
     if len(text) != 4 or not text.isdigit():
         raise argparse.ArgumentTypeError("four digits, the end of the prospect's number")
     return text
-
-
-def _event(e: DialEvent, secrets: list[str], at: Clock) -> dict[str, Any]:
-    out: dict[str, Any] = {"event": e.kind, "at": at(e.at)}
-    if e.kind == "received":
-        out.update(lane=_LANES.get(e.lane or 0, str(e.lane)), kind=e.reason or "dial")
-    elif e.kind == "attempt":
-        answer = redact_answer(e.answer, secrets) if e.answer else ""
-        out.update(attempt=e.attempt, status=e.status, answer=answer, seconds=e.seconds)
-    elif e.kind == "waiting":
-        out.update(until=at(e.due_at), reason=redact_answer(e.reason, secrets))
-    elif e.kind == "dead_lettered":
-        out.update(reason=e.reason, status=e.status)
-    return out
-
-
-def _shown(r: DialRecord, secrets: list[str], *, at: Clock, payload: bool = True) -> dict[str, Any]:
-    """``r`` as shown: the ``--json`` document (docs/operations.md), times by ``at``."""
-    out: dict[str, Any] = {
-        "id": r.id,
-        "source": r.source,
-        "dial_id": r.dial_id,
-        "state": r.state,
-        "number": f"******{r.phone_last4}" if r.phone_last4 else None,
-        "received_at": at(r.received_at),
-        "settled_at": at(r.settled_at),
-        "dead_letter_id": r.dead_id,
-        "events": [_event(e, secrets, at) for e in r.events],
-    }
-    if payload:
-        out["payload"] = _payload(r.payload)
-    return out
-
-
-def _payload(raw: bytes | None) -> Any:
-    if raw is None:
-        return None
-    try:
-        return _masked_payload(raw)
-    except orjson.JSONDecodeError:
-        return "(not JSON: not shown)"
-
-
-def _detail(e: dict[str, Any]) -> str:
-    kind = e["event"]
-    if kind == "received":
-        return f"{e['lane']} lane" + ("" if e["kind"] == "dial" else f", {e['kind']} job")
-    if kind == "attempt":
-        status = "no answer" if e["status"] is None else f"HTTP {e['status']}"
-        took = "" if e["seconds"] is None else f" in {e['seconds']:.3f} s"
-        answer = f": {e['answer']}" if e["answer"] else ""
-        return f"#{e['attempt']} {status}{took}{answer}"
-    if kind == "waiting":
-        return f"until {e['until']}" + (f": {e['reason']}" if e["reason"] else "")
-    if kind == "dead_lettered":
-        return str(e["reason"]) + ("" if e["status"] is None else f" (HTTP {e['status']})")
-    return ""
 
 
 def _print_timeline(d: dict[str, Any]) -> None:
@@ -136,7 +48,7 @@ def _print_timeline(d: dict[str, Any]) -> None:
         f"number {d['number'] or '-'}  {d['state']}{where}"
     )
     for e in d["events"]:
-        print(f"  {e['at']}  {e['event']:<14} {_detail(e)}".rstrip())
+        print(f"  {e['at']}  {e['event']:<14} {detail(e)}".rstrip())
     if d["payload"] is not None:
         payload = orjson.dumps(d["payload"], option=orjson.OPT_INDENT_2).decode()
         print("  payload " + payload.replace("\n", "\n  "))
@@ -163,20 +75,20 @@ def show(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             for r in records:
-                received = _text_time(r.received_at)
+                received = text_time(r.received_at)
                 print(f"  --source {r.source}\t{r.state}\t{received}", file=sys.stderr)
             return 2
-        secrets = _known_secrets(args)
+        secrets = known_secrets(args)
         if args.json:
-            print_json([_shown(r, secrets, at=_json_time) for r in records])
+            print_json([shown(r, secrets, at=json_time) for r in records])
             return 0
         for i, r in enumerate(records):
             if i:
                 print()
-            _print_timeline(_shown(r, secrets, at=_text_time))
+            _print_timeline(shown(r, secrets, at=text_time))
         return 0
 
-    return asyncio.run(_with_queue(args, run, read_only=True))
+    return asyncio.run(with_queue(args, run, read_only=True))
 
 
 def list_dials(args: argparse.Namespace) -> int:
@@ -189,20 +101,19 @@ def list_dials(args: argparse.Namespace) -> int:
             limit=args.limit,
         )
         if args.json:
-            secrets = _known_secrets(args)
-            print_json([_shown(r, secrets, at=_json_time, payload=False) for r in records])
+            secrets = known_secrets(args)
+            print_json([shown(r, secrets, at=json_time, payload=False) for r in records])
             return 0
         print("received_at\tsource\tdial_id\tnumber\tstate\tattempts\tlast answer")
-        for d in (_shown(r, [], at=_text_time, payload=False) for r in records):
-            tries = [e for e in d["events"] if e["event"] == "attempt"]
-            last = "-" if not tries else tries[-1]["status"] or "no answer"
+        for d in (shown(r, [], at=text_time, payload=False) for r in records):
+            tries, last = attempts_of(d)
             print(
                 f"{d['received_at']}\t{d['source']}\t{d['dial_id']}\t{d['number'] or '-'}\t"
-                f"{d['state']}\t{len(tries)}\t{last}"
+                f"{d['state']}\t{tries}\t{last}"
             )
         return 0
 
-    return asyncio.run(_with_queue(args, run, read_only=True))
+    return asyncio.run(with_queue(args, run, read_only=True))
 
 
 def register(sub: Any, options: argparse.ArgumentParser) -> None:

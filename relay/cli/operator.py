@@ -14,68 +14,21 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-
-from relay.cli.common import load_settings
+from relay.cli.common import known_secrets, load_settings, with_queue
 from relay.cli.completion import source_names
 from relay.cli.output import iso, json_option, print_json, when
 from relay.core.replay import find_rejected, replay_rejected
-from relay.core.sources import configured_secrets, load_configured_sources
-from relay.exceptions import ConfigError
-from relay.obs.logs import mask_document, redact_answer
-from relay.queue import create_queue
+from relay.core.sources import load_configured_sources
+from relay.core.timeline import age_seconds, masked_payload
+from relay.obs.logs import redact_answer
 from relay.queue.base import DeadDial, DialQueue, RejectedRecord
-from relay.queue.sqlite import SqliteQueue
 
 __all__ = ["LOOKING", "register"]
 
 #: The ``dlq`` and ``rejected`` actions that only look: they open a SQLite queue read-only.
 LOOKING = frozenset({"list", "show"})
-
-
-def _age_seconds(text: str) -> float:
-    """``90s``, ``15m``, ``2h``, ``3d`` → seconds."""
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    text = text.strip().lower()
-    if text and text[-1] in units:
-        return float(text[:-1]) * units[text[-1]]
-    return float(text)
-
-
-def _masked_payload(payload: bytes) -> dict[str, Any]:
-    """A stored payload as shown: phone numbers masked at any depth (a mapping job's payload
-    nests the vendor's event)."""
-    data: dict[str, Any] = mask_document(orjson.loads(payload))
-    return data
-
-
-async def _with_queue(
-    args: argparse.Namespace,
-    fn: Callable[[DialQueue], Awaitable[int]],
-    *,
-    create: bool = False,
-    read_only: bool = False,
-) -> int:
-    """Run ``fn`` on the configured queue. Unless ``create``, a SQLite queue must exist
-    already: an operator command never leaves an empty queue file where none was. A command
-    that only looks passes ``read_only``: a SQLite file is then opened read-only (SQLite's
-    ``mode=ro``), so it cannot change the queue, even by mistake."""
-    settings = load_settings(args)
-    queue = create_queue(settings.queue_url, settings)
-    if isinstance(queue, SqliteQueue):
-        if not create and not queue.path.is_file():
-            print(f"no queue at {queue.path}", file=sys.stderr)
-            return 1
-        if read_only:
-            queue = SqliteQueue(queue.path, read_only=True)
-    await queue.open()
-    try:
-        return await fn(queue)
-    finally:
-        await queue.close()
 
 
 def _dead_line(d: DeadDial) -> str:
@@ -106,7 +59,7 @@ def _dead_doc(d: DeadDial, secrets: list[str]) -> dict[str, Any]:
     return {
         **_dead_row(d),
         "response_body": redact_answer(d.response_body, secrets),
-        "payload": _masked_payload(d.payload),
+        "payload": masked_payload(d.payload),
     }
 
 
@@ -119,7 +72,7 @@ async def _select_dead(queue: DialQueue, args: argparse.Namespace) -> list[DeadD
         for dead_id in missing:
             print(f"no dead letter {dead_id}", file=sys.stderr)
         return None if missing else [d for d in found if d is not None]
-    before = time.time() - _age_seconds(args.older_than) if args.older_than else None
+    before = time.time() - age_seconds(args.older_than) if args.older_than else None
     return await queue.list_dead(
         source=args.source, status=args.status, before=before, limit=args.limit
     )
@@ -132,7 +85,7 @@ def dlq(args: argparse.Namespace) -> int:
             if d is None:
                 print(f"no dead letter {args.id}", file=sys.stderr)
                 return 1
-            print_json(_dead_doc(d, _known_secrets(args)), indent=not args.json)
+            print_json(_dead_doc(d, known_secrets(args)), indent=not args.json)
             return 0
         if args.action in ("replay", "purge") and not (
             args.ids or args.source or args.status or args.older_than or args.all
@@ -161,18 +114,7 @@ def dlq(args: argparse.Namespace) -> int:
             print(f"purged {count} dead letter(s)")
         return 0
 
-    return asyncio.run(_with_queue(args, run, read_only=args.action in LOOKING))
-
-
-def _known_secrets(args: argparse.Namespace) -> list[str]:
-    """The configured secrets (the sources' too when the file loads), to hide in what
-    outboundIQ answered: dead letters stored before answers were redacted may hold them."""
-    settings = load_settings(args)
-    try:
-        sources = load_configured_sources(settings)
-    except ConfigError:
-        sources = {}
-    return configured_secrets(settings, sources)
+    return asyncio.run(with_queue(args, run, read_only=args.action in LOOKING))
 
 
 def _load_sources(args: argparse.Namespace) -> dict[str, Any]:
@@ -209,7 +151,7 @@ def rejected(args: argparse.Namespace) -> int:
             return await _purge_rejected(queue, args)
         return await _replay_rejected(queue, args)
 
-    return asyncio.run(_with_queue(args, run, read_only=args.action in LOOKING))
+    return asyncio.run(with_queue(args, run, read_only=args.action in LOOKING))
 
 
 def _rejected_row(r: RejectedRecord) -> dict[str, Any]:
@@ -236,7 +178,7 @@ async def _purge_rejected(queue: DialQueue, args: argparse.Namespace) -> int:
     if not (args.source or args.older_than or args.all):
         print("name ids, or a filter (--source/--older-than), or --all", file=sys.stderr)
         return 2
-    before = time.time() - _age_seconds(args.older_than) if args.older_than else None
+    before = time.time() - age_seconds(args.older_than) if args.older_than else None
     purged = 0
     while purged < args.limit:
         page = await queue.list_rejected(
@@ -307,7 +249,7 @@ def queue_stats(args: argparse.Namespace) -> int:
             print(f"  {source}\t{count}")
         return 0
 
-    return asyncio.run(_with_queue(args, run, read_only=True))
+    return asyncio.run(with_queue(args, run, read_only=True))
 
 
 def register(sub: Any, options: argparse.ArgumentParser) -> None:

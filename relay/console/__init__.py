@@ -10,7 +10,7 @@ from __future__ import annotations
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from relay.console import login, overview, playground, stores
+from relay.console import dials, live, login, overview, playground, stores
 from relay.console.dead import DeadPage
 from relay.console.rejected import RejectedPage
 from relay.console.web import PREFIX, Console
@@ -27,6 +27,14 @@ def console_routes(runtime: RelayRuntime) -> Mount:
         Route("/overview", console.page(overview.fragment(console)), methods=["GET"]),
         Route("/playground", console.page(playground.handler(console)), methods=["GET", "POST"]),
         Route("/playground/result", console.page(playground.fragment(console)), methods=["POST"]),
+        Route("/live", console.page(live.handler(console)), methods=["GET"]),
+        Route("/events", live.stream(console), methods=["GET"]),
+        Route("/dials", console.page(dials.handler(console)), methods=["GET", "POST"]),
+        Route(
+            "/dials/{source}/{dial_id:path}",
+            console.page(dials.timeline(console)),
+            methods=["GET"],
+        ),
         *login.routes(console),
         *stores.routes(console, RejectedPage(console)),
         *stores.routes(console, DeadPage(console)),

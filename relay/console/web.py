@@ -63,6 +63,8 @@ _CSP = (
 SECURITY_HEADERS = {
     "content-security-policy": _CSP,
     "x-frame-options": "DENY",
+    # not "no-referrer": with it, browsers send ``Origin: null`` on a form's POST, which the
+    # Origin check refuses; the console's URLs carry no secret and no whole phone number
     "referrer-policy": "same-origin",
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",

@@ -19,6 +19,8 @@ are on the Redis channel (``relay.obs.broadcast``), not here.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hmac
 from collections.abc import AsyncIterator
 
@@ -32,11 +34,19 @@ from starlette.responses import Response, StreamingResponse
 from relay import __version__
 from relay.intake import answers
 from relay.intake.runtime import RelayRuntime
+from relay.obs.cluster import ClusterFeed
 from relay.obs.events import Missed, selected_kinds
-from relay.obs.feed import EventFeed
+from relay.obs.feed import EventFeed, Subscription
 from relay.obs.sse import KEEPALIVE, frame
 
-__all__ = ["ADMIN_EVENTS", "KEEPALIVE_SECONDS", "admin_events", "admin_refusal", "feed_filters"]
+__all__ = [
+    "ADMIN_EVENTS",
+    "KEEPALIVE_SECONDS",
+    "admin_events",
+    "admin_refusal",
+    "events_response",
+    "feed_filters",
+]
 
 log = structlog.get_logger("relay.intake.admin")
 
@@ -79,25 +89,47 @@ async def admin_events(request: Request) -> Response:
     refused = admin_refusal(request, runtime.settings.admin_token)
     if refused is not None:
         return refused
+    return events_response(request, runtime.events)
+
+
+def events_response(request: Request, feed: EventFeed) -> Response:
+    """``feed``'s events that ``request``'s query selects (``feed_filters``: a 400 naming an
+    unknown outcome), as server-sent events: the stream of ``/admin/events`` (module
+    docstring), and of the console's Live page. A ``ClusterFeed`` (every replica's events,
+    from the shared queue's channel) says ``ready`` once its channel is followed."""
     try:
         sources, outcomes = feed_filters(request.query_params)
     except ValueError as exc:
         return answers.BAD_FILTER(problem=str(exc)).response()
     client = request.client.host if request.client else "unknown"
     return StreamingResponse(
-        _stream(runtime.events, sources, outcomes, client),
+        _stream(feed, sources, outcomes, client),
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )
+
+
+async def _ready(feed: EventFeed, subscription: Subscription) -> AsyncIterator[bytes]:
+    """Keep-alives until a ``ClusterFeed`` follows its channel (at once for a local feed)."""
+    if not isinstance(feed, ClusterFeed):
+        return
+    while not feed.ready.is_set() and not subscription.closed:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(feed.ready.wait(), KEEPALIVE_SECONDS)
+            return
+        yield KEEPALIVE
 
 
 async def _stream(
     feed: EventFeed, sources: list[str], outcomes: list[str], client: str
 ) -> AsyncIterator[bytes]:
     subscription = feed.subscribe(sources=sources, outcomes=outcomes)
-    log.info("events_followed", client=client, sources=sources, outcomes=outcomes)
+    cluster = isinstance(feed, ClusterFeed)
+    log.info("events_followed", client=client, sources=sources, outcomes=outcomes, cluster=cluster)
     try:
-        hello = {"replica": feed.replica, "version": __version__}
+        async for keepalive in _ready(feed, subscription):
+            yield keepalive
+        hello = {"replica": feed.replica, "version": __version__, "cluster": cluster}
         yield frame(orjson.dumps(hello), "ready")
         while True:
             items = await subscription.get(within=KEEPALIVE_SECONDS)

@@ -75,6 +75,20 @@ class RelayRuntime:
     retention: RejectedRetention | None = None  # the rejected store's limits
     events: EventFeed = field(default_factory=EventFeed)  # the live feed (relay.obs.feed)
     tally: OutcomeTally = field(default_factory=OutcomeTally)  # counts (relay.core.activity)
+    #: every replica's events, from a shared queue's event channel (relay.obs.cluster)
+    cluster_events: EventFeed | None = None
+
+    @property
+    def live_events(self) -> EventFeed:
+        """What a live view follows: the cluster's events on a shared queue, else this
+        replica's."""
+        return self.cluster_events if self.cluster_events is not None else self.events
+
+    def close_feeds(self) -> None:
+        """End every live stream (the relay is stopping)."""
+        self.events.close()
+        if self.cluster_events is not None:
+            self.cluster_events.close()
 
     async def readiness(self) -> tuple[bool, dict[str, str]]:
         """Whether to take traffic, and why not: queue usable, config loaded, worker alive."""

@@ -350,7 +350,7 @@ class RelayServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self.runtime.events.close()
+        self.runtime.close_feeds()
         await super().shutdown(sockets)
 
 

@@ -3,7 +3,7 @@
 ``EventFeed.publish`` is called on the relay's hot paths (once per webhook, once per delivery
 outcome), so it costs nothing when nobody listens: callers check ``feed.active`` (a plain
 attribute) before they even build the event. A subscriber (``/admin/events``, the Redis
-channel's publisher, a later web console) gets a ``Subscription``: an async iterator with a
+channel's publisher, the console's Live page) gets a ``Subscription``: an async iterator with a
 bounded buffer. A subscriber that reads more slowly than the relay works loses its oldest
 events, never slows intake or delivery, and is told how many it lost (a ``Missed`` item
 before the next event).
@@ -70,6 +70,14 @@ class Subscription:
         if len(items) == items.maxlen:
             self._missed += 1
         items.append(event)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def lost(self, count: int) -> None:
+        """``count`` events were dropped upstream (a replica's broadcaster fell behind): told
+        with the next read, as this subscription's own drops are."""
+        self._missed += count
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -178,7 +186,11 @@ class EventFeed:
             return subscription
         self._subscriptions = (*self._subscriptions, subscription)
         self.active = True
+        self.subscribed()
         return subscription
+
+    def subscribed(self) -> None:
+        """Called after each new subscription (a feed with a source of its own starts it)."""
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self._subscriptions = tuple(s for s in self._subscriptions if s is not subscription)
@@ -187,6 +199,10 @@ class EventFeed:
     @property
     def subscribers(self) -> int:
         return len(self._subscriptions)
+
+    @property
+    def subscriptions(self) -> tuple[Subscription, ...]:
+        return self._subscriptions
 
     def close(self) -> None:
         """End every subscription (the relay is stopping); later ones are closed at once."""

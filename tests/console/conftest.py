@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.integration.conftest import queue_mode
 from tests.support.relay_server import RelayThread
+
+__all__ = ["ADMIN_TOKEN", "csrf_of", "queue_mode", "sign_in", "wait_for_page"]
 
 ADMIN_TOKEN = "console-admin-token-0123456789"
 
@@ -38,3 +42,15 @@ def signed_in(console_relay: Callable[..., RelayThread]) -> Iterator[httpx.Clien
     with httpx.Client(base_url=relay.url) as client:
         assert sign_in(client).status_code == 303
         yield client
+
+
+def wait_for_page(client: httpx.Client, path: str, marker: str, timeout: float = 10.0) -> str:
+    """The page at ``path`` once it holds ``marker`` (the last one read after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    page = ""
+    while time.monotonic() < deadline:
+        page = client.get(path).text
+        if marker in page:
+            break
+        time.sleep(0.05)
+    return page

@@ -2,7 +2,8 @@
 
 Every replica publishes its events there while anyone listens (``relay.obs.broadcast``:
 ``RedisEvents`` is its ``EventChannel``); ``relay tail`` listens (``follow_events``), and so
-sees every replica sharing the queue. A message is one or more lines, each one event's JSON
+does the console's Live page (``RedisEvents.follow_events``, ``relay.obs.cluster``), and so
+each sees every replica sharing the queue. A message is one or more lines, each one event's JSON
 (``relay.obs.events``). Pub/sub keeps nothing: a listener sees what is published while it
 listens, and nothing is stored in Redis.
 """
@@ -42,6 +43,17 @@ class RedisEvents(RedisConnection):
         channel = self.events_channel
         await self._op(lambda c: c.publish(channel, message))
 
+    def follow_events(self, ready: Callable[[], None]) -> AsyncIterator[bytes]:
+        """``EventFollower`` (``relay.obs.cluster``): the channel's messages, on a connection
+        of its own (a subscribed connection can do nothing else)."""
+        return follow_events(
+            self.url,
+            password=self._password,
+            prefix=self.prefix,
+            ready=ready,
+            client_name="relay-console",
+        )
+
 
 async def follow_events(
     url: str,
@@ -49,6 +61,7 @@ async def follow_events(
     password: str | None = None,
     prefix: str = "relay",
     ready: Callable[[], None] = lambda: None,
+    client_name: str = "relay-tail",
 ) -> AsyncIterator[bytes]:
     """Every message published on the channel of ``prefix`` from now on; ``ready()`` once
     Redis confirmed the subscription. Nothing is created in Redis. ``QueueUnavailable`` when
@@ -59,7 +72,7 @@ async def follow_events(
             password=password,
             socket_connect_timeout=3.0,
             health_check_interval=30,
-            client_name="relay-tail",
+            client_name=client_name,
         )
     except (ValueError, TypeError) as exc:
         problem = redact_secrets(str(exc), url_secrets(url))
