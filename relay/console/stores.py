@@ -54,12 +54,12 @@ SHOWN_ROWS = 200
 #: Ids an audit line names at most (the count is always there).
 AUDITED_IDS = 500
 #: What a record id looks like in either backend (SQLite: a number; Redis: a stream-like id).
-_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def valid_ids(values: Sequence[str]) -> list[str]:
     """The well-formed ids of ``values``, each once, in order (anything else is dropped)."""
-    return [v for v in dict.fromkeys(values) if _ID.match(v)]
+    return [v for v in dict.fromkeys(values) if _ID.fullmatch(v)]
 
 
 @dataclass(frozen=True)
