@@ -9,7 +9,7 @@
   header ``X-CSRF-Token``) and, when the browser sends ``Origin``, come from this host:
   otherwise 403, logged as ``console_csrf_refused``;
 * every answer gets a strict Content-Security-Policy (scripts and styles from the relay only),
-  no framing, no referrer, no caching.
+  no framing, no referrer sent to other sites, no caching.
 
 State-changing handlers call ``Console.audit`` (``console_action``: who, from where, what).
 Templates live in ``relay/console/templates`` and assets in ``relay/console/static``, both
@@ -62,7 +62,9 @@ _CSP = (
 SECURITY_HEADERS = {
     "content-security-policy": _CSP,
     "x-frame-options": "DENY",
-    "referrer-policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer browsers send ``Origin: null`` with a
+    # form's POST, which the Origin check must refuse; same-origin names no page elsewhere
+    "referrer-policy": "same-origin",
     "cache-control": "no-store",
     "x-content-type-options": "nosniff",
 }

@@ -120,7 +120,7 @@ def test_every_page_is_locked_down(signed_in: httpx.Client) -> None:
         assert "frame-ancestors 'none'" in csp
         assert reply.headers["x-frame-options"] == "DENY"
         assert reply.headers["cache-control"] == "no-store"
-        assert reply.headers["referrer-policy"] == "no-referrer"
+        assert reply.headers["referrer-policy"] == "same-origin"
         assert "<script>" not in reply.text  # no inline script: the CSP would block it
 
 
