@@ -19,22 +19,15 @@ CRM = {"X-Relay-Token": "crm-hook-secret"}
 #: The overview fetches its body every 2 s (data-every); this leaves room for one slow fetch.
 REFRESH_TIMEOUT_MS = 4_000
 
-SHOWCASE = """
-sources:
+SHOWCASE = (
+    BASIC_SOURCES
+    + """\
   five9-sales:
     mapping: five9
     auth: {type: query, param: token, secret: f9-hook-secret}
     timezone: America/New_York
-  crm:
-    mapping: generic
-    auth: {type: header, header: X-Relay-Token, secret: crm-hook-secret}
-    timezone: America/Chicago
-    defaults: {lead_source: crm}
-  other:
-    mapping: generic
-    auth: {type: bearer, secret: other-hook-secret}
-    api_key: oiq-other-key-0002
 """
+)
 
 
 def _stays(page: Page) -> None:

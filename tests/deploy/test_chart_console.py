@@ -3,27 +3,19 @@ request (docs/console.md, "Exposing it safely")."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import helm_python as helm
 import pytest
 
 from tests.deploy import chart
-from tests.deploy.chart import FULLNAME, ci_values, render
+from tests.deploy.chart import FULLNAME, changed, ci_values, render
 
 SQLITE = chart.CHART / "ci" / "sqlite-values.yaml"
 
 
 def _sqlite(**changes: Any) -> dict[str, Any]:
-    values = copy.deepcopy(ci_values(SQLITE))
-    for dotted, value in changes.items():
-        node = values
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    return values
+    return changed(ci_values(SQLITE), **changes)
 
 
 def _paths(ingress: dict[str, Any]) -> list[str]:
