@@ -10,7 +10,7 @@ STAMP := $(VENV)/.synced
 export RELAY_SOURCES_FILE ?= examples/sources.yaml
 export DEMO_HOOK_TOKEN ?= demo-token
 
-.PHONY: run test lint hadolint typecheck layers unit bench lock clean chart-schema
+.PHONY: run test lint hadolint typecheck layers unit bench lock clean chart-schema screenshots
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ unit: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test: lint hadolint typecheck layers unit
+
+# The console's screenshots in docs/img (docs/console.md), taken by the browser tests.
+screenshots: $(STAMP)
+	RELAY_SCREENSHOTS=docs/img RELAY_REQUIRE_BROWSER=1 $(BIN)/pytest -q -p no:cacheprovider tests/browser
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.console import console_cost
 from bench.history import history_cost
 from bench.load import wrk_available
 from bench.procs import cores, nginx_binary
@@ -32,6 +33,7 @@ SCENARIOS = (
     "naive",
     "backlog",
     "history",
+    "console",
 )
 
 
@@ -43,6 +45,7 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         plan.latency_rounds, plan.latency_seconds = 1, 0.5
         plan.intake_rounds, plan.intake_connections = 1, (8,)
         plan.history_rounds, plan.history_queue_rounds = 1, 2
+        plan.console_rounds = 1
     for name in (
         "duration",
         "dials",
@@ -53,6 +56,7 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         "intake_rounds",
         "history_rounds",
         "history_queue_rounds",
+        "console_rounds",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -78,6 +82,7 @@ def run(plan: Plan, only: tuple[str, ...] = SCENARIOS) -> dict[str, Any]:
         "naive_vs_relay": bench.naive_vs_relay,
         "backlog_rss": bench.backlog_rss,
         "dial_history": lambda: history_cost(bench),
+        "console_open": lambda: console_cost(bench),
     }
     names = dict(zip(SCENARIOS, steps, strict=True))
     results: dict[str, Any] = {}
@@ -125,6 +130,11 @@ def main(argv: list[str] | None = None) -> int:
         "--history-queue-rounds",
         type=int,
         help="dial history off/on rounds through the queue alone, no HTTP (default 6)",
+    )
+    parser.add_argument(
+        "--console-rounds",
+        type=int,
+        help="intake rounds with the console open and closed, alternated (default 3)",
     )
     parser.add_argument("--backlog", type=int, help="dials in the RSS backlog (1000000)")
     parser.add_argument(

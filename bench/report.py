@@ -58,6 +58,11 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             for backend in ("sqlite", "redis")
             for what in ("intake", "drain")
         },
+        # intake with the console open (overview polled, live stream read) ÷ closed, same run
+        "console_open_to_closed": _get(results, "console_open", "console_open_to_closed"),
+        "console_fixed_rate_cpu_open_to_closed": _get(
+            results, "console_open", "fixed_rate_cpu_open_to_closed"
+        ),
     }
 
 
@@ -192,6 +197,19 @@ def table(results: dict[str, Any]) -> str:
             f"  the queue alone, CPU µs per dial on / off: store {alone['on']['enqueue_cpu_us']} "
             f"/ {alone['off']['enqueue_cpu_us']}, deliver {alone['on']['drain_cpu_us']} / "
             f"{alone['off']['drain_cpu_us']}"
+        )
+    console = results.get("console_open")
+    if console:
+        on, off = console["on"], console["off"]
+        lines.append(
+            f"7 console open / closed: intake {console['console_open_to_closed']} "
+            f"({on['rps']:,.0f} / {off['rps']:,.0f} /s), CPU per webhook "
+            f"{console['cpu_open_to_closed']}, at {on['fixed_rate']:,.0f}/s "
+            f"{console['fixed_rate_cpu_open_to_closed']} "
+            f"({console['fixed_rate_cpu_us_per_request']['on']} / "
+            f"{console['fixed_rate_cpu_us_per_request']['off']} µs); "
+            f"{on['overview_polls']} overview polls, "
+            f"{on['streamed_events']:,} events streamed ({on['stream_missed_events']} missed)"
         )
     lines.append("")
     lines.append("ratios: " + ", ".join(f"{k}={v}" for k, v in ratios(results).items()))

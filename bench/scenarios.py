@@ -71,6 +71,7 @@ class Plan:
     forward_concurrency: int = 64
     history_rounds: int = 2  # dial history off and on, per backend, in alternating order
     history_queue_rounds: int = 6  # the same through the queue alone (no HTTP): steadier
+    console_rounds: int = 3  # intake with the console open and closed, alternated
     transports: tuple[str, ...] = ("relay", "httpx-default", "aiohttp")
     load: str = "wrk"  # or "python"
     sink: str = "nginx"  # or "python"

@@ -15,7 +15,7 @@ from tests.support.fake_outboundiq import FakeOutboundIQ
 from tests.support.relay_server import RelayThread
 
 # Every log line of the suite is checked for secrets and unmasked phone numbers.
-pytest_plugins = ["tests.log_guard"]
+pytest_plugins = ["tests.log_guard", "tests.browser.plugin"]
 
 settings.register_profile(
     "default", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=200

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from relay import __version__
+from relay.config.network import peer_is_trusted
 from relay.console.session import COOKIE, Session, Signer
 from relay.intake.runtime import RelayRuntime
 from relay.obs.logs import mask_phones_in_text
@@ -146,8 +147,18 @@ class Console:
             path=PREFIX,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=self.over_https(request),
         )
+
+    def over_https(self, request: Request) -> bool:
+        """Whether the browser reached the console over HTTPS: directly, or through a proxy of
+        ``RELAY_TRUSTED_PROXIES`` that says so (``X-Forwarded-Proto``, its first entry)."""
+        if request.url.scheme == "https":
+            return True
+        if not peer_is_trusted(client_of(request), self.runtime.settings.trusted_proxies):
+            return False
+        proto = request.headers.get("x-forwarded-proto", "").split(",", 1)[0]
+        return proto.strip().lower() == "https"
 
     def clear_session_cookie(self, response: Response, request: Request) -> None:
         response.delete_cookie(
@@ -155,7 +166,7 @@ class Console:
             path=PREFIX,
             httponly=True,
             samesite="strict",
-            secure=request.url.scheme == "https",
+            secure=self.over_https(request),
         )
 
     # -- pages -----------------------------------------------------------------------------

@@ -53,6 +53,7 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
         "naive_vs_relay",
         "backlog_rss",
         "dial_history",
+        "console_open",
     }
     for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
         assert results[key]["requests"] > 0 and results[key]["errors"] == 0
@@ -85,3 +86,11 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     assert "6 dial history, sqlite:" in run.stdout
     assert {t["target"] for t in doc["targets"]} and set(doc["ratios"])
     assert "targets:" in run.stdout
+    console = results["console_open"]  # the intake with a console open, and without
+    assert console["on"]["requests"] > 0 and console["off"]["requests"] > 0
+    assert console["on"]["overview_polls"] >= 1 and console["on"]["overview_poll_failures"] == 0
+    assert console["on"]["streamed_events"] > 0
+    assert console["on"]["fixed_rate_cpu_us_per_request"] is not None
+    assert doc["ratios"]["console_open_to_closed"] is not None
+    assert doc["ratios"]["console_fixed_rate_cpu_open_to_closed"] is not None
+    assert "7 console open / closed" in run.stdout

@@ -29,6 +29,18 @@ CRD_KINDS = {"HTTPRoute", "ServiceMonitor", "PrometheusRule"}
 CRD_VALIDATOR = Path(__file__).resolve().parent / "crd"
 
 
+def changed(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A deep copy of ``base`` with dotted keys set: changed(v, **{"queue.backend": "redis"})."""
+    out = copy.deepcopy(base)
+    for dotted, value in changes.items():
+        node = out
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return out
+
+
 def ci_values(path: Path) -> dict[str, Any]:
     loaded: dict[str, Any] = yaml.safe_load(path.read_text())
     return loaded

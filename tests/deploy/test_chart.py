@@ -13,6 +13,7 @@ import pytest
 
 from tests.deploy import chart
 from tests.deploy.chart import CI_VALUES, FULLNAME, Rendered, ci_values, render
+from tests.deploy.chart import changed as _with
 
 #: Oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and the newest schemas shipped.
 KUBE_VERSIONS = ("1.25", kubernetes_validate.latest_version())
@@ -27,18 +28,6 @@ def sqlite() -> Rendered:
 @pytest.fixture(scope="module")
 def redis() -> Rendered:
     return render(ci_values(chart.CHART / "ci" / "redis-values.yaml"))
-
-
-def _with(base: dict[str, Any], **changes: Any) -> dict[str, Any]:
-    """A deep copy of ``base`` with dotted keys set: _with(v, **{"queue.backend": "redis"})."""
-    out = copy.deepcopy(base)
-    for dotted, value in changes.items():
-        node = out
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    return out
 
 
 def _env(rendered: Rendered) -> dict[str, dict[str, Any]]:

@@ -83,9 +83,42 @@ Render-time checks: a wrong combination fails `helm install` with a message sayi
 {{- else -}}
 {{- fail (printf "queue.backend=%q: use sqlite or redis." $backend) -}}
 {{- end -}}
+{{- range .Values.ingress.hosts }}
+{{- range .paths }}
+{{- include "outboundiq-relay.publicPath" .path }}
+{{- end }}
+{{- end }}
+{{- if .Values.httpRoute.enabled }}
+{{- range .Values.httpRoute.rules }}
+{{- range .matches }}
+{{- include "outboundiq-relay.publicPath" (.path | default dict).value }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- if .Values.console.ingress.enabled }}
+{{- if not (or .Values.admin.token .Values.admin.existingSecret.name) }}
+{{- fail "console.ingress.enabled=true needs the console: set admin.existingSecret.name (or admin.token)." -}}
+{{- end }}
+{{- range .Values.ingress.hosts }}
+{{- if eq .host $.Values.console.ingress.host }}
+{{- fail (printf "console.ingress.host=%s is a host of the public ingress: serve the console on an internal host of its own." .host) -}}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- $drain := add (int .Values.preStopSleepSeconds) (int .Values.relay.shutdownGraceSeconds) -}}
 {{- if le (int .Values.terminationGracePeriodSeconds) (int $drain) -}}
 {{- fail (printf "terminationGracePeriodSeconds=%d must exceed preStopSleepSeconds + relay.shutdownGraceSeconds (%d), or in-flight deliveries are killed." (int .Values.terminationGracePeriodSeconds) (int $drain)) -}}
+{{- end -}}
+{{- end }}
+
+{{/*
+A path the public Ingress or HTTPRoute routes: /hooks is what dialers need; /, /console, /admin
+(or anything routing them) would put the operator's pages on the dialers' public host.
+*/}}
+{{- define "outboundiq-relay.publicPath" -}}
+{{- $path := . | default "/" -}}
+{{- if or (eq $path "/") (hasPrefix "/console" $path) (hasPrefix "/admin" $path) -}}
+{{- fail (printf "path %s would route /console or /admin through the public ingress: route /hooks only; for the console use console.ingress (an internal host) or kubectl port-forward." $path) -}}
 {{- end -}}
 {{- end }}
 
