@@ -85,9 +85,17 @@ def test_build_stage_installs_the_wheel_not_the_source(image: Image) -> None:
         # Package data and entry points come with the wheel: the Lua scripts, the queue schemes.
         "from relay.queue.redis.scripts import NAMES, load_scripts\n"
         "from relay.queue.registry import available_schemes\n"
-        "print(len(load_scripts()) == len(NAMES), *available_schemes())"
+        "print(len(load_scripts()) == len(NAMES), *available_schemes())\n"
+        # The console's templates and assets: rendered and read from the installed package.
+        "from importlib.resources import files\n"
+        "from jinja2 import Environment, PackageLoader\n"
+        "env = Environment(loader=PackageLoader('relay.console', 'templates'))\n"
+        "pages = [env.loader.get_source(env, n) for n in env.list_templates()]\n"
+        "static = files('relay.console') / 'static'\n"
+        "assets = sorted(p.name for p in static.iterdir())\n"
+        "print(len(pages), *assets)"
     )
-    where, data = subprocess.run(
+    where, data, console = subprocess.run(
         [str(python), "-c", probe],
         cwd=fs.root,
         env={"PATH": dockerfile.DOCKER_PATH},
@@ -98,6 +106,10 @@ def test_build_stage_installs_the_wheel_not_the_source(image: Image) -> None:
     assert str(fs.path("/app")) in where and "site-packages" in where
     scripts_loaded, *schemes = data.split()
     assert scripts_loaded == "True" and {"sqlite", "redis", "rediss", "unix"} <= set(schemes)
+    templates, *assets = console.split()
+    source = Path(__file__).resolve().parents[2] / "relay" / "console"
+    assert int(templates) == len(list((source / "templates").glob("*.html")))
+    assert assets == sorted(p.name for p in (source / "static").iterdir())
     assert not (fs.path("/app") / "bin" / "pytest").exists(), "dev dependencies leaked in"
     # Time zones work from the venv's own tzdata, even with no system zoneinfo at all.
     subprocess.run(
