@@ -103,3 +103,18 @@ def test_exposing_the_console_publicly_fails_the_render(
 def test_the_schema_refuses_an_unknown_console_key() -> None:
     with pytest.raises(helm.HelmError):
         render(_sqlite(**{"console.ingress.path": "/"}))
+
+
+def _env(rendered: chart.Rendered) -> dict[str, str]:
+    return {e["name"]: e.get("value", "") for e in rendered.container["env"]}
+
+
+def test_the_hook_urls_are_under_the_public_ingress_host() -> None:
+    public = {"enabled": True, "hosts": [{"host": "hooks.example.com", "paths": []}]}
+    with_tls = render({"ingress": {**public, "tls": [{"hosts": ["hooks.example.com"]}]}})
+    assert _env(with_tls)["RELAY_PUBLIC_URL"] == "https://hooks.example.com"
+    assert _env(render({"ingress": public}))["RELAY_PUBLIC_URL"] == "http://hooks.example.com"
+    assert "RELAY_PUBLIC_URL" not in _env(render({}))  # no ingress: the address opened
+    chosen = {"ingress": public, "relay": {"extraEnv": {"RELAY_PUBLIC_URL": "https://x.io"}}}
+    env = [e for e in render(chosen).container["env"] if e["name"] == "RELAY_PUBLIC_URL"]
+    assert env == [{"name": "RELAY_PUBLIC_URL", "value": "https://x.io"}]
