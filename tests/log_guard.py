@@ -6,7 +6,8 @@ logs of a failing test. Every ``SecretStr`` built during the run is remembered (
 files, settings, test fixtures). When the session ends, it fails if any recorded line, or
 any ``*.log`` file left under the session's temporary directory (``RelayProcess`` logs),
 contains one of those secrets or an unmasked test phone number (the fictional 555 exchange,
-in any format).
+in any format). Under pytest-xdist each worker checks its own lines and log files and hands
+its findings to the controller, which reports them and fails the run.
 """
 
 from __future__ import annotations
@@ -130,9 +131,26 @@ def _log_files(session: pytest.Session) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """pytest-xdist, on the controller: a worker's findings (its tests, its log files)."""
+    found = getattr(node, "workeroutput", {}).get(_WORKER_KEY)
+    if found is not None:
+        node.config.stash.setdefault(_FROM_WORKERS, []).extend(found)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    found = GUARD.violations(_log_files(session))
-    session.config.stash[_FOUND] = found
+    config = session.config
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: the controller reports and fails
+        workeroutput[_WORKER_KEY] = GUARD.violations(_log_files(session))
+        return
+    from_workers = config.stash.get(_FROM_WORKERS, None)
+    if from_workers is None:  # no workers: this process ran the tests
+        found = GUARD.violations(_log_files(session))
+    else:  # each worker checked its lines and log files with the secrets it saw
+        found = GUARD.violations() + from_workers
+    config.stash[_FOUND] = found
     if found:
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
@@ -147,3 +165,5 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
 
 
 _FOUND = pytest.StashKey[list[str]]()
+_FROM_WORKERS = pytest.StashKey[list[str]]()
+_WORKER_KEY = "log_guard_violations"

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import base64
 import copy
+import fcntl
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -127,14 +129,21 @@ def validate_crds(docs: list[dict[str, Any]]) -> list[str]:
     node = shutil.which("node")
     npm = shutil.which("npm")
     assert node and npm, "node and npm are needed to validate the CRD kinds"
-    if not (CRD_VALIDATOR / "node_modules").is_dir():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=CRD_VALIDATOR,
-            check=True,
-            capture_output=True,
-            timeout=300,
-        )
+    # One install for all pytest-xdist workers: `npm ci` empties node_modules first, so a
+    # second worker must neither run it again nor read a half-installed tree meanwhile.
+    lock = os.open(CRD_VALIDATOR, os.O_RDONLY)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (CRD_VALIDATOR / "node_modules" / ".package-lock.json").is_file():
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=CRD_VALIDATOR,
+                check=True,
+                capture_output=True,
+                timeout=300,
+            )
+    finally:
+        os.close(lock)  # releases the lock
     out = subprocess.run(
         [node, "validate.mjs"],
         cwd=CRD_VALIDATOR,

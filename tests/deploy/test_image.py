@@ -35,7 +35,8 @@ sources:
     auth: {type: header, header: X-Relay-Token, secret: "${CRM_HOOK_SECRET}"}
 """
 
-pytestmark = pytest.mark.slow
+# One worker (pytest-xdist --dist loadgroup) builds the image once for both tests.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("image")]
 
 
 @dataclass

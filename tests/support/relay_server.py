@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -38,7 +39,12 @@ class RelayThread:
     """The real app under a real uvicorn server on a free port, in a background thread."""
 
     def __init__(self, settings: Settings, **app_kwargs: Any) -> None:
-        self.settings = settings.model_copy(update={"port": settings.port or free_port()})
+        # Bound here and handed to uvicorn: a port picked now and bound later could be taken
+        # meanwhile by another process (pytest-xdist workers start servers all the time).
+        self._socket = socket.socket()
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", settings.port))
+        self.settings = settings.model_copy(update={"port": self._socket.getsockname()[1]})
         self.app = create_app(self.settings, **app_kwargs)
         self.runtime: RelayRuntime = self.app.state.runtime
         self.server = build_server(self.app, self.settings, host="127.0.0.1")
@@ -49,7 +55,7 @@ class RelayThread:
     def _run(self) -> None:
         self.loop = asyncio.new_event_loop()
         asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(self.server.serve())
+        self.loop.run_until_complete(self.server.serve(sockets=[self._socket]))
         self.loop.close()
 
     @property
@@ -68,6 +74,7 @@ class RelayThread:
     def stop(self) -> None:
         self.server.should_exit = True
         self._thread.join(timeout=30)
+        self._socket.close()
 
     def call(self, coro: Any, timeout: float = 10.0) -> Any:
         """Run a coroutine on the relay's own event loop (e.g. a queue query)."""

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -10,6 +15,8 @@ import pytest
 from tests.conftest import dial_body
 from tests.log_guard import GUARD, LogGuard, unmasked_test_phones
 from tests.support.relay_server import RelayThread
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize(
@@ -51,3 +58,43 @@ def test_guard_records_relay_logs_and_configured_secrets(
     mine = [text for where, text in GUARD.lines if where == request.node.nodeid]
     assert any('"webhook_received"' in text for text in mine)
     assert {"crm-hook-secret", "other-hook-secret", "oiq-default-key-0001"} <= GUARD.secrets
+
+
+LEAKY = """
+import structlog
+from pydantic import SecretStr
+
+
+def test_logs_a_secret():
+    SecretStr("inner-run-secret-0001")
+    structlog.get_logger("relay.test").info("oops", token="inner-run-secret-0001")
+
+
+def test_writes_a_phone_into_a_log_file(tmp_path):
+    (tmp_path / "relay.log").write_text("prospect 512-555-0187\\n")
+"""
+
+
+@pytest.mark.slow
+def test_guard_fails_the_run_also_under_xdist(tmp_path: Path) -> None:
+    """A leak seen in a pytest-xdist worker fails the whole run and is reported."""
+    (tmp_path / "test_leaky.py").write_text(LEAKY)
+    # Its own temporary root, outside this run's: its leaky log file is not this run's leak.
+    with tempfile.TemporaryDirectory(prefix="log-guard-") as basetemp:
+        run = subprocess.run(
+            [
+                *(sys.executable, "-m", "pytest", "-p", "tests.log_guard"),
+                *("-p", "no:cacheprovider", "-n", "2", "--basetemp", basetemp),
+            ],
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    out = run.stdout
+    assert run.returncode == pytest.ExitCode.TESTS_FAILED, out[-2000:]
+    assert "2 passed" in out and "log guard: secrets or phone numbers in log lines" in out
+    assert "test_leaky.py::test_logs_a_secret: secret in" in out
+    assert "inner-run-secret-0001" not in out  # the report does not leak it either
+    assert "relay.log: phone '512-555-0187'" in out
