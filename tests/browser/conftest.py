@@ -1,7 +1,10 @@
 """Browser fixtures: one headless Chromium per worker, a fresh context and page per test.
 
-* ``browser``: Debian's Chromium driven by Playwright (session-scoped, so once per pytest-xdist
-  worker); skips loudly when it is missing, fails when ``RELAY_REQUIRE_BROWSER=1``
+* ``browser``: Debian's Chromium driven by Playwright, once per test module: Playwright's sync
+  API keeps an event loop running in the thread while it lives, which would break every later
+  test that runs one of its own (``asyncio.run``), so it stops with the module, and the browser
+  tests are one xdist group (``tests/browser/plugin.py``), run together on one worker; skips
+  loudly when it is missing, fails when ``RELAY_REQUIRE_BROWSER=1``
   (``tests/browser/plugin.py``).
 * ``page``: a new context (1280x800, its own cookies) and page; afterwards the test fails on
   any CSP violation, script error, failed asset, secret or full phone number in the DOM.
@@ -32,7 +35,7 @@ from tests.support.relay_server import RelayProcess
 __all__ = ["console_relay", "signed_in"]  # the console tests' relay fixtures, shared
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
     executable = require_chromium()  # before starting the driver: a skip costs nothing
     assert executable
@@ -40,7 +43,7 @@ def playwright() -> Iterator[Playwright]:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     chromium = playwright.chromium.launch(
         executable_path=str(require_chromium()), args=CHROMIUM_ARGS, headless=True

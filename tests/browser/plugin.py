@@ -54,6 +54,15 @@ def skip_reason(report: Any) -> str:
 
 
 _SKIPPED = pytest.StashKey[int]()
+_HERE = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every browser test in one xdist group: they run together, on one worker, so the
+    Playwright event loop of a module never shares a worker's thread with another test."""
+    for item in items:
+        if _HERE in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.xdist_group("browser"))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
