@@ -242,3 +242,11 @@ def test_the_transport_runs_on_uvloop() -> None:
         return first.status_code, first.content, raw.connections
 
     assert uvloop.run(round_trip()) == (200, b"ok", 1)
+
+
+async def test_a_base_url_with_a_path_keeps_it() -> None:
+    """RELAY_OUTBOUNDIQ_URL may carry a path prefix: the POST goes under it, as with httpx."""
+    raw = RawServer()
+    async with raw as url, _client(url + "/v1/") as client:
+        await client.post("/dials", content=b"{}")
+    assert raw.heads[0].startswith(b"POST /v1/dials HTTP/1.1\r\n")
