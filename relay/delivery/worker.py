@@ -187,7 +187,7 @@ class Forwarder:
                 break
             for dial in batch:
                 self._spawn(dial)
-            if not batch:
+            if len(batch) < free:  # everything due was leased: wait for more, or its time
                 await self._idle(now)
 
     async def _next_batch(self, free: int, now: float) -> list[LeasedDial]:
