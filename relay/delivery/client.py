@@ -15,7 +15,6 @@ deliveries; keep-alive limits come from ``httpx.Limits`` (``relay.delivery.trans
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import TracebackType
 
 import httpx
 
@@ -112,12 +111,7 @@ class ForwardClient:
     async def __aenter__(self) -> ForwardClient:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_exc_info: object) -> None:
         await self.aclose()
 
     def __repr__(self) -> str:
