@@ -8,7 +8,8 @@ the answer parsed by ``httptools`` (the C parser uvicorn uses) straight into an
 ``httpx.Response``. It implements what the forwarder needs and nothing more: HTTP/1.1, plain or
 TLS (certificates verified), request bodies in memory, answers read whole (``Content-Length``,
 chunked, or until the server closes), keep-alive with ``httpx.Limits``. No HTTP/2, no proxies,
-no redirects followed (a 3xx is an answer like any other), no cookies.
+no redirects followed (a 3xx is an answer like any other), no cookies, no ``HEAD`` (its answer
+announces a body it does not send: the parser, which does not know the method, would wait).
 
 Errors are httpx's, as with its own transport: a connection that cannot be made raises
 ``httpx.ConnectError`` (``httpx.ConnectTimeout`` past the connect timeout), an answer slower
