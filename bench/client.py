@@ -1,6 +1,7 @@
 """The raw client ceiling: POST one dial as fast as a client can, no queue, no relay.
 
-``relay`` is exactly the client the forwarder builds (``relay.delivery.client.create_client``);
+``relay`` is exactly the client the forwarder builds (``relay.delivery.client.create_client``:
+``ForwardClient`` on ``Http1Transport``);
 ``httpx-default`` is httpx with its own transport (httpcore) and the same limits;
 ``aiohttp`` is aiohttp alone. ``python -m bench.client URL --transport T`` prints JSON.
 """
@@ -17,7 +18,7 @@ import httpx
 
 from bench.scenarios import wire_template
 from relay.config.settings import Settings
-from relay.delivery.client import create_client
+from relay.delivery.client import ForwardClient, create_client
 
 BODY = wire_template() % b"c-1"
 AUTH = {"Authorization": "Bearer bench-outboundiq-key"}
@@ -25,10 +26,11 @@ AUTH = {"Authorization": "Bearer bench-outboundiq-key"}
 
 async def _drive(
     post: Callable[[], Awaitable[int]], concurrency: int, seconds: float
-) -> tuple[int, float]:
+) -> tuple[int, float, float]:
     await asyncio.gather(*(post() for _ in range(concurrency)))  # open the pool
     done = 0
     started = time.perf_counter()
+    cpu = time.process_time()
     deadline = started + seconds
 
     async def worker() -> None:
@@ -40,7 +42,7 @@ async def _drive(
             done += 1
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return done, time.perf_counter() - started
+    return done, time.perf_counter() - started, time.process_time() - cpu
 
 
 async def measure(url: str, transport: str, concurrency: int, seconds: float) -> dict[str, object]:
@@ -55,9 +57,10 @@ async def measure(url: str, transport: str, concurrency: int, seconds: float) ->
                     await r.read()
                     return r.status
 
-            done, elapsed = await _drive(post_aiohttp, concurrency, seconds)
+            done, elapsed, cpu = await _drive(post_aiohttp, concurrency, seconds)
     else:
         settings = Settings(outboundiq_url=url, forward_concurrency=concurrency)
+        client: ForwardClient | httpx.AsyncClient
         if transport == "relay":
             client = create_client(settings)
         else:
@@ -71,12 +74,14 @@ async def measure(url: str, transport: str, concurrency: int, seconds: float) ->
                 r = await client.post("/dials", content=BODY, headers=AUTH)
                 return r.status_code
 
-            done, elapsed = await _drive(post_httpx, concurrency, seconds)
+            done, elapsed, cpu = await _drive(post_httpx, concurrency, seconds)
     return {
         "transport": transport,
         "concurrency": concurrency,
         "requests": done,
         "rps": round(done / elapsed, 1),
+        # the client process's CPU per POST: steadier than req/s on a busy machine
+        "cpu_us_per_request": round(cpu / done * 1e6, 1) if done else None,
     }
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.load import HOOK_TOKEN, LoadResult, python_load, wrk_load
+from bench.load import HOOK_TOKEN, LoadResult, body, python_load, wrk_load
 from bench.procs import (
     LOAD_CPU,
     SERVER_CPU,
@@ -26,6 +26,7 @@ from bench.procs import (
     start_sink,
     wait_http,
 )
+from bench.report import dig
 from relay.queue.sqlite import SqliteQueue
 
 API_KEY = "bench-outboundiq-key"
@@ -310,52 +311,103 @@ class Bench:
 
     # --- 3. draining a backlog ---------------------------------------------------------------
     def client_ceiling(self, sink: Sink) -> dict[str, Any]:
-        """The same httpx client the forwarder builds, POSTing as fast as it can: no queue."""
+        """The forwarder's own client and the others, POSTing as fast as they can: no queue."""
+        return {transport: self._raw_client(sink, transport) for transport in self.plan.transports}
+
+    def _raw_client(self, sink: Sink, transport: str) -> dict[str, Any]:
+        """``bench/client.py``: one client POSTing as fast as it can, on the relay's core."""
         seconds = min(self.plan.duration, 5)
-        out: dict[str, Any] = {}
-        for transport in self.plan.transports:
-            argv = python("-m", "bench.client", sink.url, "--transport", transport)
-            argv += ["--concurrency", str(self.plan.forward_concurrency), "--seconds", str(seconds)]
-            out[transport] = _run_json(argv, cpu=SERVER_CPU)
-        return out
+        argv = python("-m", "bench.client", sink.url, "--transport", transport)
+        argv += ["--concurrency", str(self.plan.forward_concurrency), "--seconds", str(seconds)]
+        return _run_json(argv, cpu=SERVER_CPU)
 
     def forward_drain(self) -> dict[str, Any]:
+        """The drain of a backlog written straight into the queue file (the main figures),
+        then of one queued by ``relay backfill`` (``from_backfill``) and of one queued by
+        webhooks through the relay's intake, dial history and all (``from_intake``). The raw
+        client ceilings are measured first, against the same sink."""
         workdir = self._dir("drain")
-        db = workdir / "queue.db"
-        n = self.plan.dials
-        queue_bytes = prequeue(db, n)
         sink = self.sink(workdir)
         try:
             ceiling = self.client_ceiling(sink)
-            before = sink.count()
-            spawned = time.monotonic()
-            proc, _base = self.start_relay(workdir, sink.url, db, wait=False)
-            try:
-                seconds, first, cpu = _wait_drained(
-                    sink, before, n, proc, timeout=max(120, n / 200)
-                )
-                if seconds == 0:  # a tiny backlog went in one poll: count from the spawn
-                    seconds, first = time.monotonic() - spawned, 0
-                peak = proc.peak_rss_mb()
-            finally:
-                proc.stop()
+            db = workdir / "queue.db"
+            queue_bytes = prequeue(db, self.plan.dials)
+            out = self._drain(workdir, db, sink, self.plan.dials)
+            out["queue_bytes_per_100k"] = round(queue_bytes / self.plan.dials * 100_000)
+            out["from_backfill"] = self._drain_backfill(sink)
+            out["from_intake"] = self._drain_intake(sink)
         finally:
             sink.stop()
+        relay_rps = dig(ceiling, "relay", "rps")
+        for one in (out, out["from_backfill"], out["from_intake"]):
+            # raw aiohttp measured right before this drain (else with the ceilings above):
+            # on a busy machine, rates a minute apart can differ more than the systems do
+            raw = one.get("aiohttp_just_before") or ceiling.get("aiohttp") or {}
+            rate, cpu = one["dials_per_s"], one["cpu_us_per_dial"]
+            one["ratio_to_client_ceiling"] = _ratio(rate, relay_rps)
+            one["ratio_to_aiohttp"] = _ratio(rate, raw.get("rps"))
+            # CPU per POST of raw aiohttp ÷ the relay's CPU per dial: steadier than rates
+            one["cpu_efficiency_to_aiohttp"] = _ratio(raw.get("cpu_us_per_request"), cpu)
+        return {**out, "client_ceiling": ceiling, "sink": sink.kind}
+
+    def _drain(self, workdir: Path, db: Path, sink: Sink, n: int) -> dict[str, Any]:
+        """Start the relay on the queue file ``db`` holding ``n`` due dials; dials/s from the
+        first delivery seen to the last. Raw aiohttp is measured against the sink just
+        before (when the plan measures it), for a ratio of two adjacent measurements."""
+        adjacent = self._raw_client(sink, "aiohttp") if "aiohttp" in self.plan.transports else None
+        before = sink.count()
+        spawned = time.monotonic()
+        proc, _base = self.start_relay(workdir, sink.url, db, wait=False)
+        try:
+            seconds, first, cpu = _wait_drained(sink, before, n, proc, timeout=max(120, n / 200))
+            if seconds == 0:  # a tiny backlog went in one poll: count from the spawn
+                seconds, first = time.monotonic() - spawned, 0
+            peak = proc.peak_rss_mb()
+        finally:
+            proc.stop()
         delivered = n - first
-        rate = delivered / seconds if seconds else 0.0
-        relay_ceiling = ceiling["relay"]["rps"]
         return {
             "dials": n,
             "measured_dials": delivered,
             "seconds": round(seconds, 3),
-            "dials_per_s": round(rate, 1),
-            "client_ceiling": ceiling,
-            "ratio_to_client_ceiling": round(rate / relay_ceiling, 3) if relay_ceiling else None,
+            "dials_per_s": round(delivered / seconds if seconds else 0.0, 1),
             "peak_rss_mb": round(peak, 1),
             "cpu_us_per_dial": _per(cpu, delivered),
-            "queue_bytes_per_100k": round(queue_bytes / n * 100_000),
-            "sink": sink.kind,
+            "aiohttp_just_before": adjacent,
         }
+
+    def _drain_backfill(self, sink: Sink) -> dict[str, Any]:
+        """``relay backfill`` queues the dials (a JSON Lines export of the benchmark's
+        webhooks, through the source's mapping, on the backfill lane), then the drain."""
+        workdir = self._dir("drain-backfill")
+        db = workdir / "queue.db"
+        sources = workdir / "sources.yaml"
+        sources.write_text(SOURCES_YAML)
+        export = workdir / "export.jsonl"
+        with export.open("wb") as out:
+            for i in range(self.plan.dials):
+                out.write(body(f"b-{i}", i) + b"\n")
+        argv = python("-m", "relay", "backfill", "bench", str(export), "--json")
+        argv += ["--queue-url", f"sqlite:///{db}", "--sources-file", str(sources)]
+        env = child_env(RELAY_OUTBOUNDIQ_API_KEY=API_KEY)
+        subprocess.run(argv, check=True, capture_output=True, env={**os.environ, **env})
+        queued = _count(db, "SELECT COUNT(*) FROM dials")
+        return {**self._drain(workdir, db, sink, queued), "filled_by": "relay backfill"}
+
+    def _drain_intake(self, sink: Sink) -> dict[str, Any]:
+        """Webhooks through the relay's intake for ``duration`` s while outboundIQ is down
+        (the forwarder's first attempts fail and its circuit opens), then the relay again
+        against the sink: the drain of the dials never attempted (those the first attempts
+        delayed come due later and are not waited for)."""
+        workdir = self._dir("drain-intake")
+        db = workdir / "queue.db"
+        proc, base = self.start_relay(workdir, f"http://127.0.0.1:{free_port()}", db)
+        try:
+            self.closed_load(base + "/hooks/bench", workdir)
+        finally:
+            proc.stop()
+        fresh = _count(db, "SELECT COUNT(*) FROM dials WHERE attempts = 0")
+        return {**self._drain(workdir, db, sink, fresh), "filled_by": "webhooks (relay intake)"}
 
     # --- 4. a hand-written relay against a slow outboundIQ -----------------------------------
     def naive_vs_relay(self) -> dict[str, Any]:
@@ -465,6 +517,10 @@ _SWEEP_KEYS = (
     "round_rps",
     "errors",
 )
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return round(a / b, 3) if a is not None and b else None
 
 
 def _per(cpu_seconds: float, count: int) -> float | None:

@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator, Coroutine
 from typing import Any, TypedDict
 from urllib.parse import urlsplit
 
-import httpx
 import structlog
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -28,7 +27,7 @@ from relay.console import console_routes
 from relay.core.activity import ActivityFlusher
 from relay.core.retention import HistoryRetention, RejectedRetention
 from relay.core.sources import Source, check_keys, config_warnings, load_configured_sources
-from relay.delivery.client import create_client
+from relay.delivery.client import ForwardClient, create_client
 from relay.delivery.resolver import close_mappings
 from relay.delivery.worker import Forwarder
 from relay.exceptions import ConfigError, QueueError
@@ -109,7 +108,7 @@ def create_app(
     *,
     sources: dict[str, Source] | None = None,
     queue: DialQueue | None = None,
-    client: httpx.AsyncClient | None = None,
+    client: ForwardClient | None = None,
 ) -> RelayApp:
     """Build the relay. Sources come from the settings' file unless given."""
     if sources is None:

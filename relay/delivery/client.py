@@ -1,31 +1,138 @@
-"""``create_client(settings)``: the one HTTP client every delivery shares."""
+"""The forwarder's HTTP client: httpx's types and transports, none of its client middleware.
+
+``create_client(settings)`` builds the one ``ForwardClient`` every delivery shares.
+``ForwardClient.post`` builds each ``httpx.Request`` once (its headers prepared once per key)
+and sends it through the transport's public ``handle_async_request``: no per-request header
+merging, cookie jar, event hooks, auth flow or redirect machinery, which ``httpx.AsyncClient``
+runs on every request and the forwarder never needs (docs/benchmarks.md, issue 22).
+
+What the forwarder relies on is unchanged: timeouts raise ``httpx.TimeoutException``, a
+refused connection ``httpx.ConnectError``, other failures ``httpx.TransportError``; no
+redirect is followed (a 3xx is an answer like any other); no cookie is kept between
+deliveries; keep-alive limits come from ``httpx.Limits`` (``relay.delivery.transport``).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 import httpx
 
 from relay.config.settings import Settings
-from relay.delivery.transport import AiohttpTransport, RelayClient
+from relay.delivery.transport import Http1Transport
 
-__all__ = ["create_client"]
+__all__ = ["ForwardClient", "create_client"]
 
 
-def create_client(settings: Settings) -> httpx.AsyncClient:
-    """The one HTTP client every delivery shares: httpx's API on aiohttp's connection pool.
+class ForwardClient:
+    """POSTs to one base URL through ``transport`` (any ``httpx.AsyncBaseTransport``).
+
+    ``post(path, content=..., headers=...)`` answers an ``httpx.Response`` whose body is read,
+    as ``httpx.AsyncClient.post`` does. ``headers`` are added to ``default_headers`` (an extra
+    header of the same name replaces the default one)."""
+
+    _CACHE_MAX = 64  # distinct paths and distinct extra headers remembered (keys, not dials)
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        transport: httpx.AsyncBaseTransport,
+        timeout: httpx.Timeout,
+        default_headers: Mapping[str, str] | None = None,
+    ) -> None:
+        self.base_url = httpx.URL(base_url.rstrip("/"))
+        self.transport = transport
+        self._timeout = timeout.as_dict()
+        self._defaults = dict(default_headers or {})
+        self._urls: dict[str, httpx.URL] = {}
+        self._headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
+
+    def url(self, path: str) -> httpx.URL:
+        """``path`` under the base URL (remembered: the forwarder posts to one path)."""
+        url = self._urls.get(path)
+        if url is None:
+            url = self.base_url.copy_with(raw_path=self.base_url.raw_path.rstrip(b"/") + b"/")
+            url = url.join(path.lstrip("/"))
+            if len(self._urls) < self._CACHE_MAX:
+                self._urls[path] = url
+        return url
+
+    def headers(self, extra: Mapping[str, str] | None) -> httpx.Headers:
+        """The defaults with ``extra`` (prepared once per distinct ``extra``: one per key)."""
+        key = tuple(extra.items()) if extra else ()
+        headers = self._headers.get(key)
+        if headers is None:
+            merged = {"host": ("Host", self.base_url.netloc.decode("ascii"))}
+            merged.update({k.lower(): (k, v) for k, v in self._defaults.items()})
+            merged.update({k.lower(): (k, v) for k, v in key})
+            headers = httpx.Headers([pair for pair in merged.values()])
+            if len(self._headers) >= self._CACHE_MAX:
+                self._headers.clear()  # a reload that changed every key: start again
+            self._headers[key] = headers
+        return headers
+
+    def request(
+        self, path: str, content: bytes, headers: Mapping[str, str] | None = None
+    ) -> httpx.Request:
+        """The ``POST`` of ``content`` to ``path``: Host and Content-Length set, body in hand."""
+        url = self.url(path)
+        prepared = httpx.Headers(self.headers(headers))  # a copy: the request may be changed
+        prepared["Content-Length"] = str(len(content))
+        request = httpx.Request(
+            "POST",
+            url,
+            headers=prepared,
+            stream=httpx.ByteStream(content),
+            extensions={"timeout": self._timeout},
+        )
+        request.read()  # the body in hand (``request.content``) without re-deriving headers
+        return request
+
+    async def post(
+        self, path: str, *, content: bytes, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
+        """POST ``content`` to ``path``; the answer with its body read (raises what the
+        transport raises: ``httpx.TimeoutException``, ``httpx.TransportError``)."""
+        request = self.request(path, content, headers)
+        response = await self.transport.handle_async_request(request)
+        try:
+            if isinstance(response.stream, httpx.SyncByteStream):
+                response.read()  # a body already in memory: no async iteration needed
+            else:
+                await response.aread()
+        finally:
+            await response.aclose()
+        return response
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+    async def __aenter__(self) -> ForwardClient:
+        return self
+
+    async def __aexit__(self, *_exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"ForwardClient({str(self.base_url)!r})"
+
+
+def create_client(settings: Settings) -> ForwardClient:
+    """The one HTTP client every delivery shares: httpx's types on ``Http1Transport``.
 
     The transport was chosen by measurement (docs/benchmarks.md): httpx's default transport
-    caps one process at about 1,000 POSTs/s; this one at about 5,000.
+    caps one process at about 1,000 POSTs/s; aiohttp's client costs about four times this
+    one's CPU per POST.
     """
     limits = httpx.Limits(
         max_connections=settings.forward_concurrency,
         max_keepalive_connections=settings.forward_concurrency,
         keepalive_expiry=30,
     )
-    return RelayClient(
-        base_url=settings.outboundiq_url.rstrip("/"),
+    return ForwardClient(
+        base_url=settings.outboundiq_url,
         timeout=httpx.Timeout(settings.forward_timeout_seconds),
-        limits=limits,
-        headers={"User-Agent": "outboundiq-relay", "Content-Type": "application/json"},
-        follow_redirects=False,
-        transport=AiohttpTransport(limits=limits),
+        default_headers={"User-Agent": "outboundiq-relay", "Content-Type": "application/json"},
+        transport=Http1Transport(limits=limits),
     )

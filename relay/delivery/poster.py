@@ -16,6 +16,7 @@ import httpx
 from pydantic import SecretStr
 
 from relay.core.tokens import TokenBucket
+from relay.delivery.client import ForwardClient
 from relay.delivery.holds import key_id
 from relay.obs.metrics import RelayMetrics
 from relay.queue.base import LeasedDial
@@ -41,7 +42,7 @@ class Poster:
     """Sends dials through ``client`` (``relay.delivery.client.create_client``)."""
 
     def __init__(
-        self, client: httpx.AsyncClient, metrics: RelayMetrics, *, rate_per_key: float = 0.0
+        self, client: ForwardClient, metrics: RelayMetrics, *, rate_per_key: float = 0.0
     ) -> None:
         self.client = client
         self.metrics = metrics
@@ -73,8 +74,14 @@ class Poster:
             self.metrics.forward_latency.observe(time.perf_counter() - started)
         return PostResult(
             response.status_code,
-            response.text[:BODY_LIMIT],
+            _text(response.content),
             response.headers.get("retry-after"),
             f"http {response.status_code}",
             time.perf_counter() - started,
         )
+
+
+def _text(body: bytes) -> str:
+    """The start of an answer as text. outboundIQ answers JSON, which is UTF-8: decoded as
+    such (``Response.text`` would first look for a charset in the headers, on every POST)."""
+    return body[: BODY_LIMIT * 4].decode("utf-8", "replace")[:BODY_LIMIT]

@@ -1,7 +1,8 @@
 """The forwarder: leases due dials and POSTs them to outboundIQ until outboundIQ has them.
 
-One shared ``httpx.AsyncClient``; bounded concurrency; every dial on its own schedule, so a
-dial that keeps failing never delays the others. Two pauses protect everyone:
+One shared ``ForwardClient`` (``relay.delivery.client``); bounded concurrency; every dial on
+its own schedule, so a dial that keeps failing never delays the others. Two pauses protect
+everyone:
 
 * **Key hold** (401/403): the key's sources stop sending; their waiting dials are pushed to
   the next probe, and once a minute one of their dials probes the key. A 2xx (or a config
@@ -24,13 +25,13 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
-import httpx
 import structlog
 
 from relay.config.settings import Settings
 from relay.core.sources import Source
 from relay.delivery.attempt import Deliverer
 from relay.delivery.circuit import Circuit
+from relay.delivery.client import ForwardClient
 from relay.delivery.holds import KeyHolds
 from relay.delivery.outcomes import ForwarderState, Outcomes
 from relay.delivery.poster import Poster
@@ -56,7 +57,7 @@ class Forwarder:
         queue: DeliveryQueue,
         sources: dict[str, Source],
         settings: Settings,
-        client: httpx.AsyncClient,
+        client: ForwardClient,
         metrics: RelayMetrics,
         events: EventFeed | None = None,
         tally: OutcomeTally | None = None,
@@ -186,7 +187,7 @@ class Forwarder:
                 break
             for dial in batch:
                 self._spawn(dial)
-            if not batch:
+            if len(batch) < free:  # everything due was leased: wait for more, or its time
                 await self._idle(now)
 
     async def _next_batch(self, free: int, now: float) -> list[LeasedDial]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 import shutil
 import ssl
 import subprocess
@@ -11,9 +13,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+import uvloop
 
 from relay.config.settings import Settings
-from relay.delivery.client import create_client
+from relay.delivery.client import ForwardClient, create_client
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply, free_port
 
 pytestmark = pytest.mark.anyio
@@ -101,3 +104,149 @@ async def test_tls_certificates_are_verified(tmp_path: Path) -> None:
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- the transport's own HTTP/1.1, against a raw server that answers exactly these bytes --------
+
+OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+class RawServer:
+    """A real TCP server: reads each request (head and Content-Length body) and answers the
+    next of ``answers`` (bytes; ``None`` closes the connection without answering; ``b""``
+    answers nothing and waits). Counts connections and keeps every request's head."""
+
+    def __init__(self, *answers: bytes | None, delay: float = 0.0) -> None:
+        self.answers = list(answers)
+        self.delay = delay
+        self.connections = 0
+        self.open_now = 0
+        self.most_open = 0
+        self.heads: list[bytes] = []
+        self.server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+
+    async def __aexit__(self, *_exc: object) -> None:
+        assert self.server is not None
+        self.server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        self.open_now += 1
+        self.most_open = max(self.most_open, self.open_now)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = re.search(rb"(?i)content-length: *(\d+)", head)
+                if length:
+                    await reader.readexactly(int(length.group(1)))
+                self.heads.append(head)
+                await asyncio.sleep(self.delay)
+                answer = self.answers.pop(0) if self.answers else OK
+                if answer is None:
+                    return
+                if not answer:
+                    await asyncio.sleep(3600)
+                writer.write(answer)
+                await writer.drain()
+                if b"connection: close" in answer.lower():
+                    return
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            self.open_now -= 1
+            writer.close()
+
+
+def _client(url: str, *, connections: int = 8, timeout: float = 2.0) -> ForwardClient:
+    settings = Settings(
+        outboundiq_url=url, forward_concurrency=connections, forward_timeout_seconds=timeout
+    )
+    return create_client(settings)
+
+
+async def test_keep_alive_connections_are_reused() -> None:
+    raw = RawServer()
+    async with raw as url, _client(url) as client:
+        for _ in range(5):
+            assert (await client.post("/dials", content=b"{}")).status_code == 200
+    assert raw.connections == 1
+    head = raw.heads[0].decode()
+    assert head.startswith("POST /dials HTTP/1.1\r\n")
+    assert "Content-Length: 2\r\n" in head and f"Host: {url[7:]}\r\n" in head
+
+
+async def test_connections_never_exceed_the_limit() -> None:
+    raw = RawServer(delay=0.05)
+    async with raw as url, _client(url, connections=2) as client:
+        answers = await asyncio.gather(*(client.post("/dials", content=b"{}") for _ in range(6)))
+    assert [a.status_code for a in answers] == [200] * 6
+    assert raw.most_open <= 2 and raw.connections == 2
+
+
+async def test_answers_framed_by_chunks_or_by_the_close_are_read_whole() -> None:
+    chunked = (
+        b"HTTP/1.1 503 Busy\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+    )
+    until_close = b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"
+    raw = RawServer(chunked, until_close)
+    async with raw as url, _client(url) as client:
+        first = await client.post("/dials", content=b"{}")
+        second = await client.post("/dials", content=b"{}")
+        third = await client.post("/dials", content=b"{}")
+    assert (first.status_code, first.content, first.reason_phrase) == (503, b"abcde", "Busy")
+    assert (second.status_code, second.content) == (200, b"until the end")
+    assert third.content == b"ok"
+    assert raw.connections == 2  # the close-framed answer ended its connection
+
+
+async def test_an_answer_that_is_not_http_is_a_protocol_error() -> None:
+    async with RawServer(b"SSH-2.0-OpenSSH\r\n\r\n") as url, _client(url) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post("/dials", content=b"{}")
+
+
+async def test_a_stalled_answer_is_a_read_timeout() -> None:
+    stalled = b""  # the server reads the request and never answers
+    async with RawServer(stalled) as url, _client(url, timeout=0.2) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            await client.post("/dials", content=b"{}")
+
+
+async def test_a_connection_closed_mid_answer_is_a_read_error() -> None:
+    cut = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\nConnection: close\r\n\r\nonly part"
+    async with RawServer(cut) as url, _client(url) as client:
+        with pytest.raises(httpx.ReadError):
+            await client.post("/dials", content=b"{}")
+
+
+async def test_a_header_with_a_line_break_is_never_sent() -> None:
+    raw = RawServer()
+    async with raw as url, _client(url) as client:
+        with pytest.raises(httpx.LocalProtocolError):
+            await client.post("/dials", content=b"{}", headers={"Authorization": "a\r\nX-Evil: 1"})
+    assert raw.heads == []
+
+
+def test_the_transport_runs_on_uvloop() -> None:
+    """The relay's server runs uvloop (whose transports are not asyncio's classes)."""
+
+    async def round_trip() -> tuple[int, bytes, int]:
+        raw = RawServer()
+        async with raw as url, _client(url) as client:
+            first = await client.post("/dials", content=b"{}")
+            await client.post("/dials", content=b"{}")
+        return first.status_code, first.content, raw.connections
+
+    assert uvloop.run(round_trip()) == (200, b"ok", 1)
+
+
+async def test_a_base_url_with_a_path_keeps_it() -> None:
+    """RELAY_OUTBOUNDIQ_URL may carry a path prefix: the POST goes under it, as with httpx."""
+    raw = RawServer()
+    async with raw as url, _client(url + "/v1/") as client:
+        await client.post("/dials", content=b"{}")
+    assert raw.heads[0].startswith(b"POST /v1/dials HTTP/1.1\r\n")

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import httpx
 import pytest
 
 from relay.config.settings import Settings
@@ -32,7 +31,7 @@ def test_new_dials_do_not_wake_the_loop_while_the_circuit_is_open(tmp_path: Path
             queue=SqliteQueue(tmp_path / "q.db"),
             sources={},
             settings=Settings(),
-            client=httpx.AsyncClient(),
+            client=create_client(Settings()),
             metrics=RelayMetrics(),
         )
 
