@@ -17,6 +17,7 @@ import uvloop
 
 from relay.config.settings import Settings
 from relay.delivery.client import ForwardClient, create_client
+from relay.delivery.transport import Http1Transport
 from tests.support.fake_outboundiq import FakeOutboundIQ, Reply, free_port
 
 pytestmark = pytest.mark.anyio
@@ -76,16 +77,31 @@ async def test_dropped_connection_is_a_transport_error(fake: FakeOutboundIQ) -> 
             await client.post("/dials", content=b"{}")
 
 
-def _tls_server(tmp_path: Path) -> tuple[ThreadingHTTPServer, str]:
+class _Accepts(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        self.send_response(202)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def _tls_server(
+    tmp_path: Path, handler: type[BaseHTTPRequestHandler] = BaseHTTPRequestHandler
+) -> tuple[ThreadingHTTPServer, str]:
     """An HTTPS server with a self-signed certificate (which no client should trust)."""
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    args = ["-subj", "/CN=127.0.0.1", "-keyout", str(key), "-out", str(cert)]
+    args = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    args += ["-keyout", str(key), "-out", str(cert)]
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *args],
         check=True,
         capture_output=True,
     )
-    server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     server.socket = context.wrap_socket(server.socket, server_side=True)
@@ -101,6 +117,25 @@ async def test_tls_certificates_are_verified(tmp_path: Path) -> None:
         async with create_client(_settings(url)) as client:
             with pytest.raises(httpx.ConnectError, match="certificate"):
                 await client.post("/dials", content=b"{}")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs the openssl command")
+async def test_a_trusted_tls_destination_gets_the_post(tmp_path: Path) -> None:
+    """Over TLS with a certificate the client trusts, the POST goes through, twice on one
+    connection (as to api.outboundiq.cloud)."""
+    server, url = _tls_server(tmp_path, _Accepts)
+    trusted = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+    transport = Http1Transport(limits=httpx.Limits(max_connections=1), verify=trusted)
+    client = ForwardClient(base_url=url, transport=transport, timeout=httpx.Timeout(5.0))
+    try:
+        async with client:
+            for n in range(2):
+                answer = await client.post("/dials", content=b'{"n": %d}' % n)
+                assert answer.status_code == 202
+                assert answer.content == b'{"n": %d}' % n
     finally:
         server.shutdown()
         server.server_close()
