@@ -78,8 +78,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             for what in ("intake", "drain")
         },
         # intake with the console open (overview polled, live stream read) ÷ closed, same run
-        "console_open_to_closed": _get(results, "console_open", "console_open_to_closed"),
-        "console_fixed_rate_cpu_open_to_closed": _get(
+        "console_open_to_closed": dig(results, "console_open", "console_open_to_closed"),
+        "console_fixed_rate_cpu_open_to_closed": dig(
             results, "console_open", "fixed_rate_cpu_open_to_closed"
         ),
     }
