@@ -32,7 +32,9 @@ OPERATIONS = Path(__file__).parents[3] / "docs" / "operations.md"
 def documented_outcomes() -> set[str]:
     """The outcome labels docs/operations.md lists for relay_webhooks_total."""
     row = next(
-        line for line in OPERATIONS.read_text().splitlines() if "`relay_webhooks_total" in line
+        line
+        for line in OPERATIONS.read_text().splitlines()
+        if line.startswith("| `relay_webhooks_total")  # the metrics table's row
     )
     listed = row.split("intake answers:")[1].split("|")[0].split(". ")[0]
     return {re.sub(r"\(.*\)", "", word).strip() for word in listed.split(",")}
