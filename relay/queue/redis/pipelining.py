@@ -1,10 +1,15 @@
-"""Script calls grouped per event-loop turn: one pipeline, one round trip for all of them.
+"""Script calls grouped: one pipeline, one round trip for every call that waits.
 
 Intake runs one Lua script per webhook (``enqueue``). Sent one at a time, the webhooks that
 arrive together cost one round trip each and hold one pooled connection each. Instead, the
-calls made during one turn of the event loop wait in a list, and at the end of that turn
-they go to Redis together, as one pipeline (``transaction=False``) on one connection: one
-round trip. The SQLite queue groups its commits the same way (``relay.queue.sqlite.writer``).
+calls wait in a list and go to Redis together, as one pipeline (``transaction=False``) on one
+connection: one round trip (a group commit, like the SQLite queue's writer,
+``relay.queue.sqlite.writer``). When to send: at the end of the event-loop turn the first
+call was made in, unless ``IN_FLIGHT`` pipelines are already on their way; then the calls
+keep collecting until one of those is answered, and all of them go in the next pipeline. Under
+load that makes the pipelines as large as the webhooks that arrive during a round trip (and
+the relay's share of a round trip, packing and reading, is paid once per pipeline); when
+the relay is idle a call still goes at the end of its own turn.
 
 Each call still gets its own answer: its script's reply, or its script's own error (a script
 refused with ``OOM`` fails that call only). When the pipeline as a whole fails (the
@@ -31,11 +36,13 @@ from redis import exceptions as rexc
 from redis.asyncio import Redis
 
 if TYPE_CHECKING:
+    from redis.asyncio.connection import AbstractConnection
     from redis.commands.core import AsyncScript
 
-__all__ = ["BATCH_MAX", "TurnPipeline"]
+__all__ = ["BATCH_MAX", "IN_FLIGHT", "TurnPipeline", "pack"]
 
 BATCH_MAX = 1024  # calls in one pipeline at most
+IN_FLIGHT = 1  # pipelines on their way at once; later calls wait for the next one
 
 # One call: the script's name, its keys and arguments, and the future that gets its answer.
 _Call = tuple[str, Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
@@ -57,9 +64,10 @@ class TurnPipeline:
         """
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Any] = loop.create_future()
-        if not self._pending:
-            # The first call of this turn: send once every task ready now has run.
-            loop.call_soon(self._flush)
+        if not self._pending and len(self._sending) < IN_FLIGHT:
+            # The first call to wait: send once every task ready now has run (unless a
+            # pipeline in flight is answered first: then it goes with that one's successor).
+            loop.call_soon(self._flush_if_free)
         self._pending.append((name, keys, args, fut))
         if len(self._pending) >= BATCH_MAX:
             self._flush()
@@ -72,12 +80,22 @@ class TurnPipeline:
         while self._sending:
             await asyncio.gather(*self._sending, return_exceptions=True)
 
+    def _flush_if_free(self) -> None:
+        if len(self._sending) < IN_FLIGHT:
+            self._flush()
+
     def _flush(self) -> None:
         calls, self._pending = self._pending, []
         if calls:
             task = asyncio.get_running_loop().create_task(self._send(calls))
             self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+            task.add_done_callback(self._sent)
+
+    def _sent(self, task: asyncio.Task[None]) -> None:
+        """A pipeline was answered: what waited meanwhile goes now, in one pipeline."""
+        self._sending.discard(task)
+        if self._pending and len(self._sending) < IN_FLIGHT:
+            self._flush()
 
     async def _send(self, calls: list[_Call]) -> None:
         try:
@@ -108,7 +126,56 @@ class TurnPipeline:
         return replies
 
     async def _pipeline(self, calls: list[_Call]) -> list[Any]:
-        pipe = self._client.pipeline(transaction=False)
-        for name, keys, args, _fut in calls:
-            pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
-        return list(await pipe.execute(raise_on_error=False))
+        """One round trip: the calls' ``EVALSHA`` commands packed here (``pack``) and written
+        in one go on one pooled connection, then their replies read in order (a reply that is
+        an error stays that call's). A broken connection: reconnected and sent again once, as
+        redis-py's own pipelines are (``Connection.retry``)."""
+        data = pack([(self._scripts[name].sha, keys, args) for name, keys, args, _fut in calls])
+        pool = self._client.connection_pool
+        conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
+        try:
+            replies: list[Any] = await conn.retry.call_with_retry(
+                lambda: _exchange(conn, data, len(calls)), lambda _error: conn.disconnect()
+            )
+            return replies
+        except BaseException:
+            # replies may still be on their way: this connection must not be used again as is
+            await conn.disconnect(nowait=True)
+            raise
+        finally:
+            await pool.release(conn)
+
+
+async def _exchange(conn: AbstractConnection, data: bytes, count: int) -> list[Any]:
+    await conn.send_packed_command(data)
+    replies: list[Any] = []
+    for _ in range(count):
+        try:
+            replies.append(await conn.read_response())
+        except rexc.ResponseError as exc:  # this script's own error: the others stand
+            replies.append(exc)
+    return replies
+
+
+_EVALSHA = b"$7\r\nEVALSHA\r\n"
+
+
+def pack(calls: Sequence[tuple[str, Sequence[Any], Sequence[Any]]]) -> bytes:
+    """``EVALSHA sha numkeys keys... args...`` for each call, in Redis's protocol (RESP), as
+    redis-py packs them (``str`` UTF-8, ``int``/``float`` as ``repr``), without its per
+    argument overhead: the intake's hot path packs one per webhook."""
+    out: list[bytes] = []
+    append = out.append
+    for sha, keys, args in calls:
+        append(b"*%d\r\n%b$40\r\n%b\r\n" % (len(keys) + len(args) + 3, _EVALSHA, sha.encode()))
+        count = str(len(keys)).encode()
+        append(b"$%d\r\n%b\r\n" % (len(count), count))
+        for value in (*keys, *args):
+            if isinstance(value, str):
+                value = value.encode()
+            elif not isinstance(value, bytes):
+                if isinstance(value, bool) or not isinstance(value, int | float):
+                    raise TypeError(f"cannot send {type(value).__name__} to Redis")
+                value = repr(value).encode()
+            append(b"$%d\r\n%b\r\n" % (len(value), value))
+    return b"".join(out)
