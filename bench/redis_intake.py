@@ -5,8 +5,9 @@ rounds at the run's closed-loop connections, like the SQLite intake ceilings. Re
 private ``redis-server`` per round (``appendonly yes``, ``appendfsync everysec``, as
 docs/redis.md asks), pinned with the load generator, so its ``INFO`` counts only this relay:
 
-* ``commands_per_dial``: Redis commands the relay sent per stored dial (``INFO stats``
-  ``total_commands_processed``, delta over the load);
+* ``commands_per_dial``: Redis commands run per stored dial (``INFO stats``
+  ``total_commands_processed``, delta over the load: the scripts' own commands included);
+  ``scripts_per_dial``: ``EVALSHA`` calls (``INFO commandstats``);
 * ``round_trips_per_dial``: socket reads Redis served per stored dial
   (``total_reads_processed``): one per round trip, a pipeline read in one go counting once;
 * ``redis_cpu_us_per_dial``: Redis's own CPU per stored dial.
@@ -46,9 +47,11 @@ class _DurableRedis(Store):
     def counters(self) -> dict[str, int]:
         with redis.Redis.from_url(self.url) as client:
             stats = client.info("stats")
+            scripts = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
         return {
             "commands": int(stats["total_commands_processed"]),
             "reads": int(stats["total_reads_processed"]),
+            "scripts": int(scripts),
         }
 
 
@@ -77,12 +80,14 @@ def _relay_round(bench: Bench, connections: int) -> dict[str, Any]:
         "durable": stored >= accepted,
         "cpu_us_per_request": _per(cpu, got.requests),
         "redis_cpu_us_per_dial": _per(server_cpu, stored),
-        "commands_per_dial": round((after["commands"] - before["commands"]) / stored, 3)
-        if stored
-        else None,
-        "round_trips_per_dial": round((after["reads"] - before["reads"]) / stored, 3)
-        if stored
-        else None,
+        **{
+            f"{name}_per_dial": round((after[key] - before[key]) / stored, 3) if stored else None
+            for name, key in (
+                ("commands", "commands"),
+                ("scripts", "scripts"),
+                ("round_trips", "reads"),
+            )
+        },
     }
 
 

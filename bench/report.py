@@ -224,8 +224,9 @@ def table(results: dict[str, Any]) -> str:
             f"{redis_run['relay_to_bare']} ({relay['rps']:,.0f} / "
             f"{redis_run['bare']['rps']:,.0f} /s), {relay['cpu_us_per_request']} µs relay CPU, "
             f"{relay['redis_cpu_us_per_dial']} µs Redis CPU per dial; "
-            f"{relay['commands_per_dial']} commands and {relay['round_trips_per_dial']} round "
-            f"trips per dial; durable {redis_run['durable']}"
+            f"{relay.get('scripts_per_dial')} scripts, {relay['commands_per_dial']} commands "
+            f"and {relay['round_trips_per_dial']} round trips per dial; "
+            f"durable {redis_run['durable']}"
         )
     lines.append("")
     lines.append("ratios: " + ", ".join(f"{k}={v}" for k, v in ratios(results).items()))
