@@ -11,10 +11,17 @@ load that makes the pipelines as large as the webhooks that arrive during a roun
 the relay's share of a round trip, packing and reading, is paid once per pipeline); when
 the relay is idle a call still goes at the end of its own turn.
 
-Each call still gets its own answer: its script's reply, or its script's own error (a script
-refused with ``OOM`` fails that call only). When the pipeline as a whole fails (the
+The ``enqueue`` calls of one pipeline go as one call of ``enqueue_each`` (``BATCHED``): one
+script call for all of them (Redis sets up one script run, not one per webhook), each dial
+stored on its own inside it (a dial that fails, ``pcall``, does not stop the others). The
+relay packs the commands itself (``pack``: redis-py's packer costs more than the rest of
+the round trip) and reads the replies in order.
+
+Each call still gets its own answer: its script's reply, or its own error (a dial refused
+with ``OOM`` or ``WRONGTYPE`` fails that call only). When the pipeline as a whole fails (the
 connection broke, or no pooled connection came free within the pool timeout), every call in
-it gets that error. Nothing is answered as stored unless Redis replied that it stored it:
+it gets that error (so does every call of a batch script that Redis refused as a
+whole). Nothing is answered as stored unless Redis replied that it stored it:
 Redis may have run some scripts of a failed pipeline, and a dialer that retries such a
 webhook is answered ``200 duplicate`` (the dedupe marker was stored with the dial). One
 pipeline's failure never touches another's calls. After a broken connection redis-py sends
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from redis import exceptions as rexc
@@ -39,13 +47,29 @@ if TYPE_CHECKING:
     from redis.asyncio.connection import AbstractConnection
     from redis.commands.core import AsyncScript
 
-__all__ = ["BATCH_MAX", "IN_FLIGHT", "TurnPipeline", "pack"]
+__all__ = ["BATCHED", "BATCH_MAX", "IN_FLIGHT", "TurnPipeline", "pack"]
 
 BATCH_MAX = 1024  # calls in one pipeline at most
 IN_FLIGHT = 1  # pipelines on their way at once; later calls wait for the next one
 
+# Scripts whose calls of one pipeline go as one call of a batch script, one answer per call.
+BATCHED = {"enqueue": "enqueue_each"}
+
+
 # One call: the script's name, its keys and arguments, and the future that gets its answer.
 _Call = tuple[str, Sequence[Any], Sequence[Any], "asyncio.Future[Any]"]
+
+
+@dataclass(slots=True)
+class _Command:
+    """One ``EVALSHA``: the script's SHA, keys and arguments, and the calls it answers (a
+    ``batch`` script's reply is a list, one answer per call)."""
+
+    sha: str
+    keys: list[Any]
+    args: list[Any]
+    calls: list[int]
+    batch: bool = False
 
 
 class TurnPipeline:
@@ -118,32 +142,65 @@ class TurnPipeline:
         replies = await self._pipeline(calls)
         missing = [i for i, reply in enumerate(replies) if isinstance(reply, rexc.NoScriptError)]
         if missing:  # Redis lost its script cache: load the scripts, send those calls again
-            for name in sorted({calls[i][0] for i in missing}):
+            names = {calls[i][0] for i in missing}
+            for name in sorted(names | {BATCHED[n] for n in names if n in BATCHED}):
                 await self._client.script_load(self._scripts[name].script)
             again = await self._pipeline([calls[i] for i in missing])
             for i, reply in zip(missing, again, strict=True):
                 replies[i] = reply
         return replies
 
+    def _commands(self, calls: list[_Call]) -> list[_Command]:
+        """The ``EVALSHA`` commands for ``calls``: the calls of a script in ``BATCHED`` go in
+        one command of its batch script (their dedupe markers after the shared key base,
+        their arguments one after the other), the others one command each."""
+        commands: list[_Command] = []
+        batches: dict[str, _Command] = {}
+        for i, (name, keys, args, _fut) in enumerate(calls):
+            batch = BATCHED.get(name)
+            if batch is None:
+                commands.append(_Command(self._scripts[name].sha, list(keys), list(args), [i]))
+                continue
+            command = batches.get(batch)
+            if command is None:
+                command = _Command(self._scripts[batch].sha, list(keys), list(args), [i], True)
+                batches[batch] = command
+                commands.append(command)
+            else:
+                command.keys.extend(keys[1:])
+                command.args.extend(args)
+                command.calls.append(i)
+        return commands
+
     async def _pipeline(self, calls: list[_Call]) -> list[Any]:
         """One round trip: the calls' ``EVALSHA`` commands packed here (``pack``) and written
         in one go on one pooled connection, then their replies read in order (a reply that is
-        an error stays that call's). A broken connection: reconnected and sent again once, as
-        redis-py's own pipelines are (``Connection.retry``)."""
-        data = pack([(self._scripts[name].sha, keys, args) for name, keys, args, _fut in calls])
+        an error stays that call's; a batch script's reply is a list with one answer per
+        call, or its one error for all of them). A broken connection: reconnected and sent
+        again once, as redis-py's own pipelines are (``Connection.retry``)."""
+        commands = self._commands(calls)
+        data = pack([(c.sha, c.keys, c.args) for c in commands])
         pool = self._client.connection_pool
         conn: AbstractConnection = await pool.get_connection()  # type: ignore[no-untyped-call]
         try:
             replies: list[Any] = await conn.retry.call_with_retry(
-                lambda: _exchange(conn, data, len(calls)), lambda _error: conn.disconnect()
+                lambda: _exchange(conn, data, len(commands)), lambda _error: conn.disconnect()
             )
-            return replies
         except BaseException:
             # replies may still be on their way: this connection must not be used again as is
             await conn.disconnect(nowait=True)
             raise
         finally:
             await pool.release(conn)
+        out: list[Any] = [None] * len(calls)
+        for command, reply in zip(commands, replies, strict=True):
+            if command.batch and isinstance(reply, list):
+                for i, each in zip(command.calls, reply, strict=True):
+                    out[i] = each
+            else:  # one call's reply, or a batch script's error: each of its calls'
+                for i in command.calls:
+                    out[i] = reply
+        return out
 
 
 async def _exchange(conn: AbstractConnection, data: bytes, count: int) -> list[Any]:
