@@ -151,3 +151,22 @@ async def test_close_sends_what_waits(make_queue: MakeQueue, private_redis: Priv
         while r.info("clients")["connected_clients"] > 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert r.info("clients")["connected_clients"] == 1  # this one
+
+
+async def test_enqueues_and_held_legs_in_one_pipeline(make_queue: MakeQueue) -> None:
+    """A turn's enqueues (one batch script call) and a coalescing source's first and later
+    legs (their own script calls) share a pipeline; each gets its own answer, in order."""
+    q = await make_queue()
+
+    def merge(held: bytes, later: bytes) -> bytes:
+        return held
+
+    answers = await asyncio.gather(
+        q.enqueue(new("e1"), 60),
+        q.coalesce(new("call"), 60, window=100, merge=merge),
+        q.enqueue(new("e1"), 60),
+        q.enqueue(new("e2"), 60),
+    )
+    assert answers == [True, "queued", False, True]
+    assert await q.coalesce(new("call"), 60, window=100, merge=merge) == "coalesced"
+    assert (await q.stats(now=time.time())).ready == 2
