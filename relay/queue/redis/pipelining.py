@@ -73,7 +73,7 @@ class _Command:
 
 
 class TurnPipeline:
-    """``await call(script, keys, args)``: the script's reply, sent in this turn's pipeline."""
+    """``await call(script, keys, args)``: the script's reply, sent in the next pipeline."""
 
     def __init__(self, client: Redis, scripts: Mapping[str, AsyncScript]) -> None:
         self._client = client
@@ -82,7 +82,7 @@ class TurnPipeline:
         self._sending: set[asyncio.Task[None]] = set()
 
     async def call(self, name: str, keys: Sequence[Any], args: Sequence[Any]) -> Any:
-        """Run script ``name`` with the other calls of this loop turn; its reply.
+        """Run script ``name`` with the other calls that wait for the next pipeline; its reply.
 
         Redis errors are raised as redis-py raised them (``RedisConnection._op`` translates).
         """
