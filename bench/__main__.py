@@ -19,6 +19,7 @@ from bench.console import console_cost
 from bench.history import history_cost
 from bench.load import wrk_available
 from bench.procs import cores, nginx_binary
+from bench.redis_intake import redis_intake
 from bench.report import ratios, table, targets
 from bench.scenarios import Bench, Plan
 
@@ -34,6 +35,7 @@ SCENARIOS = (
     "backlog",
     "history",
     "console",
+    "redis-intake",
 )
 
 
@@ -83,6 +85,7 @@ def run(plan: Plan, only: tuple[str, ...] = SCENARIOS) -> dict[str, Any]:
         "backlog_rss": bench.backlog_rss,
         "dial_history": lambda: history_cost(bench),
         "console_open": lambda: console_cost(bench),
+        "redis_intake": lambda: redis_intake(bench),
     }
     names = dict(zip(SCENARIOS, steps, strict=True))
     results: dict[str, Any] = {}

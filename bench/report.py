@@ -82,6 +82,11 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "console_fixed_rate_cpu_open_to_closed": dig(
             results, "console_open", "fixed_rate_cpu_open_to_closed"
         ),
+        # intake over Redis (one replica) ÷ bare Starlette, same run
+        "redis_intake_to_bare": _get(results, "redis_intake", "relay_to_bare"),
+        "redis_round_trips_per_dial": _get(
+            results, "redis_intake", "relay", "round_trips_per_dial"
+        ),
     }
 
 
@@ -249,6 +254,18 @@ def table(results: dict[str, Any]) -> str:
             f"{console['fixed_rate_cpu_us_per_request']['off']} µs); "
             f"{on['overview_polls']} overview polls, "
             f"{on['streamed_events']:,} events streamed ({on['stream_missed_events']} missed)"
+        )
+    redis_run = results.get("redis_intake")
+    if redis_run and "relay" in redis_run:
+        relay = redis_run["relay"]
+        lines.append(
+            f"8 intake over Redis / bare at {redis_run['connections']} connections: "
+            f"{redis_run['relay_to_bare']} ({relay['rps']:,.0f} / "
+            f"{redis_run['bare']['rps']:,.0f} /s), {relay['cpu_us_per_request']} µs relay CPU, "
+            f"{relay['redis_cpu_us_per_dial']} µs Redis CPU per dial; "
+            f"{relay.get('scripts_per_dial')} scripts, {relay['commands_per_dial']} commands "
+            f"and {relay['round_trips_per_dial']} round trips per dial; "
+            f"durable {redis_run['durable']}"
         )
     lines.append("")
     lines.append("ratios: " + ", ".join(f"{k}={v}" for k, v in ratios(results).items()))

@@ -99,7 +99,7 @@ def parse_request(
             data = orjson.loads(body)
         except orjson.JSONDecodeError as exc:
             raise MappingError([Problem("body", malformed_json(exc))]) from None
-        if max_depth is not None and json_too_deep(data, max_depth):
+        if max_depth is not None and _may_nest(body, max_depth) and json_too_deep(data, max_depth):
             raise MappingError([Problem("body", f"JSON nested deeper than {max_depth} levels")])
         if query and isinstance(data, dict):
             data = {**query, **data}
@@ -312,6 +312,13 @@ async def keep_rejected(
             problems=[p.as_dict() for p in problems],
         )
     )
+
+
+def _may_nest(body: bytes, limit: int) -> bool:
+    """Whether a JSON text may nest deeper than ``limit``: not unless it has more than
+    ``limit`` opening brackets (each level opens one; a bracket inside a string only adds
+    to the count). Two C-speed counts spare the usual flat webhook a walk of its values."""
+    return body.count(b"{") + body.count(b"[") > limit
 
 
 def json_too_deep(value: object, limit: int) -> bool:

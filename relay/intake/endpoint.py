@@ -50,6 +50,7 @@ from relay.exceptions import (
 )
 from relay.intake import answers
 from relay.intake.answers import Answer, rate_limited, refusal
+from relay.intake.deadlines import body_deadlines
 from relay.intake.events import NO_SOURCE, webhook_event
 from relay.intake.firehose import REQUEST_ID_HEADER, as_firehose, handle_delivery
 from relay.intake.guard import COUNTED, header_problem
@@ -131,18 +132,10 @@ async def read_body(
     """
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge(limit)
-    task = asyncio.current_task()
-    expired = False
-    timer = None
-    if within is not None and task is not None:
-
-        def expire() -> None:
-            nonlocal expired
-            expired = True
-            task.cancel()
-
-        # a bare timer, not asyncio.timeout(): this runs once per webhook
-        timer = asyncio.get_running_loop().call_later(within, expire)
+    task = asyncio.current_task() if within is not None else None
+    if task is not None:
+        assert within is not None
+        body_deadlines.arm(task, within)  # one timer for every read in flight (deadlines)
     chunks: list[bytes] = []
     size = 0
     try:
@@ -158,12 +151,12 @@ async def read_body(
             if not message.get("more_body", False):
                 break
     except asyncio.CancelledError:
-        if expired and task is not None and task.uncancel() == 0:
+        if task is not None and body_deadlines.disarm(task) and task.uncancel() == 0:
             raise BodyTimeout from None
         raise
     finally:
-        if timer is not None:
-            timer.cancel()
+        if task is not None:
+            body_deadlines.disarm(task)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 

@@ -54,6 +54,7 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
         "backlog_rss",
         "dial_history",
         "console_open",
+        "redis_intake",
     }
     for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
         assert results[key]["requests"] > 0 and results[key]["errors"] == 0
@@ -94,3 +95,10 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     assert doc["ratios"]["console_open_to_closed"] is not None
     assert doc["ratios"]["console_fixed_rate_cpu_open_to_closed"] is not None
     assert "7 console open / closed" in run.stdout
+    redis_run = results["redis_intake"]  # over Redis, against bare Starlette
+    if "skipped" not in redis_run:
+        relay = redis_run["relay"]
+        assert relay["requests"] > 0 and redis_run["durable"] is True
+        assert relay["scripts_per_dial"] is not None and relay["round_trips_per_dial"] > 0
+        assert doc["ratios"]["redis_intake_to_bare"] is not None
+        assert "8 intake over Redis" in run.stdout

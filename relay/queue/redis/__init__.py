@@ -19,14 +19,16 @@ If Redis restarts empty or the group disappears, the next operation recreates th
 (``NOGROUP`` is recovered, not looped on); while Redis cannot be reached every operation
 raises ``QueueUnavailable`` (intake answers 503) and ``ping()`` is False (``/readyz``).
 
-Intake's scripts are pipelined: those of one event-loop turn share one round trip
-(``pipelining``), on a bounded connection pool that makes a busy caller wait, not fail.
+Intake's scripts are pipelined: those that arrive while the previous pipeline is on its
+way (or, when none is, in the same event-loop turn) share one round trip (``pipelining``),
+on a bounded connection pool that makes a busy caller wait, not fail.
 
-Modules: ``connection`` (client and pool, errors, server checks), ``pipelining`` (one
-pipeline per loop turn), ``leasing`` and ``delivery`` (the delivery path), ``dead`` and
-``rejected`` (the operator's stores, over ``records``), ``health``, ``history`` (each
-dial's timeline), ``activity`` (outcome counts per minute), ``events`` (the replicas'
-live-event channel, pub/sub); ``RedisStreamQueue`` (``queue``) combines them.
+Modules: ``connection`` (client and pool, errors, server checks), ``pipelining``
+(intake's group commit: one pipeline in flight), ``leasing`` and ``delivery`` (the
+delivery path), ``dead`` and ``rejected`` (the operator's stores, over ``records``),
+``health``, ``history`` (each dial's timeline), ``activity`` (outcome counts per
+minute), ``events`` (the replicas' live-event channel, pub/sub); ``RedisStreamQueue``
+(``queue``) combines them.
 """
 
 from __future__ import annotations

@@ -183,8 +183,8 @@ class RedisConnection:
         return await self._scripts[name](keys=[self.base], args=list(args))
 
     async def _grouped(self, name: str, keys: list[str], args: list[Any]) -> Any:
-        """Script ``name`` in this loop turn's pipeline (``pipelining``): one round trip for
-        every call made in the same turn; errors translated like ``_op``'s."""
+        """Script ``name`` in the next intake pipeline (``pipelining``): one round trip for
+        every call that waits for it; errors translated like ``_op``'s."""
         turns = self._turns
         if turns is None:
             raise QueueUnavailable("queue is not open")

@@ -52,6 +52,7 @@ GROUP = "relay"  # the consumer group on every stream (the scripts' ``G``)
 NAMES = (
     "enqueue",
     "enqueue_many",
+    "enqueue_each",
     "promote",
     "claim",
     "mark",

@@ -71,6 +71,52 @@ async def test_a_slow_body_times_out() -> None:
     assert isinstance(refused.value, RequestError)
 
 
+async def test_reads_in_flight_time_out_each_at_its_own_deadline() -> None:
+    """One timer serves every read in flight: a slow read armed after a slower one, with a
+    shorter limit, still times out at its own deadline; reads that finish in time are
+    answered, and a later read armed after all that still times out (the timer re-arms)."""
+    loop = asyncio.get_running_loop()
+    gate = asyncio.Event()
+
+    async def held() -> dict[str, Any]:
+        await gate.wait()
+        return {"type": "http.request", "body": b"ok", "more_body": False}
+
+    async def timed(within: float) -> tuple[str, float]:
+        started = loop.time()
+        try:
+            return (await read_body(held, None, 100, within=within)).decode(), 0.0
+        except BodyTimeout:
+            return "timeout", loop.time() - started
+
+    long_ = asyncio.ensure_future(timed(30))
+    short = asyncio.ensure_future(timed(0.1))
+    quick = asyncio.ensure_future(timed(30))
+    got, waited = await short
+    assert got == "timeout" and 0.09 <= waited < 5
+    assert not long_.done() and not quick.done()
+    gate.set()
+    assert await long_ == ("ok", 0.0) and await quick == ("ok", 0.0)
+    gate.clear()
+    got, waited = await timed(0.05)
+    assert got == "timeout" and 0.04 <= waited < 5
+
+
+async def test_a_cancelled_read_is_not_a_timeout() -> None:
+    """Cancelled from outside (the server shutting down): cancelled, not a 408."""
+    never = asyncio.Event()
+
+    async def held() -> dict[str, Any]:
+        await never.wait()
+        raise AssertionError("unreachable")
+
+    reading = asyncio.ensure_future(read_body(held, None, 100, within=30))
+    await asyncio.sleep(0)
+    reading.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await reading
+
+
 def scope(query: bytes = b"", headers: list[tuple[bytes, bytes]] | None = None) -> dict[str, Any]:
     return {
         "type": "http",

@@ -35,8 +35,9 @@ def counters(r: redis.Redis) -> Counters:
 async def test_one_round_trip_for_a_turns_enqueues(
     make_queue: MakeQueue, private_redis: PrivateRedis
 ) -> None:
-    """300 webhooks stored in the same loop turn: 300 scripts in one round trip, on one
-    connection (one by one they were 300 round trips, on up to 300 connections)."""
+    """300 webhooks stored in the same loop turn: one script call (``enqueue_each``) in one
+    round trip, on one connection (one by one they were 300 round trips, on up to 300
+    connections; then one pipeline of 300 scripts)."""
     q = await make_queue(url=private_redis.url)
     assert await q.enqueue(new("warm-up"), 60)  # group created, connection open
     with redis.Redis.from_url(private_redis.url) as r:
@@ -44,10 +45,32 @@ async def test_one_round_trip_for_a_turns_enqueues(
         stored = await asyncio.gather(*(q.enqueue(new(f"d{i}"), 60) for i in range(300)))
         after = counters(r)
     assert stored == [True] * 300
-    assert after.scripts - before.scripts == 300
+    assert after.scripts - before.scripts == 1
     assert after.reads - before.reads <= 20  # one pipeline (~60 KB: a few reads) + INFO
     assert after.connections == before.connections
     assert (await q.stats(now=time.time())).ready == 301
+
+
+async def test_calls_of_later_turns_wait_for_the_pipeline_in_flight(
+    make_queue: MakeQueue, private_redis: PrivateRedis
+) -> None:
+    """Webhooks that reach the queue one loop turn apart, while a pipeline is on its way,
+    wait for it and then go together: far fewer round trips than turns (one pipeline per
+    turn was one round trip each), and each call still stored and answered."""
+    q = await make_queue(url=private_redis.url)
+    assert await q.enqueue(new("warm-up"), 60)
+    with redis.Redis.from_url(private_redis.url) as r:
+        before = counters(r)
+        calls = []
+        for i in range(60):  # one call per turn
+            calls.append(asyncio.ensure_future(q.enqueue(new(f"t{i}"), 60)))
+            await asyncio.sleep(0)
+        stored = await asyncio.gather(*calls)
+        after = counters(r)
+    assert stored == [True] * 60
+    assert after.scripts - before.scripts <= 30  # one per pipeline
+    assert after.reads - before.reads <= 30  # INFO included; 60 turns were 60 round trips
+    assert (await q.stats(now=time.time())).ready == 61
 
 
 async def test_each_call_gets_its_own_answer(make_queue: MakeQueue) -> None:
@@ -128,3 +151,22 @@ async def test_close_sends_what_waits(make_queue: MakeQueue, private_redis: Priv
         while r.info("clients")["connected_clients"] > 1 and time.monotonic() < deadline:
             time.sleep(0.01)
         assert r.info("clients")["connected_clients"] == 1  # this one
+
+
+async def test_enqueues_and_held_legs_in_one_pipeline(make_queue: MakeQueue) -> None:
+    """A turn's enqueues (one batch script call) and a coalescing source's first and later
+    legs (their own script calls) share a pipeline; each gets its own answer, in order."""
+    q = await make_queue()
+
+    def merge(held: bytes, later: bytes) -> bytes:
+        return held
+
+    answers = await asyncio.gather(
+        q.enqueue(new("e1"), 60),
+        q.coalesce(new("call"), 60, window=100, merge=merge),
+        q.enqueue(new("e1"), 60),
+        q.enqueue(new("e2"), 60),
+    )
+    assert answers == [True, "queued", False, True]
+    assert await q.coalesce(new("call"), 60, window=100, merge=merge) == "coalesced"
+    assert (await q.stats(now=time.time())).ready == 2
