@@ -83,8 +83,8 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             results, "console_open", "fixed_rate_cpu_open_to_closed"
         ),
         # intake over Redis (one replica) ÷ bare Starlette, same run
-        "redis_intake_to_bare": _get(results, "redis_intake", "relay_to_bare"),
-        "redis_round_trips_per_dial": _get(
+        "redis_intake_to_bare": dig(results, "redis_intake", "relay_to_bare"),
+        "redis_round_trips_per_dial": dig(
             results, "redis_intake", "relay", "round_trips_per_dial"
         ),
     }
