@@ -84,9 +84,7 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         ),
         # intake over Redis (one replica) ÷ bare Starlette, same run
         "redis_intake_to_bare": dig(results, "redis_intake", "relay_to_bare"),
-        "redis_round_trips_per_dial": dig(
-            results, "redis_intake", "relay", "round_trips_per_dial"
-        ),
+        "redis_round_trips_per_dial": dig(results, "redis_intake", "relay", "round_trips_per_dial"),
     }
 
 
