@@ -22,6 +22,7 @@ from relay.console.session import Session
 from relay.console.web import Console, Handler
 from relay.core.activity import BEAT_SECONDS, Activity, source_activity
 from relay.exceptions import QueueError
+from relay.intake import answers
 from relay.intake.answers import HOOK_PREFIX
 from relay.intake.runtime import RelayRuntime
 from relay.queue.base import ReplicaDirectory
@@ -37,22 +38,11 @@ REPLICA_SILENT_SECONDS = 3 * BEAT_SECONDS + 5
 #: Replicas silent for longer than this are not listed.
 REPLICAS_LISTED_SECONDS = 3600.0
 
-#: Outcomes that count as trouble in a source's row.
+#: Outcomes that count as trouble in a source's row: every answer the dialer got as an error
+#: (``relay.intake.answers``: status 400 or more), and dials outboundIQ refused for good.
 TROUBLE = frozenset(
-    {
-        "rejected",
-        "unauthorized",
-        "forbidden_ip",
-        "rate_limited",
-        "bad_request",
-        "timeout",
-        "too_large",
-        "headers_too_large",
-        "unsupported_media",
-        "unavailable",
-        "error",
-        "dead_lettered",
-    }
+    {kind.outcome for kind in answers.TABLE if kind.outcome and kind.status >= 400}
+    | {"dead_lettered"}
 )
 
 

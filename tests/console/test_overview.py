@@ -80,6 +80,8 @@ def test_a_webhook_shows_in_its_sources_counts_at_once(
     hour = row.split('class="counts hour"', 1)[1].split("</td>", 1)[0]
     assert 'data-outcome="queued">queued 3<' in hour
     assert 'data-outcome="unauthorized">unauthorized 1<' in hour
+    assert '<span class="tag bad" data-outcome="unauthorized">' in hour  # trouble: a 401
+    assert '<span class="tag " data-outcome="queued">' in hour
     assert "never" not in row.split('class="last"', 1)[1].split("</td>", 1)[0]
     other = part.split('data-source="other"', 1)[1].split("</tr>", 1)[0]
     assert "never" in other

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 from pydantic import SecretStr
+from structlog.testing import capture_logs
 
 from relay.console.session import COOKIE, Signer
 from tests.console.conftest import ADMIN_TOKEN, csrf_of, sign_in
@@ -130,3 +131,27 @@ def test_assets_are_served_from_the_package(console_relay: Callable[..., RelayTh
         reply = httpx.get(f"{relay.url}/console/static/{name}")
         assert reply.status_code == 200
         assert kind in reply.headers["content-type"]
+
+
+def test_signing_in_and_out_is_logged_without_the_token(
+    console_relay: Callable[..., RelayThread],
+) -> None:
+    relay = console_relay()
+    with capture_logs() as logs, httpx.Client(base_url=relay.url) as client:
+        assert sign_in(client, "not-the-admin-token-at-all").status_code == 401
+        assert sign_in(client).status_code == 303
+        token = csrf_of(client.get("/console/").text)
+        assert client.post("/console/logout", data={"csrf": token}).status_code == 303
+    events = {e["event"]: e for e in logs if str(e.get("event", "")).startswith("console_")}
+    assert events["console_login_failed"]["client"] == "127.0.0.1"
+    who = events["console_login"]["who"]
+    assert who.startswith("session:") and events["console_login"]["client"] == "127.0.0.1"
+    assert events["console_action"] == {
+        "event": "console_action",
+        "log_level": "info",
+        "who": who,
+        "client": "127.0.0.1",
+        "action": "logout",
+    }
+    text = repr(logs)
+    assert ADMIN_TOKEN not in text and "not-the-admin-token-at-all" not in text
