@@ -41,15 +41,25 @@ def test_outage_then_recovery_delivers_each_dial_once_and_fast(
                 i += 1
                 time.sleep(0.02)
 
+    def sent_at_least(n: int, then_wait: float) -> None:
+        # The phases are counted in dials, not seconds: a loaded machine sends fewer a second.
+        deadline = time.time() + 60
+        while len(sent) < n and time.time() < deadline:
+            time.sleep(0.02)
+        assert len(sent) >= n
+        time.sleep(then_wait)
+
     sender = threading.Thread(target=stream)
     sender.start()
-    time.sleep(1.5)
+    sent_at_least(20, then_wait=0.5)  # refused: the circuit opens
     fake.default = Reply(503)
     fake.start()  # up, but failing
-    time.sleep(2.0)
+    failing_since = time.time()
+    sent_at_least(50, then_wait=1.5)  # failing: the circuit probes
     assert relay.runtime.forwarder is not None and relay.runtime.forwarder.circuit_open
     probes_while_open = len(fake.requests)
-    assert probes_while_open <= 5  # the circuit probes; it does not hammer a failing service
+    # the circuit probes about once a second; it does not hammer a failing service
+    assert probes_while_open <= (time.time() - failing_since) / 1.0 + 3, probes_while_open
     fake.default = Reply(200)
     recovered_at = time.time()
     stop.set()
