@@ -32,7 +32,7 @@ from relay.obs.feed import EventFeed
 from relay.obs.logs import info_line, redact_answer
 from relay.obs.metrics import RelayMetrics
 from relay.obs.tally import OutcomeTally
-from relay.queue.base import Attempt, DeliveryQueue, LeasedDial
+from relay.queue.base import Attempt, DeliveryQueue, LeasedDial, PoisonedDial
 
 __all__ = ["ForwarderState", "Outcomes"]
 
@@ -272,6 +272,24 @@ class Outcomes:
         )
         self.metrics.dead_lettered.labels(dial.source, reason).inc()
         self._tell("dead_lettered", dial, status=status, reason=reason, detail=answer or None)
+
+    def poisoned(self, dial: PoisonedDial) -> None:
+        """The queue dead-lettered ``dial`` by itself (``ReportsPoison``: handed out too many
+        times without an outcome): counted and told like the forwarder's own dead letters."""
+        self.metrics.dead_lettered.labels(dial.source, "poison").inc()
+        self.tally.count(dial.source, "dead_lettered")
+        if self.events.active:
+            self.events.publish(
+                RelayEvent(
+                    "dead_lettered",
+                    dial.source,
+                    dial_id=dial.dial_id,
+                    queue_id=dial.id,
+                    reason="poison",
+                    detail=f"handed out {dial.deliveries} times without an outcome",
+                    attempt=dial.deliveries,
+                )
+            )
 
     async def hold(
         self,

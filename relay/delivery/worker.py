@@ -40,7 +40,7 @@ from relay.exceptions import QueueError
 from relay.obs.feed import EventFeed
 from relay.obs.metrics import RelayMetrics
 from relay.obs.tally import OutcomeTally
-from relay.queue.base import DeliveryQueue, LeasedDial
+from relay.queue.base import DeliveryQueue, LeasedDial, ReportsPoison
 
 __all__ = ["Forwarder"]
 
@@ -89,6 +89,8 @@ class Forwarder:
             tally=tally if tally is not None else OutcomeTally(),
             clock=clock,
         )
+        if isinstance(queue, ReportsPoison):  # Redis: its own dead letters, counted here
+            queue.on_poison(self.outcomes.poisoned)
         self._deliverer = Deliverer(
             poster=Poster(client, metrics, rate_per_key=settings.rate_limit_per_key),
             outcomes=self.outcomes,

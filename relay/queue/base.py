@@ -16,6 +16,7 @@ from relay.queue.models import (
     LegMerge,
     LegOutcome,
     NewDial,
+    PoisonedDial,
     QueueStats,
     RejectedRecord,
     RejectedTrim,
@@ -31,6 +32,7 @@ from relay.queue.protocols import (
     ReadOnlyOpen,
     RejectedStore,
     ReplicaDirectory,
+    ReportsPoison,
 )
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "LegMerge",
     "LegOutcome",
     "NewDial",
+    "PoisonedDial",
     "QueueHealth",
     "QueueLifecycle",
     "QueueStats",
@@ -56,4 +59,5 @@ __all__ = [
     "RejectedStore",
     "RejectedTrim",
     "ReplicaDirectory",
+    "ReportsPoison",
 ]

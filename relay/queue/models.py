@@ -15,6 +15,7 @@ __all__ = [
     "LegMerge",
     "LegOutcome",
     "NewDial",
+    "PoisonedDial",
     "QueueStats",
     "RejectedRecord",
     "RejectedTrim",
@@ -53,6 +54,18 @@ class LeasedDial:
     attempts: int
     received_at: float
     kind: str = "dial"
+
+
+@dataclass(frozen=True)
+class PoisonedDial:
+    """A dial the queue dead-lettered by itself (reason ``poison``): handed out
+    ``deliveries`` times without an outcome (its replicas crashed or hung on it each time).
+    ``id`` is its queue id."""
+
+    id: str
+    source: str
+    dial_id: str
+    deliveries: int
 
 
 @dataclass(frozen=True)

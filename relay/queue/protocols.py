@@ -34,7 +34,7 @@ concurrently from one event loop. Ids are strings the backend hands out: a *queu
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from relay.obs.tally import CountRow
@@ -44,6 +44,7 @@ from relay.queue.models import (
     DialRecord,
     LeasedDial,
     NewDial,
+    PoisonedDial,
     QueueStats,
     RejectedRecord,
     RejectedTrim,
@@ -63,6 +64,7 @@ __all__ = [
     "ReadOnlyOpen",
     "RejectedStore",
     "ReplicaDirectory",
+    "ReportsPoison",
 ]
 
 
@@ -306,6 +308,19 @@ class ActivityStore(Protocol):
 
     async def last_webhooks(self) -> dict[str, float]:
         """Each source's last authenticated webhook time (Unix time) that was stored."""
+        ...
+
+
+@runtime_checkable
+class ReportsPoison(Protocol):
+    """Optional: a queue that dead-letters a dial by itself, with no outcome from the
+    forwarder (Redis: a dial handed out ``RELAY_REDIS_MAX_DELIVERIES`` times), tells each
+    listener, so that the metrics, the activity counts and the live feed see it like any
+    other dead letter. A listener runs on the event loop and must be quick; what it raises is
+    logged, not raised. SQLite has no such dead letters and does not implement it."""
+
+    def on_poison(self, listener: Callable[[PoisonedDial], None]) -> None:
+        """Call ``listener`` for each dial this queue dead-letters as poison from now on."""
         ...
 
 

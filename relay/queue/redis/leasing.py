@@ -7,7 +7,8 @@ leases idle for the visibility timeout (their replica died) are taken over with
 leases them); a lease with a source filter or a horizon past ``now`` (a probe) takes dials
 straight from the delayed set through the direct stream (``take``). An entry handed out more
 than ``max_deliveries`` times without an outcome (``XPENDING`` delivery count) is
-dead-lettered as poison (log event ``dial_poisoned``).
+dead-lettered as poison (log event ``dial_poisoned``; the listeners given to ``on_poison`` are
+told: the forwarder counts it as a dead letter).
 
 Time: due times use the caller's clock, like SQLite. Lease expiry is Redis's own idle time
 of the pending entry, so a lease expires after ``visibility`` real seconds whatever ``now``
@@ -17,16 +18,19 @@ the caller passes.
 from __future__ import annotations
 
 import time
-from collections.abc import Collection
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from redis import exceptions as rexc
 from redis.asyncio import Redis
 
-from relay.queue.models import LeasedDial
+from relay.queue.models import LeasedDial, PoisonedDial
 from relay.queue.redis.connection import RedisConnection, as_text, lost_group
 from relay.queue.redis.scripts import GROUP
+
+if TYPE_CHECKING:
+    from relay.queue.protocols import ReportsPoison
 
 __all__ = ["RedisLeasing"]
 
@@ -69,6 +73,7 @@ class RedisLeasing(RedisConnection):
         self._cursors: dict[str, Any] = {}
         self._next_reclaim = 0.0
         self._next_prune = 0.0
+        self._poison_listeners: list[Callable[[PoisonedDial], None]] = []
         self._visibility = 60.0
 
     async def lease(
@@ -219,15 +224,25 @@ class RedisLeasing(RedisConnection):
         )
         return self._rows(rows, poisoned)
 
+    def on_poison(self, listener: Callable[[PoisonedDial], None]) -> None:
+        """Call ``listener`` for each dial dead-lettered as poison (``ReportsPoison``)."""
+        self._poison_listeners.append(listener)
+
     def _rows(self, rows: Any, poisoned: Any) -> list[_Row]:
         for qid, source, dial_id, deliveries in poisoned:
+            dead = PoisonedDial(qid.decode(), source.decode(), dial_id.decode(), int(deliveries))
             log.error(
                 "dial_poisoned",
-                queue_id=qid.decode(),
-                source=source.decode(),
-                dial_id=dial_id.decode(),
-                deliveries=int(deliveries),
+                queue_id=dead.id,
+                source=dead.source,
+                dial_id=dead.dial_id,
+                deliveries=dead.deliveries,
             )
+            for listener in self._poison_listeners:
+                try:
+                    listener(dead)
+                except Exception:  # a listener's bug must not lose the lease's dials
+                    log.exception("poison_listener_failed", queue_id=dead.id)
         out = []
         for qid, source, dial_id, payload, attempts, received, kind, lane, due in rows:
             dial = LeasedDial(
@@ -253,3 +268,6 @@ class RedisLeasing(RedisConnection):
                     and int(info.get("idle", 0)) > _PRUNE_IDLE_MS
                 ):
                     await client.xgroup_delconsumer(stream, GROUP, name)
+
+
+_REPORTS: type[ReportsPoison] = RedisLeasing  # mypy checks the optional role
