@@ -13,7 +13,6 @@ from typing import Any
 import argcomplete
 
 from relay import __version__
-from relay.app import create_app
 from relay.cli.backfill import register as register_backfill
 from relay.cli.common import check_config, common_options
 from relay.cli.completion import register as register_completion
@@ -24,13 +23,17 @@ from relay.cli.tail import register as register_tail
 from relay.config.sources import sources_schema
 from relay.core.sources import config_warnings
 from relay.exceptions import RelayError
-from relay.intake.server import build_server
 from relay.obs.logs import configure_logging
 
 __all__ = ["main"]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    # the server's modules (Starlette, the console, uvicorn) only for the command that runs
+    # it: the operator commands and the shell's completion start in a fraction of the time
+    from relay.app import create_app
+    from relay.intake.server import build_server
+
     # every problem of the settings, the queue URL and the sources file at once, as `check`
     checked = check_config(
         args, None, "--sources-file", on_settings=lambda s: configure_logging(s.log_level)

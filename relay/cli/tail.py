@@ -33,7 +33,6 @@ from relay.exceptions import ConfigError, QueueUnavailable
 from relay.obs.events import FILTER_OUTCOMES, selected_kinds
 from relay.obs.logs import mask_document, mask_phones_in_text, redact_url
 from relay.obs.sse import SseParser
-from relay.queue.redis.events import events_channel, follow_events
 
 __all__ = ["TailOutput", "register"]
 
@@ -168,6 +167,9 @@ async def follow_http(url: str, token: str, args: argparse.Namespace, out: TailO
 
 async def follow_redis(settings: Settings, out: TailOutput) -> None:
     """Every replica's events on the shared queue's Redis channel, until Ctrl-C."""
+    # redis-py only when asked for: every other command starts without it
+    from relay.queue.redis.events import events_channel, follow_events
+
     url = settings.queue_url
     channel = events_channel(settings.redis_key_prefix)
     password = settings.redis_password
