@@ -114,6 +114,12 @@ class AuthScheme(BaseModel):
         """Its OpenAPI security scheme, with the defaults (the document names no source)."""
         return None
 
+    @property
+    def public_hook_url(self) -> str | None:
+        """The hook's public URL when the scheme is configured with it (Twilio's
+        ``public_url``, the URL the sender signs); None for the others."""
+        return None
+
     def without_secret(
         self, query: Mapping[str, str], content_type: str | None, body: bytes
     ) -> tuple[dict[str, str], bytes]:

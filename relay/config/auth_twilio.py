@@ -119,6 +119,10 @@ class TwilioSignatureAuth(AuthScheme):
             raise ValueError("set `secret` (the Auth Token; `secrets`, a list, to rotate)")
         return self
 
+    @property
+    def public_hook_url(self) -> str | None:
+        return self.public_url
+
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str | None) -> str | None:

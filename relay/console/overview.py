@@ -113,13 +113,13 @@ async def overview(runtime: RelayRuntime, base: str, *, now: float) -> Overview:
     held = forwarder.held_sources() if forwarder is not None else frozenset()
     rows = []
     for name, source in sorted(runtime.sources.items()):
-        public = getattr(source.config.auth, "public_url", None)
+        public = source.config.auth.public_hook_url
         rows.append(
             SourceRow(
                 name=name,
-                url=public if isinstance(public, str) and public else base + HOOK_PREFIX + name,
+                url=public or base + HOOK_PREFIX + name,
                 mapping=source.config.mapping,
-                auth=str(getattr(source.config.auth, "type", "")),
+                auth=source.config.auth.type,
                 held_until=forwarder.hold_until(name) if forwarder and name in held else None,
             )
         )

@@ -196,10 +196,7 @@ def _loaded(record: RejectedRecord) -> LoadedRejected:
 
 
 def _source_list(sources: dict[str, Source]) -> list[tuple[str, str, str]]:
-    return [
-        (name, s.config.mapping, str(getattr(s.config.auth, "type", "")))
-        for name, s in sorted(sources.items())
-    ]
+    return [(name, s.config.mapping, s.config.auth.type) for name, s in sorted(sources.items())]
 
 
 async def _written(console: Console, name: str, run: Run) -> dict[str, Any] | None:

@@ -29,6 +29,32 @@ def test_the_overview_lists_each_source_without_its_secret(
     assert "Healthy" in page
 
 
+def test_a_twilio_source_shows_the_url_it_is_signed_over(
+    console_relay: Callable[..., RelayThread],
+) -> None:
+    """A ``twilio-signature`` source's ``public_url`` is the URL Twilio must call (it signs
+    over it): the overview shows it rather than one built from RELAY_PUBLIC_URL."""
+    sources = """
+sources:
+  sms:
+    mapping: twilio
+    auth: {type: twilio-signature, secret: twilio-auth-token-0001,
+           public_url: "https://hooks.example.net/twilio/sms"}
+  crm:
+    mapping: generic
+    auth: {type: header, header: X-Relay-Token, secret: crm-hook-secret}
+"""
+    relay = console_relay(sources, public_url="https://relay.example.com")
+    with httpx.Client(base_url=relay.url) as client:
+        sign_in(client)
+        page = client.get("/console/").text
+    assert "https://hooks.example.net/twilio/sms" in page
+    assert "https://relay.example.com/hooks/sms" not in page
+    assert "https://relay.example.com/hooks/crm" in page
+    assert "twilio-signature" in page
+    assert "twilio-auth-token-0001" not in page
+
+
 def test_the_hook_url_defaults_to_the_address_opened(signed_in: httpx.Client) -> None:
     page = signed_in.get("/console/").text
     assert str(signed_in.base_url).rstrip("/") + "/hooks/crm" in page
