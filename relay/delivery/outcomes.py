@@ -182,27 +182,9 @@ class Outcomes:
         (nothing is built while nobody follows it); ``due_at``: when a retried dial is tried
         next."""
         self.tally.count(dial.source, kind)
-        events = self.events
-        if not events.active:
-            return
-        if due_at is not None:
-            wait = f"next attempt in {max(0.0, due_at - self.clock()):.1f} s"
-            detail = f"{detail}; {wait}" if detail else wait
-        if status is None and reason is not None and reason.startswith("http_"):
-            status = int(reason[5:]) if reason[5:].isdigit() else None
-        events.publish(
-            RelayEvent(
-                kind,
-                dial.source,
-                dial_id=dial.dial_id,
-                queue_id=dial.id,
-                status=status,
-                reason=reason,
-                detail=detail,
-                attempt=dial.attempts,
-                payload=dial.payload if dial.kind == "dial" else None,
-            )
-        )
+        if self.events.active:
+            wait = None if due_at is None else max(0.0, due_at - self.clock())
+            self.events.publish(_event(kind, dial, status, reason, detail, wait))
 
     def redacted(self, answer: str, key: SecretStr | None = None) -> str:
         """A remote answer safe to store and log: no configured secret (nor ``key``, the one
@@ -279,17 +261,7 @@ class Outcomes:
         self.metrics.dead_lettered.labels(dial.source, "poison").inc()
         self.tally.count(dial.source, "dead_lettered")
         if self.events.active:
-            self.events.publish(
-                RelayEvent(
-                    "dead_lettered",
-                    dial.source,
-                    dial_id=dial.dial_id,
-                    queue_id=dial.id,
-                    reason="poison",
-                    detail=f"handed out {dial.deliveries} times without an outcome",
-                    attempt=dial.deliveries,
-                )
-            )
+            self.events.publish(_poison_event(dial))
 
     async def hold(
         self,
@@ -319,3 +291,43 @@ class Outcomes:
         """Make the delayed dials of ``sources`` due now (their hold was lifted)."""
         await self.queue.release_delayed(now=self.clock(), sources=sources)
         self.wake()
+
+
+def _event(
+    kind: str,
+    dial: LeasedDial,
+    status: int | None,
+    reason: str | None,
+    detail: str | None,
+    wait: float | None,
+) -> RelayEvent:
+    """The live feed's event ``kind`` for ``dial``; ``wait``: seconds to its next attempt."""
+    if wait is not None:
+        note = f"next attempt in {wait:.1f} s"
+        detail = f"{detail}; {note}" if detail else note
+    if status is None and reason is not None and reason.startswith("http_"):
+        status = int(reason[5:]) if reason[5:].isdigit() else None
+    return RelayEvent(
+        kind,
+        dial.source,
+        dial_id=dial.dial_id,
+        queue_id=dial.id,
+        status=status,
+        reason=reason,
+        detail=detail,
+        attempt=dial.attempts,
+        payload=dial.payload if dial.kind == "dial" else None,
+    )
+
+
+def _poison_event(dial: PoisonedDial) -> RelayEvent:
+    """The live feed's event for a dial the queue dead-lettered as poison."""
+    return RelayEvent(
+        "dead_lettered",
+        dial.source,
+        dial_id=dial.dial_id,
+        queue_id=dial.id,
+        reason="poison",
+        detail=f"handed out {dial.deliveries} times without an outcome",
+        attempt=dial.deliveries,
+    )
