@@ -36,8 +36,8 @@ from relay import __version__
 from relay.intake import answers
 from relay.intake.runtime import RelayRuntime
 from relay.obs.cluster import ClusterFeed
-from relay.obs.events import Missed, selected_kinds
-from relay.obs.feed import EventFeed, Subscription
+from relay.obs.events import Missed, Skipped, selected_kinds
+from relay.obs.feed import EventFeed, FeedItem, Subscription
 from relay.obs.sse import KEEPALIVE, frame
 
 __all__ = [
@@ -96,18 +96,21 @@ async def admin_events(request: Request) -> Response:
     return events_response(request, runtime.events)
 
 
-def events_response(request: Request, feed: EventFeed) -> Response:
+def events_response(request: Request, feed: EventFeed, per_second: int | None = None) -> Response:
     """``feed``'s events that ``request``'s query selects (``feed_filters``: a 400 naming an
     unknown outcome), as server-sent events: the stream of ``/admin/events`` (module
-    docstring), and of the console's Live page. A ``ClusterFeed`` (every replica's events,
-    from the shared queue's channel) says ``ready`` once its channel is followed."""
+    docstring), and of the console's Live page, which takes at most ``per_second`` events of
+    one kind a second (the rest counted in ``event: skipped`` frames,
+    ``{"kind": "skipped", "skipped": N, "per_second": L, "replica": ...}``). A ``ClusterFeed``
+    (every replica's events, from the shared queue's channel) says ``ready`` once its channel
+    is followed."""
     try:
         sources, outcomes = feed_filters(request.query_params)
     except ValueError as exc:
         return answers.BAD_FILTER(problem=str(exc)).response()
     client = request.client.host if request.client else "unknown"
     return StreamingResponse(
-        _stream(feed, sources, outcomes, client),
+        _stream(feed, sources, outcomes, client, per_second),
         media_type="text/event-stream",
         headers={"cache-control": "no-store", "x-accel-buffering": "no"},
     )
@@ -124,10 +127,21 @@ async def _ready(feed: EventFeed, subscription: Subscription) -> AsyncIterator[b
         yield KEEPALIVE
 
 
+def _frame(item: FeedItem) -> bytes:
+    name = (
+        "missed" if isinstance(item, Missed) else "skipped" if isinstance(item, Skipped) else None
+    )
+    return frame(item.line(), name)
+
+
 async def _stream(
-    feed: EventFeed, sources: list[str], outcomes: list[str], client: str
+    feed: EventFeed,
+    sources: list[str],
+    outcomes: list[str],
+    client: str,
+    per_second: int | None,
 ) -> AsyncIterator[bytes]:
-    subscription = feed.subscribe(sources=sources, outcomes=outcomes)
+    subscription = feed.subscribe(sources=sources, outcomes=outcomes, per_second=per_second)
     cluster = isinstance(feed, ClusterFeed)
     log.info("events_followed", client=client, sources=sources, outcomes=outcomes, cluster=cluster)
     try:
@@ -145,9 +159,7 @@ async def _stream(
             if not subscription.closed:  # a busy feed: gather a little, write once
                 await asyncio.sleep(GATHER_SECONDS)
                 items.extend(subscription.pending())
-            yield b"".join(
-                frame(i.line(), "missed" if isinstance(i, Missed) else None) for i in items
-            )
+            yield b"".join(_frame(i) for i in items)
     finally:
         subscription.close()
         log.info("events_unfollowed", client=client)

@@ -33,6 +33,8 @@ __all__ = [
     "RECEIVED",
     "Missed",
     "RelayEvent",
+    "Skipped",
+    "masked_json",
     "masked_payload",
     "selected_kinds",
 ]
@@ -88,6 +90,23 @@ def masked_payload(payload: bytes) -> Any:
         return mask_document(orjson.loads(payload))
     except orjson.JSONDecodeError:
         return mask_phones_in_text(payload[:DETAIL_CHARS].decode("utf-8", "replace"))
+
+
+#: Payloads rendered lately, and their masked JSON: a dial's intake event and its delivery
+#: event carry the same payload, which is masked once for both. Bounded (oldest out first).
+_RENDERED: dict[bytes, orjson.Fragment] = {}
+_RENDERED_MAX = 2048
+
+
+def masked_json(payload: bytes) -> orjson.Fragment:
+    """``masked_payload`` as JSON, ready to embed in an event's line (remembered a while)."""
+    rendered = _RENDERED.get(payload)
+    if rendered is None:
+        rendered = orjson.Fragment(orjson.dumps(masked_payload(payload)))
+        if len(_RENDERED) >= _RENDERED_MAX:
+            del _RENDERED[next(iter(_RENDERED))]
+        _RENDERED[payload] = rendered
+    return rendered
 
 
 class RelayEvent:
@@ -150,6 +169,13 @@ class RelayEvent:
 
     def as_dict(self) -> dict[str, Any]:
         """The event as the feed sends it (phones masked; ``None`` fields left out)."""
+        out = self._fields()
+        if self.payload is not None:
+            out["payload"] = masked_payload(self.payload)
+        return out
+
+    def _fields(self) -> dict[str, Any]:
+        """``as_dict`` without the payload."""
         out: dict[str, Any] = {
             "at": round(self.at, 6),
             "replica": self.replica,
@@ -165,14 +191,16 @@ class RelayEvent:
             text = getattr(self, name)
             if text:
                 out[name] = mask_phones_in_text(text[:DETAIL_CHARS])
-        if self.payload is not None:
-            out["payload"] = masked_payload(self.payload)
         return out
 
     def line(self) -> bytes:
-        """``as_dict`` as one line of JSON, rendered once however many subscribers read it."""
+        """``as_dict`` as one line of JSON, rendered once however many subscribers read it
+        (and its payload once for every event that carries it: ``masked_json``)."""
         if self._line is None:
-            self._line = orjson.dumps(self.as_dict())
+            out = self._fields()
+            if self.payload is not None:
+                out["payload"] = masked_json(self.payload)
+            self._line = orjson.dumps(out)
         return self._line
 
     def __repr__(self) -> str:
@@ -200,3 +228,30 @@ class Missed:
 
     def __repr__(self) -> str:
         return f"Missed({self.count})"
+
+
+class Skipped:
+    """In a subscriber's stream: ``count`` events were left out before the next one, because
+    more than ``per_second`` events of one kind came within a second (a subscription with a
+    rate limit: the console's Live page)."""
+
+    __slots__ = ("count", "per_second", "replica")
+
+    def __init__(self, count: int, per_second: int, replica: str = "") -> None:
+        self.count = count
+        self.per_second = per_second
+        self.replica = replica
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "skipped",
+            "skipped": self.count,
+            "per_second": self.per_second,
+            "replica": self.replica,
+        }
+
+    def line(self) -> bytes:
+        return orjson.dumps(self.as_dict())
+
+    def __repr__(self) -> str:
+        return f"Skipped({self.count})"

@@ -6,7 +6,10 @@ attribute) before they even build the event. A subscriber (``/admin/events``, th
 channel's publisher, the console's Live page) gets a ``Subscription``: an async iterator with a
 bounded buffer. A subscriber that reads more slowly than the relay works loses its oldest
 events, never slows intake or delivery, and is told how many it lost (a ``Missed`` item
-before the next event).
+before the next event). A subscription may also take at most ``per_second`` events of each
+kind a second (the console's Live page, which a person reads): the rest are never rendered,
+only counted (a ``Skipped`` item), so a rare kind (a rejection, a dead letter) still shows
+among thousands of deliveries.
 
 Everything happens on one event loop (the relay's): ``publish`` and ``subscribe`` are called
 on it, and a subscription is read on it.
@@ -15,11 +18,12 @@ on it, and a subscription is read on it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Iterable
 from types import TracebackType
 
-from relay.obs.events import Missed, RelayEvent, selected_kinds
+from relay.obs.events import Missed, RelayEvent, Skipped, selected_kinds
 
 __all__ = ["DEFAULT_BUFFER", "EventFeed", "FeedItem", "Subscription"]
 
@@ -27,17 +31,18 @@ __all__ = ["DEFAULT_BUFFER", "EventFeed", "FeedItem", "Subscription"]
 DEFAULT_BUFFER = 1000
 
 #: What a subscriber reads: an event, or how many were dropped before the next one.
-FeedItem = RelayEvent | Missed
+FeedItem = RelayEvent | Missed | Skipped
 
 
 class Subscription:
     """One subscriber's view of the feed: the events its filters select, oldest first.
 
     ``sources`` and ``outcomes`` (empty: all) select events by source and by kind
-    (``received``: every intake event). Read with ``async for item in subscription``, or
-    ``await subscription.get(within)`` for everything waiting at once. ``close()`` (or leaving
-    ``async with``) unsubscribes; a closed subscription hands out what it still holds, then
-    ends.
+    (``received``: every intake event); ``per_second`` (None: no limit) is the most events of
+    one kind it takes within a second, counting the rest as skipped. Read with
+    ``async for item in subscription``, or ``await subscription.get(within)`` for everything
+    waiting at once. ``close()`` (or leaving ``async with``) unsubscribes; a closed
+    subscription hands out what it still holds, then ends.
     """
 
     def __init__(
@@ -47,14 +52,21 @@ class Subscription:
         sources: Iterable[str] = (),
         outcomes: Iterable[str] = (),
         buffer: int = DEFAULT_BUFFER,
+        per_second: int | None = None,
     ) -> None:
         if buffer < 1:
             raise ValueError("a subscription's buffer holds at least one event")
+        if per_second is not None and per_second < 1:
+            raise ValueError("a subscription's rate limit takes at least one event a second")
         self._feed = feed
         self.sources = frozenset(sources)
         self.outcomes = selected_kinds(outcomes)
         self._items: deque[RelayEvent] = deque(maxlen=buffer)
         self._missed = 0
+        self.per_second = per_second
+        self._skipped = 0
+        self._window = 0.0  # when the current second of the rate limit ends
+        self._taken: dict[str, int] = {}  # events of each kind taken in that second
         self._waiter: asyncio.Future[None] | None = None
         self.closed = False
 
@@ -65,11 +77,31 @@ class Subscription:
         )
 
     def offer(self, event: RelayEvent) -> None:
-        """Take ``event`` (the feed calls this); when the buffer is full its oldest goes."""
+        """Take ``event`` (the feed calls this); when the buffer is full its oldest goes, and
+        past the rate limit it is only counted."""
+        if self.per_second is not None and not self._within_rate(event.kind):
+            self._skipped += 1
+            self._wake()
+            return
         items = self._items
         if len(items) == items.maxlen:
             self._missed += 1
         items.append(event)
+        self._wake()
+
+    def _within_rate(self, kind: str) -> bool:
+        """Whether one more event of ``kind`` fits this second's limit (and counts it)."""
+        now = time.monotonic()
+        if now >= self._window:
+            self._window = now + 1.0
+            self._taken.clear()
+        taken = self._taken.get(kind, 0)
+        if taken >= (self.per_second or 0):
+            return False
+        self._taken[kind] = taken + 1
+        return True
+
+    def _wake(self) -> None:
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
@@ -78,16 +110,24 @@ class Subscription:
         """``count`` events were dropped upstream (a replica's broadcaster fell behind): told
         with the next read, as this subscription's own drops are."""
         self._missed += count
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
 
-    def pending(self) -> list[FeedItem]:
-        """Everything waiting, without waiting: a ``Missed`` first when events were dropped."""
+    def _notes(self) -> list[FeedItem]:
+        """A ``Missed`` for the events dropped, a ``Skipped`` for those over the rate limit,
+        since the last read (each counter then starts again)."""
         out: list[FeedItem] = []
         if self._missed:
             out.append(Missed(self._missed, self._feed.replica))
             self._missed = 0
+        if self._skipped:
+            out.append(Skipped(self._skipped, self.per_second or 0, self._feed.replica))
+            self._skipped = 0
+        return out
+
+    def pending(self) -> list[FeedItem]:
+        """Everything waiting, without waiting: a ``Missed`` first when events were dropped
+        (a ``Skipped`` when some were over the rate limit)."""
+        out = self._notes()
         if self._items:
             out.extend(self._items)
             self._items.clear()
@@ -97,14 +137,14 @@ class Subscription:
         """What is waiting, once there is something (``[]`` after ``within`` seconds with
         nothing); None once the subscription is closed and emptied."""
         await self._wait(within)
-        if self.closed and not self._items and not self._missed:
+        if self.closed and not self._items and not self._missed and not self._skipped:
             return None
         return self.pending()
 
     async def _wait(self, within: float | None) -> None:
         """Until something is waiting, the subscription is closed, or ``within`` seconds
         passed."""
-        if self._items or self._missed or self.closed:
+        if self._items or self._missed or self._skipped or self.closed:
             return
         waiter = self._waiter = asyncio.get_running_loop().create_future()
         try:
@@ -120,9 +160,7 @@ class Subscription:
             return
         self.closed = True
         self._feed.unsubscribe(self)
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        self._wake()
 
     def __aiter__(self) -> Subscription:
         return self
@@ -133,6 +171,10 @@ class Subscription:
             missed = Missed(self._missed, self._feed.replica)
             self._missed = 0
             return missed
+        if self._skipped:
+            skipped = Skipped(self._skipped, self.per_second or 0, self._feed.replica)
+            self._skipped = 0
+            return skipped
         if self._items:
             return self._items.popleft()
         raise StopAsyncIteration
@@ -177,10 +219,13 @@ class EventFeed:
         sources: Iterable[str] = (),
         outcomes: Iterable[str] = (),
         buffer: int = DEFAULT_BUFFER,
+        per_second: int | None = None,
     ) -> Subscription:
         """A new subscription (see ``Subscription``); ``ValueError`` for an unknown outcome.
         After ``close()`` it is closed from the start."""
-        subscription = Subscription(self, sources=sources, outcomes=outcomes, buffer=buffer)
+        subscription = Subscription(
+            self, sources=sources, outcomes=outcomes, buffer=buffer, per_second=per_second
+        )
         if self._closed:
             subscription.closed = True
             return subscription

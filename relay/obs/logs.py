@@ -98,9 +98,39 @@ def mask_document(node: Any, key: str | None = None) -> Any:
         if isinstance(node, str) or type(node) is int:
             return mask_phone(str(node))
         return node
-    if isinstance(node, str) and node and key != "dial_id":
-        return mask_phones_in_text(node)
+    if isinstance(node, str) and len(node) >= _PHONE_MIN_DIGITS and key != "dial_id":
+        return _masked_text(node)
     return node
+
+
+#: The fewest digits ``_PHONE_IN_TEXT`` takes for a phone number: a shorter text holds none.
+_PHONE_MIN_DIGITS = 10
+#: Texts known to hold no phone number (campaign, agent, skill names recur from dial to dial):
+#: ``mask_document`` skips the pattern for them. Bounded; never holds a text with a phone.
+_CLEAN_TEXTS: set[str] = set()
+_CLEAN_TEXTS_MAX = 4096
+
+
+#: A date or date-time as Dials and dialers write them (ISO 8601, to the microsecond) that
+#: ``mask_phones_in_text`` leaves as it is (seconds, a fraction and a negative offset together
+#: make 10 digits it would mask, so that shape is left to it).
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}"
+    r"(?:(?::\d{2}(?:\.\d{1,6})?)?(?:Z|\+\d{2}:?\d{2})?|(?::\d{2})?-\d{2}:?\d{2}))?"
+)
+
+
+def _masked_text(text: str) -> str:
+    """``mask_phones_in_text``, remembering the texts it left as they were (a timestamp, unique
+    to its dial, is let through at once)."""
+    if text in _CLEAN_TEXTS or _TIMESTAMP.fullmatch(text):
+        return text
+    masked = mask_phones_in_text(text)
+    if masked == text:
+        if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
+            _CLEAN_TEXTS.clear()
+        _CLEAN_TEXTS.add(text)
+    return masked
 
 
 def _redact(

@@ -9,8 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import httpx
+import pytest
 from playwright.sync_api import Page, expect
 
+from relay.console import live
 from tests.browser.conftest import FileRelay
 from tests.browser.support import screenshot, sign_in
 from tests.conftest import BASIC_SOURCES, dial_body
@@ -71,6 +73,26 @@ def test_a_webhook_shows_in_the_live_feed_within_2_s_and_pause_holds_it(
     expect(page.locator('#live-rows tr[data-dial-id="live-2"]')).to_have_count(0)
     page.locator("#live-pause").click()
     expect(page.locator('#live-rows tr[data-dial-id="live-2"]').first).to_be_visible()
+
+
+def test_past_its_rate_the_live_feed_shows_how_many_it_skipped(
+    page: Page,
+    console_relay: Callable[..., RelayThread],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(live, "LIVE_PER_SECOND", 2)  # a test sends tens a second, not thousands
+    relay = console_relay()
+    sign_in(page, relay.url)
+    page.get_by_role("link", name="Live").click()
+    expect(page.locator("#live-state")).to_have_attribute("data-state", "live")
+    with httpx.Client(base_url=relay.url, headers=CRM) as client:
+        for n in range(12):
+            assert (
+                client.post("/hooks/crm", json=dial_body(dial_id=f"flood-{n}")).status_code == 202
+            )
+    skipped = page.locator('#live-rows tr[data-outcome="skipped"]').first
+    expect(skipped).to_be_visible(timeout=LIVE_MS)
+    expect(skipped).to_contain_text(re.compile(r"\d+ events not shown \(over 2 a second"))
 
 
 def test_a_rejected_webhook_fixed_in_the_playground_is_replayed_and_delivered(

@@ -50,7 +50,8 @@ class LiveStream:
     def events(self) -> list[dict[str, Any]]:
         with self._lock:
             frames = list(self.frames)
-        return [orjson.loads(data) for name, data in frames if name in ("message", "missed")]
+        notes = ("message", "missed", "skipped")
+        return [orjson.loads(data) for name, data in frames if name in notes]
 
     def hello(self) -> dict[str, Any] | None:
         with self._lock:

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from relay.console import live
 from tests.conftest import dial_body
 from tests.console.conftest import sign_in
 from tests.console.stream import LiveStream
@@ -107,6 +108,30 @@ def test_the_stream_shows_what_the_filters_select(
     assert signed_in.get("/console/events", params={"outcome": "nonsense"}).status_code == 400
     page = signed_in.get("/console/live", params={"outcome": "5125550187"}).text
     assert "unknown outcome" in page and unmasked_test_phones(page) == []
+
+
+def test_past_its_rate_the_stream_counts_what_it_skips_and_a_rejection_still_shows(
+    signed_in: httpx.Client, follow: Callable[..., LiveStream], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Live page's stream takes at most ``LIVE_PER_SECOND`` events of one kind a second
+    (5 here, for a test that sends tens, not thousands, a second)."""
+    monkeypatch.setattr(live, "LIVE_PER_SECOND", 5)
+    stream = follow(signed_in)
+    stream.wait_ready()
+    started = time.monotonic()
+    for n in range(40):
+        assert _post(signed_in, f"r-{n}") == 202
+    assert signed_in.post("/hooks/crm", json={"dial_id": "bad"}, headers=CRM).status_code == 422
+    events = stream.wait_for(lambda got: any(e["kind"] == "rejected" for e in got))
+    seconds = time.monotonic() - started
+    queued = [e for e in events if e["kind"] == "queued"]
+    skipped = [e for e in events if e["kind"] == "skipped"]
+    assert skipped and all(e["per_second"] == 5 for e in skipped)
+    assert len(queued) <= 5 * (seconds + 1)
+    # every webhook's event was either shown or counted (the skipped deliveries are counted
+    # too, so the sum is at least the 40 queued)
+    assert len(queued) + sum(e["skipped"] for e in skipped) >= 40
+    assert unmasked_test_phones(stream.raw.decode()) == []
 
 
 def test_the_stream_needs_a_session_and_the_admin_token(

@@ -1,7 +1,9 @@
 // The Live page: follows /console/events (server-sent events) and shows each event as a row,
 // newest on top. Filters restart the stream; Pause keeps counting (and holding, bounded) what
-// arrives and shows it on Resume. The EventSource reconnects by itself after a network error;
-// a refused stream (signed out: 401) is retried every few seconds. No framework, no build.
+// arrives and shows it on Resume. Past 50 events of one outcome a second the relay sends a
+// count of the rest instead (a "skipped" row). The EventSource reconnects by itself after a
+// network error; a refused stream (signed out: 401) is retried every few seconds. No framework,
+// no build.
 "use strict";
 
 (function () {
@@ -60,6 +62,16 @@
       cell(tr, timeOf(null));
       cell(tr, event.replica || "");
       const td = cell(tr, event.missed + " events missed (the feed fell behind)");
+      td.colSpan = 6;
+      return tr;
+    }
+    if (event.kind === "skipped") {
+      tr.className = "missed skipped new";
+      tr.dataset.outcome = "skipped";
+      cell(tr, timeOf(null));
+      cell(tr, event.replica || "");
+      const td = cell(tr, event.skipped + " events not shown (over " + event.per_second +
+        " a second of one outcome): filter by source or outcome to see every one");
       td.colSpan = 6;
       return tr;
     }
@@ -129,6 +141,7 @@
     };
     es.addEventListener("message", take);
     es.addEventListener("missed", take);
+    es.addEventListener("skipped", take);
     es.onerror = () => {
       if (es !== source) return;
       if (es.readyState === EventSource.CLOSED) {

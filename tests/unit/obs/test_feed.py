@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from typing import Any
 
@@ -16,11 +17,13 @@ from relay.obs.events import (
     INTAKE_KINDS,
     Missed,
     RelayEvent,
+    Skipped,
+    masked_json,
     masked_payload,
     selected_kinds,
 )
 from relay.obs.feed import EventFeed, FeedItem
-from relay.obs.logs import mask_document
+from relay.obs.logs import mask_document, mask_phones_in_text
 from relay.obs.sse import KEEPALIVE, SseParser, frame
 from tests.log_guard import unmasked_test_phones
 
@@ -35,7 +38,9 @@ def event(kind: str = "queued", source: str = "crm", dial_id: str = "d1") -> Rel
 
 def kinds(items: list[FeedItem] | None) -> list[str]:
     assert items is not None
-    return [i.kind if isinstance(i, RelayEvent) else f"missed:{i.count}" for i in items]
+    return [
+        i.kind if isinstance(i, RelayEvent) else f"{i.as_dict()['kind']}:{i.count}" for i in items
+    ]
 
 
 def test_nobody_subscribed_is_inactive_and_publish_keeps_nothing() -> None:
@@ -93,6 +98,57 @@ async def test_a_slow_subscriber_loses_its_oldest_events_and_is_told_how_many() 
     assert fast_items is not None and len(fast_items) == 10  # the other one lost nothing
     feed.publish(event(dial_id="d10"))
     assert kinds(await slow.get()) == ["queued"]  # the count starts again
+
+
+@pytest.mark.anyio
+async def test_a_rate_limited_subscription_counts_what_it_skips_and_a_rare_kind_gets_through() -> (
+    None
+):
+    feed = EventFeed("pod-a")
+    limited = feed.subscribe(per_second=5)
+    every = feed.subscribe()
+    for n in range(12):
+        feed.publish(event("queued", dial_id=f"q{n}"))
+    feed.publish(event("rejected", dial_id="r1"))
+    items = await limited.get()
+    assert items is not None
+    skipped, *kept = items
+    assert isinstance(skipped, Skipped) and skipped.count == 7
+    assert skipped.as_dict() == {
+        "kind": "skipped",
+        "skipped": 7,
+        "per_second": 5,
+        "replica": "pod-a",
+    }
+    assert [e.dial_id for e in kept if isinstance(e, RelayEvent)] == [
+        "q0",
+        "q1",
+        "q2",
+        "q3",
+        "q4",
+        "r1",
+    ]
+    every_items = await every.get()
+    assert every_items is not None and len(every_items) == 13  # no limit: nothing skipped
+    feed.publish(event("queued", dial_id="q12"))  # still over the limit: only counted...
+    assert kinds(await limited.get(within=5)) == ["skipped:1"]  # ...and told at once
+    await asyncio.sleep(1.05)  # the next second takes events again
+    feed.publish(event("queued", dial_id="q13"))
+    assert kinds(await limited.get()) == ["queued"]
+
+
+@pytest.mark.anyio
+async def test_a_rate_limited_subscription_tells_what_it_skipped_as_an_iterator() -> None:
+    feed = EventFeed("pod-a")
+    limited = feed.subscribe(per_second=1)
+    for n in range(3):
+        feed.publish(event("queued", dial_id=f"q{n}"))
+    first = await anext(limited)
+    assert isinstance(first, Skipped) and first.count == 2
+    second = await anext(limited)
+    assert isinstance(second, RelayEvent) and second.dial_id == "q0"
+    with pytest.raises(ValueError, match="at least one event a second"):
+        feed.subscribe(per_second=0)
 
 
 @pytest.mark.anyio
@@ -200,6 +256,50 @@ def test_no_phone_number_survives_masking_at_any_depth(doc: Any) -> None:
     masked = mask_document(doc)
     assert unmasked_test_phones(orjson.dumps(masked).decode()) == []
     assert mask_document(masked) == masked
+
+
+_TIMESTAMPS = st.datetimes(
+    timezones=st.sampled_from([None, dt.UTC, dt.timezone(dt.timedelta(hours=-5, minutes=-30))])
+).flatmap(
+    lambda t: st.sampled_from(
+        [
+            t.isoformat(),
+            t.isoformat(" "),
+            t.isoformat(timespec="minutes"),
+            t.date().isoformat(),
+            t.isoformat().replace("+00:00", "Z"),
+        ]
+    )
+)
+_TEXTS = st.one_of(
+    st.text(max_size=40),
+    _TIMESTAMPS,
+    st.builds(
+        lambda t, p: f"{t}{p}",
+        _TIMESTAMPS,
+        st.sampled_from(["", "5125550187", " 512 555 0187", ".1234567890"]),
+    ),
+    st.from_regex(r"[\d\s().+\-/:TZ]{8,30}", fullmatch=True),
+    st.builds(lambda a, p, b: f"{a}{p}{b}", st.text(max_size=6), _PHONES, st.text(max_size=6)),
+)
+
+
+@given(_TEXTS)
+def test_a_text_in_a_document_is_masked_as_free_text_is(text: str) -> None:
+    """``mask_document``'s shortcuts (short texts, timestamps, texts it has seen without a
+    phone) change nothing: the second time too, from what it remembers."""
+    for _ in range(2):
+        assert mask_document({"notes": text}) == {"notes": mask_phones_in_text(text)}
+
+
+@given(_DOCS)
+def test_an_event_line_is_its_dict_as_json(doc: Any) -> None:
+    """The line embeds the payload's masked JSON, rendered once for the events that share it."""
+    payload = orjson.dumps(doc)
+    for kind in ("queued", "delivered"):
+        rendered = RelayEvent(kind, "crm", dial_id="d1", payload=payload, at=1.0)
+        assert orjson.loads(rendered.line()) == orjson.loads(orjson.dumps(rendered.as_dict()))
+    assert orjson.loads(orjson.dumps({"p": masked_json(payload)})) == {"p": masked_payload(payload)}
 
 
 def test_a_dial_id_is_never_masked() -> None:
