@@ -12,11 +12,14 @@ both modes sustain, the relay's CPU µs per webhook compares like with like (a c
 faster or slower with the machine's noise, and the relay's group commits batch differently at
 each speed).
 
+A third mode, *tail*, holds one ``relay tail`` instead: ``/admin/events`` with the Bearer token,
+every event (the Live page's stream takes at most ``LIVE_PER_SECOND`` of each kind a second).
+
 Reported per mode (median round by req/s): webhooks/s, p99, the relay's CPU µs per webhook;
 at the fixed rate, the median CPU µs per webhook; with the console on, how many overview polls
 and streamed events the watcher got. The ratios ``console_open_to_closed`` (req/s) and
-``fixed_rate_cpu_open_to_closed`` (CPU µs per webhook at the fixed rate) are on ÷ off
-(docs/benchmarks.md).
+``fixed_rate_cpu_open_to_closed`` (CPU µs per webhook at the fixed rate) are on ÷ off, the
+``*tail_to_closed`` ones tail ÷ off (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -42,11 +45,20 @@ FIXED_RATE = 300.0
 STREAM_PATH = "/console/events"
 
 
-class ConsoleWatcher:
-    """One signed-in browser on the console: the overview's refresh and the live stream."""
+#: ``relay tail``'s stream: every event, no rate limit, the admin token as a Bearer.
+TAIL_PATH = "/admin/events"
+#: The modes of a round: no watcher; the console (overview and Live page); ``relay tail``.
+MODES = ("off", "on", "tail")
 
-    def __init__(self, base: str) -> None:
+
+class ConsoleWatcher:
+    """One signed-in browser on the console: the overview's refresh and the live stream; or,
+    ``tail``, one ``relay tail`` following ``/admin/events`` (no overview)."""
+
+    def __init__(self, base: str, tail: bool = False) -> None:
         self.base = base
+        self.tail = tail
+        self.path = TAIL_PATH if tail else STREAM_PATH
         self.client = httpx.Client(base_url=base, timeout=httpx.Timeout(10.0, read=None))
         self.stopping = threading.Event()
         self.polls = 0
@@ -54,20 +66,26 @@ class ConsoleWatcher:
         self.poll_ms: list[float] = []
         self.events = 0
         self.missed = 0
+        self.skipped = 0
         self.stream_ready = threading.Event()
         self._threads = [
             threading.Thread(target=self._poll, daemon=True),
             threading.Thread(target=self._stream, daemon=True),
         ]
+        if tail:
+            self._threads[0] = threading.Thread(target=lambda: None, daemon=True)
 
     def start(self) -> ConsoleWatcher:
-        signed = self.client.post("/console/login", data={"token": ADMIN_TOKEN})
-        if signed.status_code != 303 or "relay_console" not in self.client.cookies:
-            raise RuntimeError(f"console sign-in failed: {signed.status_code}")
+        if self.tail:
+            self.client.headers["Authorization"] = f"Bearer {ADMIN_TOKEN}"
+        else:
+            signed = self.client.post("/console/login", data={"token": ADMIN_TOKEN})
+            if signed.status_code != 303 or "relay_console" not in self.client.cookies:
+                raise RuntimeError(f"console sign-in failed: {signed.status_code}")
         for thread in self._threads:
             thread.start()
         if not self.stream_ready.wait(10):
-            raise RuntimeError(f"the live stream {STREAM_PATH} did not open")
+            raise RuntimeError(f"the live stream {self.path} did not open")
         return self
 
     def _poll(self) -> None:
@@ -86,7 +104,7 @@ class ConsoleWatcher:
     def _stream(self) -> None:
         headers = {"Accept": "text/event-stream"}
         try:
-            with self.client.stream("GET", STREAM_PATH, headers=headers) as reply:
+            with self.client.stream("GET", self.path, headers=headers) as reply:
                 kind = "message"
                 for line in reply.iter_lines():
                     if line.startswith("event:"):
@@ -94,8 +112,12 @@ class ConsoleWatcher:
                     elif line.startswith("data:"):
                         if kind == "ready":
                             self.stream_ready.set()
-                        elif kind == "missed":
-                            self.missed += int(line.split('"missed":', 1)[1].split(",")[0])
+                        elif kind in ("missed", "skipped"):
+                            count = int(line.split(f'"{kind}":', 1)[1].split(",")[0])
+                            if kind == "missed":
+                                self.missed += count
+                            else:
+                                self.skipped += count
                         else:
                             self.events += 1
                     elif not line:
@@ -119,20 +141,21 @@ class ConsoleWatcher:
             "overview_polls": self.polls,
             "overview_poll_failures": self.poll_failures,
             "overview_p50_ms": round(statistics.median(self.poll_ms), 2) if self.poll_ms else None,
+            "stream": self.path,
             "streamed_events": self.events,
             "stream_missed_events": self.missed,
+            "stream_skipped_events": self.skipped,
         }
 
 
-def one_round(bench: Bench, console: bool, n: int) -> dict[str, Any]:
-    mode = "on" if console else "off"
+def one_round(bench: Bench, mode: str, n: int) -> dict[str, Any]:
     workdir = bench.plan.workdir / f"console-{mode}-{n}"
     workdir.mkdir(parents=True)
     sink = bench.sink(workdir)
     proc, base = bench.start_relay(
         workdir, sink.url, workdir / "queue.db", RELAY_ADMIN_TOKEN=ADMIN_TOKEN
     )
-    watcher = ConsoleWatcher(base).start() if console else None
+    watcher = ConsoleWatcher(base, tail=mode == "tail").start() if mode != "off" else None
     try:
         cpu = proc.cpu_seconds()
         got = bench.closed_load(base + "/hooks/bench", workdir)
@@ -179,18 +202,22 @@ def _median(values: list[Any]) -> float | None:
 
 
 def console_cost(bench: Bench) -> dict[str, Any]:
-    """Console off and on, ``console_rounds`` rounds each, alternated; medians by req/s."""
-    runs: dict[str, list[dict[str, Any]]] = {"off": [], "on": []}
+    """Console off, on, and a ``relay tail`` instead, ``console_rounds`` rounds each, in an
+    order that turns each round (off, on, tail; on, tail, off; ...); medians by req/s."""
+    runs: dict[str, list[dict[str, Any]]] = {m: [] for m in MODES}
     for i in range(bench.plan.console_rounds):
-        for mode in ("off", "on") if i % 2 == 0 else ("on", "off"):
-            runs[mode].append(one_round(bench, mode == "on", i))
+        turn = i % len(MODES)
+        for mode in MODES[turn:] + MODES[:turn]:
+            runs[mode].append(one_round(bench, mode, i))
     median = {m: sorted(rs, key=lambda r: r["rps"])[len(rs) // 2] for m, rs in runs.items()}
-    on, off = median["on"], median["off"]
+    on, off, tail = median["on"], median["off"], median["tail"]
     fixed = {m: _median([r["fixed_rate_cpu_us_per_request"] for r in rs]) for m, rs in runs.items()}
     return {
         "off": off,
         "on": on,
+        "tail": tail,
         "round_rps": {m: [r["rps"] for r in rs] for m, rs in runs.items()},
+        "round_cpu_us": {m: [r["cpu_us_per_request"] for r in rs] for m, rs in runs.items()},
         "round_fixed_rate_cpu_us": {
             m: [r["fixed_rate_cpu_us_per_request"] for r in rs] for m, rs in runs.items()
         },
@@ -199,4 +226,7 @@ def console_cost(bench: Bench) -> dict[str, Any]:
         "console_open_to_closed": _ratio(on["rps"], off["rps"]),
         "cpu_open_to_closed": _ratio(on["cpu_us_per_request"], off["cpu_us_per_request"]),
         "fixed_rate_cpu_open_to_closed": _ratio(fixed["on"], fixed["off"]),
+        "tail_to_closed": _ratio(tail["rps"], off["rps"]),
+        "cpu_tail_to_closed": _ratio(tail["cpu_us_per_request"], off["cpu_us_per_request"]),
+        "fixed_rate_cpu_tail_to_closed": _ratio(fixed["tail"], fixed["off"]),
     }

@@ -82,6 +82,9 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         "console_fixed_rate_cpu_open_to_closed": dig(
             results, "console_open", "fixed_rate_cpu_open_to_closed"
         ),
+        # the same with a ``relay tail`` (every event, no rate limit) instead of the console
+        "tail_open_to_closed": dig(results, "console_open", "tail_to_closed"),
+        "tail_cpu_open_to_closed": dig(results, "console_open", "cpu_tail_to_closed"),
         # intake over Redis (one replica) ÷ bare Starlette, same run
         "redis_intake_to_bare": dig(results, "redis_intake", "relay_to_bare"),
         "redis_round_trips_per_dial": dig(results, "redis_intake", "relay", "round_trips_per_dial"),
@@ -251,7 +254,16 @@ def table(results: dict[str, Any]) -> str:
             f"({console['fixed_rate_cpu_us_per_request']['on']} / "
             f"{console['fixed_rate_cpu_us_per_request']['off']} µs); "
             f"{on['overview_polls']} overview polls, "
-            f"{on['streamed_events']:,} events streamed ({on['stream_missed_events']} missed)"
+            f"{on['streamed_events']:,} events streamed ({on['stream_missed_events']} missed, "
+            f"{on['stream_skipped_events']:,} skipped)"
+        )
+        tail = console["tail"]
+        lines.append(
+            f"7 relay tail / none: intake {console['tail_to_closed']} "
+            f"({tail['rps']:,.0f} / {off['rps']:,.0f} /s), CPU per webhook "
+            f"{console['cpu_tail_to_closed']}, at {tail['fixed_rate']:,.0f}/s "
+            f"{console['fixed_rate_cpu_tail_to_closed']}; "
+            f"{tail['streamed_events']:,} events streamed ({tail['stream_missed_events']} missed)"
         )
     redis_run = results.get("redis_intake")
     if redis_run and "relay" in redis_run:

@@ -67,10 +67,10 @@ def mask_phone(value: str) -> str:
         rest = value.lstrip("*")
         if len(rest) <= 4 and all(c.isdigit() for c in rest):
             return value
-    digits = [c for c in value if c.isdigit()]
+    digits = "".join(filter(str.isdigit, value))
     if len(digits) <= 4:
         return "*" * len(digits)
-    return "*" * (len(digits) - 4) + "".join(digits[-4:])
+    return "*" * (len(digits) - 4) + digits[-4:]
 
 
 def mask_phones_in_text(text: str) -> str:
@@ -91,16 +91,56 @@ def mask_document(node: Any, key: str | None = None) -> Any:
     digits, at any depth, and phone numbers inside any other text; the ``dial_id`` is left as
     it is (it is the id every log line and command names)."""
     if isinstance(node, dict):
-        return {k: mask_document(v, str(k)) for k, v in node.items()}
+        return _masked_dict(node)
     if isinstance(node, list):
         return [mask_document(v, key) for v in node]
-    if key is not None and key.lower() in _PHONE_KEYS:
+    return _masked_value(node, key)
+
+
+def _masked_dict(node: dict[Any, Any]) -> dict[Any, Any]:
+    """``mask_document`` of a dict, its text values handled in line (the live feed masks
+    every event's payload: this is its hot loop)."""
+    out: dict[Any, Any] = {}
+    for k, v in node.items():
+        name = k if type(k) is str else str(k)
+        if type(v) is str:
+            if _phone_key(name):
+                out[k] = mask_phone(v)
+            elif len(v) < _PHONE_MIN_DIGITS or name == "dial_id":
+                out[k] = v
+            else:
+                out[k] = _masked_text(v)
+        elif isinstance(v, dict):
+            out[k] = _masked_dict(v)
+        elif isinstance(v, list):
+            out[k] = [mask_document(item, name) for item in v]
+        else:
+            out[k] = _masked_value(v, name)
+    return out
+
+
+def _masked_value(node: Any, key: str | None) -> Any:
+    """``mask_document`` of anything but a dict or a list, found under ``key``."""
+    if key is not None and _phone_key(key):
         if isinstance(node, str) or type(node) is int:
             return mask_phone(str(node))
         return node
     if isinstance(node, str) and len(node) >= _PHONE_MIN_DIGITS and key != "dial_id":
         return _masked_text(node)
     return node
+
+
+#: Whether a key is phone-ish (``_PHONE_KEYS``, any case), for the keys seen lately.
+_PHONE_KEY_SEEN: dict[str, bool] = {}
+
+
+def _phone_key(key: str) -> bool:
+    found = _PHONE_KEY_SEEN.get(key)
+    if found is None:
+        if len(_PHONE_KEY_SEEN) >= _CLEAN_TEXTS_MAX:
+            _PHONE_KEY_SEEN.clear()
+        found = _PHONE_KEY_SEEN[key] = key.lower() in _PHONE_KEYS
+    return found
 
 
 #: The fewest digits ``_PHONE_IN_TEXT`` takes for a phone number: a shorter text holds none.

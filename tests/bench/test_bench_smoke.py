@@ -95,6 +95,10 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     assert doc["ratios"]["console_open_to_closed"] is not None
     assert doc["ratios"]["console_fixed_rate_cpu_open_to_closed"] is not None
     assert "7 console open / closed" in run.stdout
+    assert console["tail"]["stream"] == "/admin/events" and console["tail"]["streamed_events"] > 0
+    assert console["tail"]["stream_skipped_events"] == 0  # relay tail gets every event
+    assert doc["ratios"]["tail_open_to_closed"] is not None
+    assert "7 relay tail / none" in run.stdout
     redis_run = results["redis_intake"]  # over Redis, against bare Starlette
     if "skipped" not in redis_run:
         relay = redis_run["relay"]
