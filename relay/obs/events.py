@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from relay.obs.logs import mask_document, mask_phones_in_text
+from relay.obs.masking import mask_document, mask_phones_in_text
 
 __all__ = [
     "DELIVERY_KINDS",
