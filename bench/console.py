@@ -68,12 +68,10 @@ class ConsoleWatcher:
         self.missed = 0
         self.skipped = 0
         self.stream_ready = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._poll, daemon=True),
-            threading.Thread(target=self._stream, daemon=True),
-        ]
-        if tail:
-            self._threads[0] = threading.Thread(target=lambda: None, daemon=True)
+        self._poller = None if tail else threading.Thread(target=self._poll, daemon=True)
+        self._threads = [threading.Thread(target=self._stream, daemon=True)]
+        if self._poller is not None:
+            self._threads.append(self._poller)
 
     def start(self) -> ConsoleWatcher:
         if self.tail:
@@ -130,7 +128,8 @@ class ConsoleWatcher:
     def stop_polling(self) -> None:
         """The load is over: no overview fetch may meet the relay stopping."""
         self.stopping.set()
-        self._threads[0].join(timeout=15)
+        if self._poller is not None:
+            self._poller.join(timeout=15)
 
     def stop(self) -> dict[str, Any]:
         self.stop_polling()

@@ -36,8 +36,8 @@ from relay import __version__
 from relay.intake import answers
 from relay.intake.runtime import RelayRuntime
 from relay.obs.cluster import ClusterFeed
-from relay.obs.events import Missed, Skipped, selected_kinds
-from relay.obs.feed import EventFeed, FeedItem, Subscription
+from relay.obs.events import selected_kinds
+from relay.obs.feed import EventFeed, Subscription
 from relay.obs.sse import KEEPALIVE, frame
 
 __all__ = [
@@ -127,13 +127,6 @@ async def _ready(feed: EventFeed, subscription: Subscription) -> AsyncIterator[b
         yield KEEPALIVE
 
 
-def _frame(item: FeedItem) -> bytes:
-    name = (
-        "missed" if isinstance(item, Missed) else "skipped" if isinstance(item, Skipped) else None
-    )
-    return frame(item.line(), name)
-
-
 async def _stream(
     feed: EventFeed,
     sources: list[str],
@@ -159,7 +152,7 @@ async def _stream(
             if not subscription.closed:  # a busy feed: gather a little, write once
                 await asyncio.sleep(GATHER_SECONDS)
                 items.extend(subscription.pending())
-            yield b"".join(_frame(i) for i in items)
+            yield b"".join(frame(i.line(), i.FRAME) for i in items)
     finally:
         subscription.close()
         log.info("events_unfollowed", client=client)

@@ -119,6 +119,9 @@ class RelayEvent:
     when rendered). ``repr`` shows no payload.
     """
 
+    #: The name of its server-sent event (None: the default, ``message``).
+    FRAME: str | None = None
+
     __slots__ = (
         "_line",
         "at",
@@ -214,6 +217,8 @@ class Missed:
     """In a subscriber's stream: ``count`` events were dropped before the next one, because
     the subscriber read more slowly than the relay worked."""
 
+    FRAME = "missed"
+
     __slots__ = ("count", "replica")
 
     def __init__(self, count: int, replica: str = "") -> None:
@@ -234,6 +239,8 @@ class Skipped:
     """In a subscriber's stream: ``count`` events were left out before the next one, because
     more than ``per_second`` events of one kind came within a second (a subscription with a
     rate limit: the console's Live page)."""
+
+    FRAME = "skipped"
 
     __slots__ = ("count", "per_second", "replica")
 

@@ -112,10 +112,10 @@ class Subscription:
         self._missed += count
         self._wake()
 
-    def _notes(self) -> list[FeedItem]:
+    def _notes(self) -> list[Missed | Skipped]:
         """A ``Missed`` for the events dropped, a ``Skipped`` for those over the rate limit,
         since the last read (each counter then starts again)."""
-        out: list[FeedItem] = []
+        out: list[Missed | Skipped] = []
         if self._missed:
             out.append(Missed(self._missed, self._feed.replica))
             self._missed = 0
@@ -127,7 +127,7 @@ class Subscription:
     def pending(self) -> list[FeedItem]:
         """Everything waiting, without waiting: a ``Missed`` first when events were dropped
         (a ``Skipped`` when some were over the rate limit)."""
-        out = self._notes()
+        out: list[FeedItem] = [*self._notes()]
         if self._items:
             out.extend(self._items)
             self._items.clear()
@@ -167,14 +167,11 @@ class Subscription:
 
     async def __anext__(self) -> FeedItem:
         await self._wait(None)
-        if self._missed:
-            missed = Missed(self._missed, self._feed.replica)
-            self._missed = 0
-            return missed
-        if self._skipped:
-            skipped = Skipped(self._skipped, self.per_second or 0, self._feed.replica)
-            self._skipped = 0
-            return skipped
+        notes = self._notes()
+        if notes:
+            if len(notes) > 1:  # one item at a time: the skipped count waits for the next
+                self._skipped = notes[1].count
+            return notes[0]
         if self._items:
             return self._items.popleft()
         raise StopAsyncIteration

@@ -16,12 +16,27 @@ __all__ = ["PHONE_KEYS", "mask_document", "mask_phone", "mask_phones_in_text"]
 
 #: Keys whose values are phone numbers (any case): masked whole, whatever they look like.
 PHONE_KEYS = frozenset({"ani", "prospect_phone", "phone", "dnis", "number", "phone_number"})
-_PHONE_KEYS = PHONE_KEYS
 # 10 to 15 digits, optionally with +, spaces, dots, dashes, slashes or parentheses between.
 # 10 digits or more, with separators: numbers written side by side ("512-555-0187 512-555-0188")
 # are one run, masked whole (to its last 4 digits) rather than cut after 15 digits.
 _PHONE_IN_TEXT = re.compile(r"(?<![\w.])\+?\(?\d(?:[\s().\-/]{0,2}\d){9,}(?![\w.])")
 _DATE_PREFIX = re.compile(r"^\d{4}-\d{2}-\d{2}")
+#: The fewest digits ``_PHONE_IN_TEXT`` takes for a phone number: a shorter text holds none.
+_PHONE_MIN_DIGITS = 10
+#: A date or date-time as Dials and dialers write them (ISO 8601, to the microsecond) that
+#: ``mask_phones_in_text`` leaves as it is (seconds, a fraction and a negative offset together
+#: make 10 digits it would mask, so that shape is left to it).
+_TIMESTAMP = re.compile(
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}"
+    r"(?:(?::\d{2}(?:\.\d{1,6})?)?(?:Z|\+\d{2}:?\d{2})?|(?::\d{2})?-\d{2}:?\d{2}))?"
+)
+#: How many texts and keys the short cuts remember (then they start again).
+_REMEMBERED = 4096
+#: Texts known to hold no phone number (campaign, agent, skill names recur from dial to dial):
+#: ``mask_document`` skips the pattern for them. Never holds a text with a phone.
+_CLEAN_TEXTS: set[str] = set()
+#: Whether a key is phone-ish (``PHONE_KEYS``, any case), for the keys seen lately.
+_PHONE_KEY_SEEN: dict[str, bool] = {}
 
 
 def mask_phone(value: str) -> str:
@@ -55,36 +70,9 @@ def mask_document(node: Any, key: str | None = None) -> Any:
     digits, at any depth, and phone numbers inside any other text; the ``dial_id`` is left as
     it is (it is the id every log line and command names)."""
     if isinstance(node, dict):
-        return _masked_dict(node)
+        return {k: mask_document(v, k if type(k) is str else str(k)) for k, v in node.items()}
     if isinstance(node, list):
         return [mask_document(v, key) for v in node]
-    return _masked_value(node, key)
-
-
-def _masked_dict(node: dict[Any, Any]) -> dict[Any, Any]:
-    """``mask_document`` of a dict, its text values handled in line (the live feed masks
-    every event's payload: this is its hot loop)."""
-    out: dict[Any, Any] = {}
-    for k, v in node.items():
-        name = k if type(k) is str else str(k)
-        if type(v) is str:
-            if _phone_key(name):
-                out[k] = mask_phone(v)
-            elif len(v) < _PHONE_MIN_DIGITS or name == "dial_id":
-                out[k] = v
-            else:
-                out[k] = _masked_text(v)
-        elif isinstance(v, dict):
-            out[k] = _masked_dict(v)
-        elif isinstance(v, list):
-            out[k] = [mask_document(item, name) for item in v]
-        else:
-            out[k] = _masked_value(v, name)
-    return out
-
-
-def _masked_value(node: Any, key: str | None) -> Any:
-    """``mask_document`` of anything but a dict or a list, found under ``key``."""
     if key is not None and _phone_key(key):
         if isinstance(node, str) or type(node) is int:
             return mask_phone(str(node))
@@ -94,34 +82,13 @@ def _masked_value(node: Any, key: str | None) -> Any:
     return node
 
 
-#: Whether a key is phone-ish (``_PHONE_KEYS``, any case), for the keys seen lately.
-_PHONE_KEY_SEEN: dict[str, bool] = {}
-
-
 def _phone_key(key: str) -> bool:
     found = _PHONE_KEY_SEEN.get(key)
     if found is None:
-        if len(_PHONE_KEY_SEEN) >= _CLEAN_TEXTS_MAX:
+        if len(_PHONE_KEY_SEEN) >= _REMEMBERED:
             _PHONE_KEY_SEEN.clear()
-        found = _PHONE_KEY_SEEN[key] = key.lower() in _PHONE_KEYS
+        found = _PHONE_KEY_SEEN[key] = key.lower() in PHONE_KEYS
     return found
-
-
-#: The fewest digits ``_PHONE_IN_TEXT`` takes for a phone number: a shorter text holds none.
-_PHONE_MIN_DIGITS = 10
-#: Texts known to hold no phone number (campaign, agent, skill names recur from dial to dial):
-#: ``mask_document`` skips the pattern for them. Bounded; never holds a text with a phone.
-_CLEAN_TEXTS: set[str] = set()
-_CLEAN_TEXTS_MAX = 4096
-
-
-#: A date or date-time as Dials and dialers write them (ISO 8601, to the microsecond) that
-#: ``mask_phones_in_text`` leaves as it is (seconds, a fraction and a negative offset together
-#: make 10 digits it would mask, so that shape is left to it).
-_TIMESTAMP = re.compile(
-    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}"
-    r"(?:(?::\d{2}(?:\.\d{1,6})?)?(?:Z|\+\d{2}:?\d{2})?|(?::\d{2})?-\d{2}:?\d{2}))?"
-)
 
 
 def _masked_text(text: str) -> str:
@@ -131,7 +98,7 @@ def _masked_text(text: str) -> str:
         return text
     masked = mask_phones_in_text(text)
     if masked == text:
-        if len(_CLEAN_TEXTS) >= _CLEAN_TEXTS_MAX:
+        if len(_CLEAN_TEXTS) >= _REMEMBERED:
             _CLEAN_TEXTS.clear()
         _CLEAN_TEXTS.add(text)
     return masked
