@@ -19,6 +19,7 @@ from bench.console import console_cost
 from bench.history import history_cost
 from bench.load import wrk_available
 from bench.procs import cores, nginx_binary
+from bench.redis_drain import redis_drain
 from bench.redis_intake import redis_intake
 from bench.report import ratios, table, targets
 from bench.scenarios import Bench, Plan
@@ -36,6 +37,7 @@ SCENARIOS = (
     "history",
     "console",
     "redis-intake",
+    "redis-drain",
 )
 
 
@@ -86,6 +88,7 @@ def run(plan: Plan, only: tuple[str, ...] = SCENARIOS) -> dict[str, Any]:
         "dial_history": lambda: history_cost(bench),
         "console_open": lambda: console_cost(bench),
         "redis_intake": lambda: redis_intake(bench),
+        "redis_drain": lambda: redis_drain(bench),
     }
     names = dict(zip(SCENARIOS, steps, strict=True))
     results: dict[str, Any] = {}

@@ -88,6 +88,12 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
         # intake over Redis (one replica) ÷ bare Starlette, same run
         "redis_intake_to_bare": dig(results, "redis_intake", "relay_to_bare"),
         "redis_round_trips_per_dial": dig(results, "redis_intake", "relay", "round_trips_per_dial"),
+        # the drain over Redis: one replica ÷ raw aiohttp, and three replicas ÷ one (same core)
+        "redis_drain_to_aiohttp": dig(results, "redis_drain", "1", "to_aiohttp"),
+        "redis_drain_three_to_one": dig(results, "redis_drain", "three_to_one"),
+        "redis_drain_round_trips_per_dial": dig(
+            results, "redis_drain", "1", "round_trips_per_dial"
+        ),
     }
 
 
@@ -200,6 +206,14 @@ def table(results: dict[str, Any]) -> str:
     row("2 relay intake (durable), forwarding too", results.get("relay_intake_forwarding"))
     for name in ("fast", "slow", "down"):
         row(f"  relay at fixed rate, destination {name}", dig(results, "latency", name))
+        cpu = dig(results, "latency", name, "cpu_us_per_webhook")
+        if cpu is not None:
+            round_p99 = dig(results, "latency", name, "round_p99_ms") or []
+            lines.append(
+                f"      relay CPU {cpu:,.0f} µs per webhook; p99 of each round "
+                + ", ".join(f"{x:.1f}" for x in round_p99)
+                + " ms"
+            )
     drain = results.get("forward_drain")
     if drain:
         for transport, data in drain["client_ceiling"].items():
@@ -276,6 +290,17 @@ def table(results: dict[str, Any]) -> str:
             f"{relay.get('scripts_per_dial')} scripts, {relay['commands_per_dial']} commands "
             f"and {relay['round_trips_per_dial']} round trips per dial; "
             f"durable {redis_run['durable']}"
+        )
+    for replicas, one in sorted((dig(results, "redis_drain") or {}).items()):
+        if not isinstance(one, dict) or "dials_per_s" not in one:
+            continue
+        lines.append(
+            f"9 drain over Redis, {replicas} replica(s) on one core: "
+            f"{one['dials_per_s'] or 0:,.0f} dials/s ({one['measured_dials']:,} dials), "
+            f"{one['cpu_us_per_dial']} µs relay CPU and {one['redis_cpu_us_per_dial']} µs Redis "
+            f"CPU per dial; {one['scripts_per_dial']} scripts, {one['commands_per_dial']} "
+            f"commands and {one['round_trips_per_dial']} round trips per dial; "
+            f"÷ raw aiohttp {one['to_aiohttp']} (CPU {one['cpu_efficiency_to_aiohttp']})"
         )
     lines.append("")
     lines.append("ratios: " + ", ".join(f"{k}={v}" for k, v in ratios(results).items()))

@@ -285,6 +285,7 @@ class Bench:
         and slow use the same Python sink, so the 100 ms is the only difference."""
         conditions = (("fast", 0.0), ("slow", 0.1), ("down", None))
         rounds: dict[str, list[LoadResult]] = {name: [] for name, _ in conditions}
+        cpu_us: dict[str, list[float | None]] = {name: [] for name, _ in conditions}
         for i in range(self.plan.latency_rounds):
             for name, delay in conditions:
                 workdir = self._dir(f"latency-{name}-{i}")
@@ -292,7 +293,10 @@ class Bench:
                 destination = sink.url if sink else f"http://127.0.0.1:{free_port()}"
                 proc, base = self.start_relay(workdir, destination, workdir / "queue.db")
                 try:
-                    rounds[name].append(self.open_load(base + "/hooks/bench"))
+                    cpu = proc.cpu_seconds()
+                    got = self.open_load(base + "/hooks/bench")
+                    rounds[name].append(got)
+                    cpu_us[name].append(_per(proc.cpu_seconds() - cpu, got.requests))
                 finally:
                     proc.stop()
                     if sink:
@@ -306,6 +310,9 @@ class Bench:
                 **median.as_dict(),
                 "round_p99_ms": [r.p99_ms for r in rounds[name]],
                 "round_p50_ms": [r.p50_ms for r in rounds[name]],
+                # the relay's CPU per webhook in each round (the forwarder's share included)
+                "round_cpu_us_per_webhook": cpu_us[name],
+                "cpu_us_per_webhook": _median_of(cpu_us[name]),
             }
         return out
 
@@ -526,6 +533,11 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def _per(cpu_seconds: float, count: int) -> float | None:
     """CPU microseconds per request: steadier than throughput on a shared machine."""
     return round(cpu_seconds / count * 1e6, 1) if count else None
+
+
+def _median_of(values: list[float | None]) -> float | None:
+    known = sorted(v for v in values if v is not None)
+    return known[len(known) // 2] if known else None
 
 
 def _count(db: Path, sql: str) -> int:

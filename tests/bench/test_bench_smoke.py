@@ -55,6 +55,7 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
         "dial_history",
         "console_open",
         "redis_intake",
+        "redis_drain",
     }
     for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
         assert results[key]["requests"] > 0 and results[key]["errors"] == 0
@@ -106,3 +107,10 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
         assert relay["scripts_per_dial"] is not None and relay["round_trips_per_dial"] > 0
         assert doc["ratios"]["redis_intake_to_bare"] is not None
         assert "8 intake over Redis" in run.stdout
+    redis_drain = results["redis_drain"]  # one replica and three, each on its own Redis
+    if "skipped" not in redis_drain:
+        for replicas in ("1", "3"):
+            one = redis_drain[replicas]
+            assert one["replicas"] == int(replicas) and one["left_in_queue"] == 0
+            assert one["commands_per_dial"] > 0 and one["round_trips_per_dial"] > 0
+        assert "9 drain over Redis, 3 replica(s)" in run.stdout
