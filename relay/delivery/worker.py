@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from collections import deque
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any
 
@@ -107,6 +108,11 @@ class Forwarder:
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._leased: dict[str, LeasedDial] = {}
+        # Leased dials waiting for a slot: the next lease goes out while the slots are still
+        # busy, and a finishing delivery starts the next dial at once, so a slow lease (Redis:
+        # three round trips behind the deliveries' callbacks) does not leave the slots idle.
+        self._waiting: deque[LeasedDial] = deque()
+        self._prefetch = settings.forward_concurrency // 2
         # Lease a few dials at a time, not one per finished delivery (fewer queue round
         # trips), nor many (a big batch starts, and later finishes, as one burst that
         # delays webhooks sharing the event loop): 4 at the default 64 (docs/benchmarks.md).
@@ -161,6 +167,7 @@ class Forwarder:
                 task.cancel()
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
+        self._waiting.clear()  # still in _leased: released with the rest
         if self._leased:
             with contextlib.suppress(QueueError):
                 await self.queue.release(list(self._leased), now=self.clock())
@@ -171,14 +178,17 @@ class Forwarder:
         concurrency = self.settings.forward_concurrency
         while not self._stopping:
             self.state.heartbeat = self.clock()
-            free = concurrency - len(self._tasks)
-            if free <= 0 or (self._tasks and free < self._lease_batch):
+            if self._waiting and self.circuit.open:  # they would only fail: back to the queue
+                await self._release_waiting()
+            busy = len(self._tasks) + len(self._waiting)
+            room = concurrency + self._prefetch - busy
+            if room <= 0 or (busy and room < self._lease_batch):
                 self._slot_free.clear()
                 await self._slot_free.wait()
                 continue
             now = self.clock()
             try:
-                batch = await self._next_batch(free, now)
+                batch = await self._next_batch(room, now)
             except QueueError as exc:
                 log.error("queue_lease_failed", error=str(exc))
                 await self._sleep(1.0)
@@ -188,40 +198,35 @@ class Forwarder:
                     await self.queue.release([d.id for d in batch], now=self.clock())
                 break
             for dial in batch:
-                self._spawn(dial)
-            if len(batch) < free:  # everything due was leased: wait for more, or its time
+                if len(self._tasks) < concurrency:
+                    self._spawn(dial)
+                else:
+                    self._leased[dial.id] = dial
+                    self._waiting.append(dial)
+            if len(batch) < room:  # everything due was leased: wait for more, or its time
                 await self._idle(now)
+
+    def _may_start(self) -> bool:
+        busy = len(self._tasks) >= self.settings.forward_concurrency
+        return not (busy or self._stopping or self.circuit.open)
+
+    async def _release_waiting(self) -> None:
+        ids = [d.id for d in self._waiting]
+        self._waiting.clear()
+        try:
+            await self.queue.release(ids, now=self.clock())
+        except QueueError as exc:  # their leases run out: they come back by themselves
+            log.error("queue_release_failed", error=str(exc))
+        for queue_id in ids:
+            self._leased.pop(queue_id, None)
 
     async def _next_batch(self, free: int, now: float) -> list[LeasedDial]:
         visibility = self.settings.visibility_timeout_seconds
-        batch: list[LeasedDial] = []
-        for key, hold in list(self.holds.items()):
-            if hold.probe_due(now):
-                probe = await self.queue.lease(
-                    1, visibility, now=now, only_sources=hold.sources, horizon=_FOREVER
-                )
-                if probe:
-                    hold.probe_id = probe[0].id
-                    batch.extend(probe)
-                else:  # nothing left to probe with: the hold has nothing to protect
-                    self.holds.drop(key)
-        circuit = self.circuit
-        if circuit.open:
-            if circuit.probe_due(now):
-                probe = await self.queue.lease(
-                    1, visibility, now=now, exclude_sources=self.held_sources(), horizon=_FOREVER
-                )
-                if probe:
-                    circuit.probing(probe[0].id)
-                    batch.extend(probe)
-            return batch
+        batch = await _lease_probes(self.queue, self.holds, self.circuit, visibility, now)
         want = free - len(batch)
-        if want > 0:
-            batch.extend(
-                await self.queue.lease(
-                    want, visibility, now=now, exclude_sources=self.held_sources()
-                )
-            )
+        if want > 0 and not self.circuit.open:
+            held = self.held_sources()
+            batch += await self.queue.lease(want, visibility, now=now, exclude_sources=held)
         return batch
 
     async def _idle(self, now: float) -> None:
@@ -262,6 +267,8 @@ class Forwarder:
 
     def _task_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        if self._waiting and self._may_start():
+            self._spawn(self._waiting.popleft())  # the freed slot goes to the next in line
         self.state.in_flight = len(self._tasks)
         self.state.heartbeat = self.clock()  # a finished attempt is progress
         self._slot_free.set()
@@ -286,3 +293,28 @@ class Forwarder:
         now = self.clock()
         self.circuit.settle(queue_id, now)
         self.holds.settle(queue_id, now)
+
+
+async def _lease_probes(
+    queue: DeliveryQueue, holds: KeyHolds, circuit: Circuit, visibility: float, now: float
+) -> list[LeasedDial]:
+    """A dial for each key hold whose probe is due, and the destination circuit's probe when
+    it is open and due (``_FOREVER``: the earliest dial, due or not)."""
+    probes: list[LeasedDial] = []
+    for key, hold in list(holds.items()):
+        if hold.probe_due(now):
+            probe = await queue.lease(
+                1, visibility, now=now, only_sources=hold.sources, horizon=_FOREVER
+            )
+            if probe:
+                hold.probe_id = probe[0].id
+                probes.extend(probe)
+            else:  # nothing left to probe with: the hold has nothing to protect
+                holds.drop(key)
+    if circuit.open and circuit.probe_due(now):
+        held = holds.held_sources()
+        probe = await queue.lease(1, visibility, now=now, exclude_sources=held, horizon=_FOREVER)
+        if probe:
+            circuit.probing(probe[0].id)
+            probes.extend(probe)
+    return probes

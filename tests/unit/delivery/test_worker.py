@@ -103,6 +103,51 @@ async def test_the_loop_delivers_what_is_queued(
         assert sorted(r.json()["dial_id"] for r in fake.requests) == [f"d-{i}" for i in range(10)]
 
 
+async def _stats(tmp_path: Path) -> tuple[int, int]:
+    """(ready, leased) in the forwarder's queue file, read by a second connection."""
+    queue = SqliteQueue(tmp_path / "q.db")
+    await queue.open()
+    try:
+        stats = await queue.stats(now=time.time())
+        return stats.ready, stats.leased
+    finally:
+        await queue.close()
+
+
+@pytest.mark.anyio
+async def test_leased_dials_wait_in_line_for_a_slot(
+    tmp_path: Path, fake: FakeOutboundIQ, make_sources: Callable[..., dict[str, Source]]
+) -> None:
+    """With every slot busy the forwarder holds the next half of its concurrency leased and
+    waiting, so a freed slot starts a dial without waiting for a lease; no more than that."""
+    fake.default = Reply(200, delay=0.5)
+    async with running(tmp_path, fake, make_sources(SOURCES), forward_concurrency=4) as fw:
+        for i in range(10):
+            await _enqueue(fw, "crm", f"d-{i}")
+        await _until(lambda: len(fake.requests) == 4 and len(fw._waiting) == 2)
+        assert await _stats(tmp_path) == (4, 6)  # 4 posting, 2 waiting: leased; 4 in the queue
+        await _until(lambda: fw.state.delivered == 10)
+        assert len(fw._waiting) == 0
+    assert sorted(r.json()["dial_id"] for r in fake.requests) == [f"d-{i}" for i in range(10)]
+
+
+@pytest.mark.anyio
+async def test_stop_releases_the_dials_waiting_in_line(
+    tmp_path: Path, fake: FakeOutboundIQ, make_sources: Callable[..., dict[str, Source]]
+) -> None:
+    """A shutdown starts none of the waiting dials: they go back to the queue, due now."""
+    fake.default = Reply(200, delay=3.0)
+    sources = make_sources(SOURCES)
+    async with running(
+        tmp_path, fake, sources, forward_concurrency=2, shutdown_grace_seconds=0.2
+    ) as fw:
+        for i in range(5):
+            await _enqueue(fw, "crm", f"d-{i}")
+        await _until(lambda: len(fake.requests) == 2 and len(fw._waiting) == 1)
+    assert len(fake.requests) == 2
+    assert await _stats(tmp_path) == (5, 0)
+
+
 @pytest.mark.anyio
 async def test_stop_releases_what_did_not_finish(
     tmp_path: Path, fake: FakeOutboundIQ, make_sources: Callable[..., dict[str, Source]]
