@@ -107,12 +107,18 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
     rows: list[tuple[str, str, Any, bool | None]] = [
         (
-            "relay intake vs bare Starlette",
-            ">= 0.5 and every 202 durable",
+            "relay intake vs bare Starlette, best concurrency",
+            ">= 0.7 and every 202 durable",
             r["relay_intake_to_bare"],
             None
             if r["relay_intake_to_bare"] is None
-            else r["relay_intake_to_bare"] >= 0.5 and bool(dig(results, "relay_intake", "durable")),
+            else r["relay_intake_to_bare"] >= 0.7 and bool(dig(results, "relay_intake", "durable")),
+        ),
+        (
+            "relay intake vs bare Starlette at 32 connections",
+            ">= 0.6",
+            r.get("relay_intake_to_bare_at_32_connections"),
+            _at_least(r.get("relay_intake_to_bare_at_32_connections"), 0.6),
         ),
         (
             "forward drain, one process (dials/s)",
@@ -157,6 +163,18 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
             None
             if dig(results, "backlog_rss", "peak_rss_mb") is None
             else dig(results, "backlog_rss", "peak_rss_mb") <= 150,
+        ),
+        (
+            "console open vs closed, intake (closed loop)",
+            ">= 0.95",
+            r["console_open_to_closed"],
+            _at_least(r["console_open_to_closed"], 0.95),
+        ),
+        (
+            "Redis intake, one replica, vs bare Starlette",
+            ">= 0.5",
+            r["redis_intake_to_bare"],
+            _at_least(r["redis_intake_to_bare"], 0.5),
         ),
     ]
     return [{"target": t, "wanted": w, "measured": m, "met": ok} for t, w, m, ok in rows]
