@@ -103,13 +103,13 @@ async def test_the_loop_delivers_what_is_queued(
         assert sorted(r.json()["dial_id"] for r in fake.requests) == [f"d-{i}" for i in range(10)]
 
 
-async def _stats(tmp_path: Path) -> tuple[int, int]:
-    """(ready, leased) in the forwarder's queue file, read by a second connection."""
+async def _stats(tmp_path: Path) -> tuple[int, int, int]:
+    """(ready, leased, dead) in the forwarder's queue file, read by a second connection."""
     queue = SqliteQueue(tmp_path / "q.db")
     await queue.open()
     try:
         stats = await queue.stats(now=time.time())
-        return stats.ready, stats.leased
+        return stats.ready, stats.leased, stats.dead
     finally:
         await queue.close()
 
@@ -125,7 +125,7 @@ async def test_leased_dials_wait_in_line_for_a_slot(
         for i in range(10):
             await _enqueue(fw, "crm", f"d-{i}")
         await _until(lambda: len(fake.requests) == 4 and len(fw._waiting) == 2)
-        assert await _stats(tmp_path) == (4, 6)  # 4 posting, 2 waiting: leased; 4 in the queue
+        assert await _stats(tmp_path) == (4, 6, 0)  # 4 posting and 2 waiting: leased
         await _until(lambda: fw.state.delivered == 10)
         assert len(fw._waiting) == 0
     assert sorted(r.json()["dial_id"] for r in fake.requests) == [f"d-{i}" for i in range(10)]
@@ -145,7 +145,7 @@ async def test_stop_releases_the_dials_waiting_in_line(
             await _enqueue(fw, "crm", f"d-{i}")
         await _until(lambda: len(fake.requests) == 2 and len(fw._waiting) == 1)
     assert len(fake.requests) == 2
-    assert await _stats(tmp_path) == (5, 0)
+    assert await _stats(tmp_path) == (5, 0, 0)
 
 
 @pytest.mark.anyio
@@ -157,13 +157,7 @@ async def test_stop_releases_what_did_not_finish(
     async with running(tmp_path, fake, make_sources(SOURCES), shutdown_grace_seconds=0.2) as fw:
         await _enqueue(fw, "crm", "slow")
         await _until(lambda: len(fake.requests) == 1)
-    stats_queue = SqliteQueue(tmp_path / "q.db")
-    await stats_queue.open()
-    try:
-        stats = await stats_queue.stats(now=time.time())
-        assert (stats.ready, stats.leased, stats.dead) == (1, 0, 0)
-    finally:
-        await stats_queue.close()
+    assert await _stats(tmp_path) == (1, 0, 0)
 
 
 @pytest.mark.anyio
