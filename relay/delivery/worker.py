@@ -46,6 +46,7 @@ from relay.queue.base import DeliveryQueue, LeasedDial, ReportsPoison
 __all__ = ["Forwarder"]
 
 log = structlog.get_logger("relay.delivery.worker")
+_Dials = list[LeasedDial]
 _FOREVER = 1e18  # a lease horizon past every due time: "the earliest dial, due or not"
 
 
@@ -108,9 +109,8 @@ class Forwarder:
         self._stopping = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._leased: dict[str, LeasedDial] = {}
-        # Leased dials waiting for a slot: the next lease goes out while the slots are still
-        # busy, and a finishing delivery starts the next dial at once, so a slow lease (Redis:
-        # three round trips behind the deliveries' callbacks) does not leave the slots idle.
+        # Leased dials waiting for a slot (a finished delivery starts the next at once): a slow
+        # lease (Redis: three round trips behind the deliveries) no longer idles the slots.
         self._waiting: deque[LeasedDial] = deque()
         self._prefetch = settings.forward_concurrency // 2
         # Lease a few dials at a time, not one per finished delivery (fewer queue round
@@ -188,31 +188,36 @@ class Forwarder:
                 continue
             now = self.clock()
             try:
-                batch = await self._next_batch(room, now)
+                probes, batch = await self._next_batch(room, now)
             except QueueError as exc:
                 log.error("queue_lease_failed", error=str(exc))
                 await self._sleep(1.0)
                 continue
             if self._stopping:
-                if batch:
-                    await self.queue.release([d.id for d in batch], now=self.clock())
+                if probes or batch:
+                    await self.queue.release([d.id for d in probes + batch], now=self.clock())
                 break
+            for dial in probes:  # at once, whatever the slots: a probe never waits in line
+                self._spawn(dial)
             for dial in batch:
-                if len(self._tasks) < concurrency:
-                    self._spawn(dial)
-                else:
-                    self._leased[dial.id] = dial
-                    self._waiting.append(dial)
-            if len(batch) < room:  # everything due was leased: wait for more, or its time
+                self._start(dial)
+            if len(probes) + len(batch) < room:  # every due dial leased: wait for more
                 await self._idle(now)
 
+    def _start(self, dial: LeasedDial) -> None:
+        """Deliver ``dial`` now if a slot is free, else put it in the waiting line."""
+        if self._may_start():
+            self._spawn(dial)
+        else:
+            self._leased[dial.id] = dial
+            self._waiting.append(dial)
+
     def _may_start(self) -> bool:
-        busy = len(self._tasks) >= self.settings.forward_concurrency
-        return not (busy or self._stopping or self.circuit.open)
+        full = len(self._tasks) >= self.settings.forward_concurrency
+        return not (full or self._stopping or self.circuit.open)
 
     async def _release_waiting(self) -> None:
-        ids = [d.id for d in self._waiting]
-        self._waiting.clear()
+        ids, self._waiting = [d.id for d in self._waiting], deque()
         try:
             await self.queue.release(ids, now=self.clock())
         except QueueError as exc:  # their leases run out: they come back by themselves
@@ -220,14 +225,15 @@ class Forwarder:
         for queue_id in ids:
             self._leased.pop(queue_id, None)
 
-    async def _next_batch(self, free: int, now: float) -> list[LeasedDial]:
+    async def _next_batch(self, free: int, now: float) -> tuple[_Dials, _Dials]:
+        """The probes due, then up to ``free`` dials in all (none while the circuit is open)."""
         visibility = self.settings.visibility_timeout_seconds
-        batch = await _lease_probes(self.queue, self.holds, self.circuit, visibility, now)
-        want = free - len(batch)
-        if want > 0 and not self.circuit.open:
-            held = self.held_sources()
-            batch += await self.queue.lease(want, visibility, now=now, exclude_sources=held)
-        return batch
+        probes = await _lease_probes(self.queue, self.holds, self.circuit, visibility, now)
+        want = free - len(probes)
+        if want <= 0 or self.circuit.open:
+            return probes, []
+        held = self.held_sources()
+        return probes, await self.queue.lease(want, visibility, now=now, exclude_sources=held)
 
     async def _idle(self, now: float) -> None:
         timeout = 1.0

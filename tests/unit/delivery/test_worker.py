@@ -132,6 +132,35 @@ async def test_leased_dials_wait_in_line_for_a_slot(
 
 
 @pytest.mark.anyio
+async def test_a_probe_never_waits_in_line_behind_busy_slots(
+    tmp_path: Path, fake: FakeOutboundIQ, make_sources: Callable[..., dict[str, Source]]
+) -> None:
+    """The circuit's probe starts when it is leased, even with every slot busy: in the
+    waiting line it would be handed back while the circuit is open, and the circuit would
+    wait for a probe that never runs. It is sent once a connection frees, and closes it."""
+    for slow in ("slow-1", "slow-2"):
+        fake.fail_dial(slow, Reply(200, delay=2.0))
+    sources = make_sources(SOURCES)
+    async with running(
+        tmp_path, fake, sources, forward_concurrency=2, circuit_probe_seconds=0.1
+    ) as fw:
+        for slow in ("slow-1", "slow-2"):
+            await _enqueue(fw, "crm", slow)
+        await _until(lambda: len(fake.requests) == 2)  # both slots busy for 2 s
+        for _ in range(fw.circuit.threshold):
+            fw.circuit.record(503, now=time.time())
+        await _enqueue(fw, "crm", "probe")
+        fw.wake()
+        await _until(lambda: fw.circuit.probe_id is not None)
+        await asyncio.sleep(0.3)  # loop turns in which the open circuit would hand it back
+        assert not fw._waiting
+        assert await _stats(tmp_path) == (0, 3, 0)  # two slow dials and the probe: leased
+        await _until(lambda: not fw.circuit_open)
+        await _until(lambda: fw.state.delivered == 3)
+    assert [r.json()["dial_id"] for r in fake.requests].count("probe") == 1
+
+
+@pytest.mark.anyio
 async def test_stop_releases_the_dials_waiting_in_line(
     tmp_path: Path, fake: FakeOutboundIQ, make_sources: Callable[..., dict[str, Source]]
 ) -> None:
