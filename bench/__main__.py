@@ -49,7 +49,7 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         plan.latency_rounds, plan.latency_seconds = 1, 0.5
         plan.intake_rounds, plan.intake_connections = 1, (8,)
         plan.history_rounds, plan.history_queue_rounds = 1, 2
-        plan.console_rounds = 1
+        plan.console_rounds, plan.drain_rounds = 1, 2
     for name in (
         "duration",
         "dials",
@@ -61,6 +61,7 @@ def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
         "history_rounds",
         "history_queue_rounds",
         "console_rounds",
+        "drain_rounds",
     ):
         value = getattr(args, name)
         if value is not None:
@@ -100,8 +101,9 @@ def run(plan: Plan, only: tuple[str, ...] = SCENARIOS) -> dict[str, Any]:
             # measured together, in alternating rounds (Bench.intake_rounds)
             started = time.monotonic()
             print("bench: bare_intake + relay_intake ...", file=sys.stderr, flush=True)
-            pair = bench.intake_rounds()
-            results["bare_intake"], results["relay_intake"] = pair["bare"], pair["relay"]
+            trio = bench.intake_rounds()  # and the durable floor between them
+            results["bare_intake"], results["relay_intake"] = trio["bare"], trio["relay"]
+            results["durable_intake"] = trio["durable"]
             print(f"bench: intake done in {time.monotonic() - started:.1f} s", file=sys.stderr)
             continue
         started = time.monotonic()
@@ -141,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
         "--console-rounds",
         type=int,
         help="intake rounds with the console open and closed, alternated (default 3)",
+    )
+    parser.add_argument(
+        "--drain-rounds",
+        type=int,
+        help="drains of each fill (a copy each time), raw aiohttp before each (default 3)",
     )
     parser.add_argument("--backlog", type=int, help="dials in the RSS backlog (1000000)")
     parser.add_argument(

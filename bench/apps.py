@@ -2,10 +2,13 @@
 
 * ``bare``: Starlette that parses the JSON and answers 202 (no queue): the stack's ceiling.
 * ``naive``: what a user would write by hand: map, await the POST to outboundIQ, then answer.
+* ``durable``: ``bare``, and the raw body stored before the 202 through the relay's own
+  group-commit writer (``SqliteWriter``, ``synchronous=FULL``, one table, one row): the
+  floor of any durable intake on this stack, with none of the relay's own work.
 
 The stand-in for outboundIQ itself is ``bench.sink`` (or nginx).
 
-``python -m bench.apps {bare,naive} --port P [--destination URL]``
+``python -m bench.apps {bare,naive,durable} --port P [--destination URL] [--db FILE]``
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.routing import Route
 from relay.config.settings import Settings
 from relay.core.dial import DIAL_FIELDS
 from relay.intake.server import server_config
+from relay.queue.sqlite.writer import SqliteWriter
 
 
 async def _healthz(_request: Request) -> Response:
@@ -42,6 +46,38 @@ def bare_app() -> Starlette:
             Route("/hooks/{source}", hook, methods=["POST"]),
             Route("/healthz", _healthz, methods=["GET"]),
         ]
+    )
+
+
+def durable_app(db: str) -> Starlette:
+    writer = SqliteWriter(
+        db, schema="CREATE TABLE IF NOT EXISTS hooks (id INTEGER PRIMARY KEY, body BLOB NOT NULL);"
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await writer.open()
+        try:
+            yield
+        finally:
+            await writer.close()
+
+    async def hook(request: Request) -> Response:
+        body = await request.body()
+        data = orjson.loads(body)
+
+        def store(c: Any) -> int:
+            return int(c.execute("INSERT INTO hooks (body) VALUES (?)", (body,)).lastrowid)
+
+        await writer.call(store)
+        return JSONResponse({"status": "queued", "dial_id": data.get("dial_id")}, status_code=202)
+
+    return Starlette(
+        routes=[
+            Route("/hooks/{source}", hook, methods=["POST"]),
+            Route("/healthz", _healthz, methods=["GET"]),
+        ],
+        lifespan=lifespan,
     )
 
 
@@ -78,12 +114,19 @@ def naive_app(destination: str, api_key: str) -> Starlette:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.apps")
-    parser.add_argument("kind", choices=["bare", "naive"])
+    parser.add_argument("kind", choices=["bare", "naive", "durable"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--destination", default="http://127.0.0.1:9")
     parser.add_argument("--api-key", default="bench-key")
+    parser.add_argument("--db", default="durable.db", help="the durable app's queue file")
     args = parser.parse_args(argv)
-    app: Any = bare_app() if args.kind == "bare" else naive_app(args.destination, args.api_key)
+    app: Any = (
+        bare_app()
+        if args.kind == "bare"
+        else durable_app(args.db)
+        if args.kind == "durable"
+        else naive_app(args.destination, args.api_key)
+    )
     settings = Settings(
         host="127.0.0.1",
         port=args.port,

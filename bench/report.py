@@ -41,6 +41,14 @@ def ratios(results: dict[str, Any]) -> dict[str, float | None]:
             dig(results, "relay_intake", "cpu_us_per_request"),
         ),
         **sweep,
+        # the floor of any durable intake here: bare, plus one row stored through the relay's
+        # group-commit writer before the 202; and the relay against that floor
+        "durable_floor_to_bare": ratio(
+            dig(results, "durable_intake", "rps"), dig(results, "bare_intake", "rps")
+        ),
+        "relay_intake_to_durable_floor": ratio(
+            dig(results, "relay_intake", "rps"), dig(results, "durable_intake", "rps")
+        ),
         "relay_intake_forwarding_to_bare": ratio(
             dig(results, "relay_intake_forwarding", "rps"), dig(results, "bare_intake", "rps")
         ),
@@ -204,22 +212,28 @@ def table(results: dict[str, Any]) -> str:
     row("load generator vs instant sink", results.get("generator"))
     bare, relay = results.get("bare_intake"), results.get("relay_intake")
     row(f"1 bare Starlette (ceiling){_at(bare)}", bare)
+    durable = results.get("durable_intake")
+    row(f"1b durable floor (bare + one stored row){_at(durable)}", durable)
     row(f"2 relay intake (durable){_at(relay)}", relay)
     bare_sweep = dig(results, "bare_intake", "by_connections") or {}
     relay_sweep = dig(results, "relay_intake", "by_connections") or {}
+    floor_sweep = dig(results, "durable_intake", "by_connections") or {}
     sweep_ratios = ratios(results)
     for c in sorted(set(bare_sweep) & set(relay_sweep), key=int):
-        b, r = bare_sweep[c], relay_sweep[c]
+        b, r, f = bare_sweep[c], relay_sweep[c], floor_sweep.get(c)
+        floor = "" if f is None else f"durable floor {f['rps']:,.0f}/s, "
         line = (
-            f"  {c:>4} connections: bare {b['rps']:,.0f}/s, relay {r['rps']:,.0f}/s, "
+            f"  {c:>4} connections: bare {b['rps']:,.0f}/s, {floor}relay {r['rps']:,.0f}/s, "
             f"ratio {sweep_ratios[f'relay_intake_to_bare_at_{c}_connections']}"
         )
         if len(b["round_rps"]) > 1:
-            rounds = {
-                k: ", ".join(f"{x:,.0f}" for x in d["round_rps"])
-                for k, d in (("bare", b), ("relay", r))
-            }
-            line += f" (rounds: bare {rounds['bare']}; relay {rounds['relay']})"
+            systems = (("bare", b), ("floor", f), ("relay", r))
+            rounds = "; ".join(
+                f"{k} " + ", ".join(f"{x:,.0f}" for x in d["round_rps"])
+                for k, d in systems
+                if d is not None
+            )
+            line += f" (rounds: {rounds})"
         lines.append(line)
     row("2 relay intake (durable), forwarding too", results.get("relay_intake_forwarding"))
     for name in ("fast", "slow", "down"):
@@ -237,10 +251,12 @@ def table(results: dict[str, Any]) -> str:
         for transport, data in drain["client_ceiling"].items():
             row(f"  client ceiling: {transport}", data)
         row(f"3 forward drain ({drain['dials']:,} dials)", drain, "dials_per_s")
+        lines.extend(_drain_rounds(drain))
         for fill in ("from_backfill", "from_intake"):
             if fill in drain:
                 one = drain[fill]
                 row(f"  drain {fill} ({one['dials']:,} dials)", one, "dials_per_s")
+                lines.extend(_drain_rounds(one))
     row("4 naive relay, destination +100 ms", dig(results, "naive_vs_relay", "naive"))
     row("4 relay, destination +100 ms", dig(results, "naive_vs_relay", "relay"))
     backlog = results.get("backlog_rss")
@@ -327,3 +343,18 @@ def table(results: dict[str, Any]) -> str:
         mark = {True: "MET ", False: "MISS", None: "n/a "}[t["met"]]
         lines.append(f"  [{mark}] {t['target']}: {t['measured']} (wanted {t['wanted']})")
     return "\n".join(lines)
+
+
+def _drain_rounds(drain: dict[str, Any]) -> list[str]:
+    """A drain's rounds, each against raw aiohttp just before it (the median round is the
+    row above)."""
+    rounds = drain.get("rounds") or []
+    if not rounds:
+        return []
+    parts = []
+    for r in rounds:
+        ratio, cpu = r.get("ratio_to_aiohttp"), r.get("cpu_efficiency_to_aiohttp")
+        versus = [f"{ratio:.3f} of aiohttp"] if ratio is not None else []
+        versus += [f"CPU {cpu:.3f}"] if cpu is not None else []
+        parts.append(f"{r['dials_per_s']:,.0f}/s" + (f" ({', '.join(versus)})" if versus else ""))
+    return ["      rounds: " + "; ".join(parts)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -73,6 +74,7 @@ class Plan:
     history_rounds: int = 2  # dial history off and on, per backend, in alternating order
     history_queue_rounds: int = 6  # the same through the queue alone (no HTTP): steadier
     console_rounds: int = 3  # intake with the console open and closed, alternated
+    drain_rounds: int = 3  # each fill drained this many times (copies), raw aiohttp before each
     transports: tuple[str, ...] = ("relay", "httpx-default", "aiohttp")
     load: str = "wrk"  # or "python"
     sink: str = "nginx"  # or "python"
@@ -209,6 +211,28 @@ class Bench:
             "cpu_us_per_request_by_thread": _per_thread(threads, got.requests),
         }
 
+    # --- 1b. the floor of a durable intake on this stack ---------------------------------
+    def durable_intake(self, connections: int | None = None) -> dict[str, Any]:
+        """Bare Starlette storing each raw body through the relay's group-commit writer
+        before its 202 (``bench.apps`` ``durable``): what durability alone costs."""
+        workdir = self._dir("durable")
+        db = workdir / "durable.db"
+        proc, base = self.start_app("durable", workdir, db=str(db))
+        try:
+            cpu = proc.cpu_seconds()
+            got = self.closed_load(base + "/hooks/bench", workdir, connections)
+            cpu = proc.cpu_seconds() - cpu
+        finally:
+            proc.stop()
+        accepted = got.count(202) if got.tool == "python" else got.statuses["2xx"]
+        return {
+            **got.as_dict(),
+            "connections": connections or self.plan.connections,
+            "accepted": accepted,
+            "durable": _count(db, "SELECT COUNT(*) FROM hooks") >= accepted,
+            "cpu_us_per_request": _per(cpu, got.requests),
+        }
+
     # --- 2. the relay's intake, every 202 durable -----------------------------------------
     def relay_intake(
         self, *, forwarding: bool = False, connections: int | None = None
@@ -246,18 +270,22 @@ class Bench:
         }
 
     def intake_rounds(self) -> dict[str, dict[str, Any]]:
-        """Bare and relay intake at each of ``intake_connections``, in alternating rounds
-        (bare then relay, relay then bare, ...) so that whatever else the machine does spreads
-        over both alike. Per system and connection count: the median round by req/s. Each
-        system's ceiling is its best median over the connection counts; every count's median
-        is kept under ``by_connections``."""
-        kinds = ("bare", "relay")
+        """Bare, durable-floor and relay intake at each of ``intake_connections``, in
+        alternating rounds (bare, durable, relay, then relay, durable, bare, ...) so that
+        whatever else the machine does spreads over them alike. Per system and connection
+        count: the median round by req/s. Each system's ceiling is its best median over the
+        connection counts; every count's median is kept under ``by_connections``."""
+        kinds = ("bare", "durable", "relay")
+        measures = {
+            "bare": self.bare_intake,
+            "durable": self.durable_intake,
+            "relay": self.relay_intake,
+        }
         runs: dict[str, dict[int, list[dict[str, Any]]]] = {k: {} for k in kinds}
         for i in range(self.plan.intake_rounds):
             for connections in self.plan.intake_connections:
                 for kind in kinds if i % 2 == 0 else kinds[::-1]:
-                    measure = self.bare_intake if kind == "bare" else self.relay_intake
-                    got = measure(connections=connections)
+                    got = measures[kind](connections=connections)
                     runs[kind].setdefault(connections, []).append(got)
         out: dict[str, dict[str, Any]] = {}
         for kind in kinds:
@@ -275,7 +303,8 @@ class Bench:
                     str(c): {k: m[k] for k in _SWEEP_KEYS if k in m} for c, m in medians.items()
                 },
             }
-        out["relay"]["durable"] = all(r["durable"] for rs in runs["relay"].values() for r in rs)
+        for kind in ("durable", "relay"):
+            out[kind]["durable"] = all(r["durable"] for rs in runs[kind].values() for r in rs)
         return out
 
     # --- p99 at a fixed rate, with the destination fast, slow and down --------------------
@@ -332,32 +361,61 @@ class Bench:
         """The drain of a backlog written straight into the queue file (the main figures),
         then of one queued by ``relay backfill`` (``from_backfill``) and of one queued by
         webhooks through the relay's intake, dial history and all (``from_intake``). The raw
-        client ceilings are measured first, against the same sink."""
+        client ceilings are measured first, against the same sink; each fill is drained
+        ``drain_rounds`` times (a copy of it each time), raw aiohttp just before each."""
         workdir = self._dir("drain")
         sink = self.sink(workdir)
         try:
             ceiling = self.client_ceiling(sink)
             db = workdir / "queue.db"
             queue_bytes = prequeue(db, self.plan.dials)
-            out = self._drain(workdir, db, sink, self.plan.dials)
+            out = self._drain(workdir, db, sink, self.plan.dials, ceiling)
             out["queue_bytes_per_100k"] = round(queue_bytes / self.plan.dials * 100_000)
-            out["from_backfill"] = self._drain_backfill(sink)
-            out["from_intake"] = self._drain_intake(sink)
+            out["from_backfill"] = self._drain_backfill(sink, ceiling)
+            out["from_intake"] = self._drain_intake(sink, ceiling)
         finally:
             sink.stop()
         relay_rps = dig(ceiling, "relay", "rps")
         for one in (out, out["from_backfill"], out["from_intake"]):
-            # raw aiohttp measured right before this drain (else with the ceilings above):
-            # on a busy machine, rates a minute apart can differ more than the systems do
-            raw = one.get("aiohttp_just_before") or ceiling.get("aiohttp") or {}
-            rate, cpu = one["dials_per_s"], one["cpu_us_per_dial"]
-            one["ratio_to_client_ceiling"] = _ratio(rate, relay_rps)
-            one["ratio_to_aiohttp"] = _ratio(rate, raw.get("rps"))
-            # CPU per POST of raw aiohttp ÷ the relay's CPU per dial: steadier than rates
-            one["cpu_efficiency_to_aiohttp"] = _ratio(raw.get("cpu_us_per_request"), cpu)
+            one["ratio_to_client_ceiling"] = _ratio(one["dials_per_s"], relay_rps)
         return {**out, "client_ceiling": ceiling, "sink": sink.kind}
 
-    def _drain(self, workdir: Path, db: Path, sink: Sink, n: int) -> dict[str, Any]:
+    def _drain(
+        self, workdir: Path, db: Path, sink: Sink, n: int, ceiling: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Drain the queue file ``db`` (``n`` due dials) ``drain_rounds`` times, each time a
+        fresh copy of it, raw aiohttp measured against the sink just before each round: on a
+        shared machine, rates a minute apart can differ more than the systems do, so each
+        round's ratio is of two adjacent measurements, and the result is the median round's
+        (by its ratio; every round is kept in ``rounds``)."""
+        rounds = []
+        for i in range(self.plan.drain_rounds):
+            copy = workdir / f"round-{i}" / db.name
+            copy.parent.mkdir()
+            for part in db.parent.glob(db.name + "*"):  # the file, and its WAL if any
+                shutil.copyfile(part, copy.parent / part.name)
+            one = self._drain_once(copy.parent, copy, sink, n)
+            # raw aiohttp just before (else with the ceilings): its rate, and its CPU per
+            # POST ÷ the relay's CPU per dial, steadier than rates
+            raw = one["aiohttp_just_before"] or ceiling.get("aiohttp") or {}
+            one["ratio_to_aiohttp"] = _ratio(one["dials_per_s"], raw.get("rps"))
+            one["cpu_efficiency_to_aiohttp"] = _ratio(
+                raw.get("cpu_us_per_request"), one["cpu_us_per_dial"]
+            )
+            rounds.append(one)
+            for part in copy.parent.glob(copy.name + "*"):  # the drained copy: not needed
+                part.unlink()
+        ranked = sorted(rounds, key=lambda r: r["ratio_to_aiohttp"] or r["dials_per_s"])
+        median = ranked[(len(ranked) - 1) // 2]
+        return {
+            **median,
+            "rounds": [_round(r) for r in rounds],
+            "cpu_efficiency_to_aiohttp": _median_of(
+                [r["cpu_efficiency_to_aiohttp"] for r in rounds]
+            ),
+        }
+
+    def _drain_once(self, workdir: Path, db: Path, sink: Sink, n: int) -> dict[str, Any]:
         """Start the relay on the queue file ``db`` holding ``n`` due dials; dials/s from the
         first delivery seen to the last. Raw aiohttp is measured against the sink just
         before (when the plan measures it), for a ratio of two adjacent measurements."""
@@ -383,7 +441,7 @@ class Bench:
             "aiohttp_just_before": adjacent,
         }
 
-    def _drain_backfill(self, sink: Sink) -> dict[str, Any]:
+    def _drain_backfill(self, sink: Sink, ceiling: dict[str, Any]) -> dict[str, Any]:
         """``relay backfill`` queues the dials (a JSON Lines export of the benchmark's
         webhooks, through the source's mapping, on the backfill lane), then the drain."""
         workdir = self._dir("drain-backfill")
@@ -399,9 +457,10 @@ class Bench:
         env = child_env(RELAY_OUTBOUNDIQ_API_KEY=API_KEY)
         subprocess.run(argv, check=True, capture_output=True, env={**os.environ, **env})
         queued = _count(db, "SELECT COUNT(*) FROM dials")
-        return {**self._drain(workdir, db, sink, queued), "filled_by": "relay backfill"}
+        drained = self._drain(workdir, db, sink, queued, ceiling)
+        return {**drained, "filled_by": "relay backfill"}
 
-    def _drain_intake(self, sink: Sink) -> dict[str, Any]:
+    def _drain_intake(self, sink: Sink, ceiling: dict[str, Any]) -> dict[str, Any]:
         """Webhooks through the relay's intake for ``duration`` s while outboundIQ is down
         (the forwarder's first attempts fail and its circuit opens), then the relay again
         against the sink: the drain of the dials never attempted (those the first attempts
@@ -414,7 +473,8 @@ class Bench:
         finally:
             proc.stop()
         fresh = _count(db, "SELECT COUNT(*) FROM dials WHERE attempts = 0")
-        return {**self._drain(workdir, db, sink, fresh), "filled_by": "webhooks (relay intake)"}
+        drained = self._drain(workdir, db, sink, fresh, ceiling)
+        return {**drained, "filled_by": "webhooks (relay intake)"}
 
     # --- 4. a hand-written relay against a slow outboundIQ -----------------------------------
     def naive_vs_relay(self) -> dict[str, Any]:
@@ -514,6 +574,14 @@ def _wait_drained(
     raise TimeoutError(f"drain did not finish in {timeout:.0f} s")
 
 
+#: What a drain's ``rounds`` keep of each round (with raw aiohttp's rate just before it).
+_ROUND_KEYS = (
+    "dials_per_s",
+    "cpu_us_per_dial",
+    "ratio_to_aiohttp",
+    "cpu_efficiency_to_aiohttp",
+)
+
 #: What ``by_connections`` keeps of each median run.
 _SWEEP_KEYS = (
     "rps",
@@ -533,6 +601,12 @@ def _ratio(a: float | None, b: float | None) -> float | None:
 def _per(cpu_seconds: float, count: int) -> float | None:
     """CPU microseconds per request: steadier than throughput on a shared machine."""
     return round(cpu_seconds / count * 1e6, 1) if count else None
+
+
+def _round(one: dict[str, Any]) -> dict[str, Any]:
+    """What a drain's ``rounds`` keep of one round."""
+    kept = {key: one[key] for key in _ROUND_KEYS}
+    return {**kept, "aiohttp_rps": dig(one, "aiohttp_just_before", "rps")}
 
 
 def _median_of(values: list[float | None]) -> float | None:

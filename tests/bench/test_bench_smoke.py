@@ -46,6 +46,7 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
         "disk_fsync",
         "generator",
         "bare_intake",
+        "durable_intake",
         "relay_intake",
         "relay_intake_forwarding",
         "latency",
@@ -60,6 +61,12 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
         assert results[key]["requests"] > 0 and results[key]["errors"] == 0
     assert results["relay_intake"]["durable"] is True
+    floor = results["durable_intake"]  # bare + one row through the writer, in the same rounds
+    assert floor["durable"] is True and floor["accepted"] > 0
+    assert len(floor["round_rps"]) == 2 and set(floor["by_connections"]) == {"4", "8"}
+    assert doc["ratios"]["durable_floor_to_bare"] is not None
+    assert doc["ratios"]["relay_intake_to_durable_floor"] is not None
+    assert "1b durable floor (bare + one stored row)" in run.stdout
     for key in ("bare_intake", "relay_intake"):  # alternating rounds at each connection count
         assert len(results[key]["round_rps"]) == 2
         assert set(results[key]["by_connections"]) == {"4", "8"}
@@ -71,6 +78,9 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     assert set(results["latency"]) == {"fast", "slow", "down"}
     drain = results["forward_drain"]
     assert drain["measured_dials"] > 0 and drain["queue_bytes_per_100k"] > 0
+    for one in (drain, drain["from_backfill"], drain["from_intake"]):  # each fill, 2 copies
+        assert [r["dials_per_s"] > 0 for r in one["rounds"]] == [True, True]
+    assert "      rounds: " in run.stdout
     assert set(results["naive_vs_relay"]) == {"naive", "relay"}
     assert results["backlog_rss"]["peak_rss_mb"] > 0
     history = results["dial_history"]
