@@ -1,0 +1,231 @@
+"""Instructions per webhook, counted by callgrind: a meter that a busy machine does not move.
+
+On a shared VM two identical closed-loop runs can differ by 20 % in requests/s, more than
+most changes to the relay are worth. ``valgrind --tool=callgrind`` counts the instructions a
+process executes instead, the same on a busy machine as on a quiet one, so an A/B of a change
+to the webhook's own code can be read from one run of each. What it counts:
+
+* the relay's ASGI app driven in this process (``create_app``, its lifespan: queue, forwarder
+  and all), ``--in-flight`` webhooks at a time, the benchmark's body and source, a real
+  SQLite file (or ``--queue-url``), JSON logs at INFO to a file, every thread of the process
+  (the SQLite writer included);
+* no sockets: uvicorn's and the kernel's share of a request, the same as bare Starlette's, is
+  not in it; outboundIQ is a closed port, so the forwarder's circuit opens on its first
+  attempts and it waits (``--dry-run``: deliveries are acked without a POST, so leases and
+  acks are counted too).
+
+Two loops are counted (``--webhooks``, 500 and 1,500 by default) and the difference divided
+by the difference in webhooks, so the interpreter's start-up, the imports and the lifespan
+cancel out. ``--no-valgrind`` runs the loops without it (to check the harness; the smoke
+test does this), and reports wall time instead.
+
+``python -m bench.instructions [--webhooks 500 1500] [--in-flight 32] [--history on|off]
+[--dry-run] [--queue-url URL] [--log-level LEVEL]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.load import HOOK_TOKEN, body
+from bench.scenarios import API_KEY, SOURCES_YAML
+
+__all__ = ["count", "main"]
+
+
+def _scope(path: str, length: int) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "server": ("127.0.0.1", 8080),
+        "client": ("127.0.0.1", 40000),
+        "headers": [
+            (b"host", b"127.0.0.1:8080"),
+            (b"content-type", b"application/json"),
+            (b"content-length", str(length).encode()),
+            (b"x-relay-token", HOOK_TOKEN.encode()),
+        ],
+    }
+
+
+def _receiver(payload: bytes) -> Any:
+    """An ASGI ``receive`` that gives ``payload`` once (after that: a client that waits)."""
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            await asyncio.sleep(3600)
+        sent = True
+        return {"type": "http.request", "body": payload, "more_body": False}
+
+    return receive
+
+
+async def _drive(app: Any, webhooks: int, in_flight: int, prefix: str) -> dict[str, int]:
+    """``webhooks`` POSTs through ``app``, ``in_flight`` at a time; the statuses seen."""
+    statuses: dict[str, int] = {}
+    next_one = iter(range(webhooks))
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            key = str(message["status"])
+            statuses[key] = statuses.get(key, 0) + 1
+
+    async def worker() -> None:
+        for n in next_one:
+            payload = body(f"{prefix}-{n}", n)
+            await app(_scope("/hooks/bench", len(payload)), _receiver(payload), send)
+
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return statuses
+
+
+def inner(args: argparse.Namespace) -> dict[str, Any]:
+    """One loop in this process (what callgrind counts): the app, its lifespan, the webhooks."""
+    from pydantic import SecretStr
+
+    from relay.app import create_app
+    from relay.config.settings import Settings
+    from relay.core.sources import parse_sources
+    from relay.obs.logs import configure_logging, flush_logs
+
+    workdir = Path(args.workdir)
+    log_file = (workdir / "relay.log").open("w")
+    configure_logging(args.log_level, json=True, stream=log_file)
+    settings = Settings(
+        queue_url=args.queue_url or f"sqlite:///{workdir / 'queue.db'}",
+        outboundiq_url="http://127.0.0.1:9",  # nothing listens there: the circuit opens
+        outboundiq_api_key=SecretStr(API_KEY),
+        dry_run=args.dry_run,
+        dial_history_seconds=0 if args.history == "off" else Settings().dial_history_seconds,
+        max_connections_per_client=0,
+    )
+    sources = parse_sources(SOURCES_YAML, env={}, default_api_key=SecretStr(API_KEY))
+    app = create_app(settings, sources=sources)
+
+    async def run() -> dict[str, int]:
+        async with app.router.lifespan_context(app):
+            return await _drive(app, args.inner, args.in_flight, f"{time.time_ns():x}")
+
+    started = time.perf_counter()
+    statuses = asyncio.run(run())
+    seconds = time.perf_counter() - started
+    flush_logs()
+    log_file.close()
+    return {"webhooks": args.inner, "statuses": statuses, "seconds": round(seconds, 3)}
+
+
+def _callgrind_total(out: Path) -> int:
+    """The instructions (``Ir``) of every thread: the ``summary:`` (or ``totals:``) lines."""
+    total = 0
+    for path in out.parent.glob(out.name + "*"):  # one file per thread with --separate-threads
+        for line in path.read_text(errors="replace").splitlines():
+            if line.startswith(("summary:", "totals:")):
+                total += int(line.split()[1])
+                break
+    return total
+
+
+def count(
+    webhooks: tuple[int, int] = (500, 1500),
+    *,
+    in_flight: int = 32,
+    history: str = "on",
+    dry_run: bool = False,
+    queue_url: str | None = None,
+    log_level: str = "INFO",
+    valgrind: bool = True,
+) -> dict[str, Any]:
+    """Run both loops (each in a fresh process and a fresh queue file) and return the count
+    per webhook: instructions under callgrind, else seconds."""
+    if valgrind and shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
+    runs = []
+    for n in webhooks:
+        with tempfile.TemporaryDirectory(prefix="relay-instructions-") as tmp:
+            argv = [sys.executable, "-m", "bench.instructions", "--inner", str(n)]
+            argv += ["--workdir", tmp, "--in-flight", str(in_flight), "--history", history]
+            argv += ["--queue-url", queue_url] if queue_url else []
+            argv += ["--dry-run"] if dry_run else []
+            argv += ["--log-level", log_level]
+            out = Path(tmp) / "callgrind.out"
+            if valgrind:
+                argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
+            env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts every run
+            done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"the loop of {n} failed:\n{done.stderr[-3000:]}")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            if valgrind:
+                result["instructions"] = _callgrind_total(out)
+            runs.append(result)
+    (small, large), extra = runs, webhooks[1] - webhooks[0]
+    key = "instructions" if valgrind else "seconds"
+    per = (large[key] - small[key]) / extra
+    return {
+        "meter": "callgrind instructions" if valgrind else "wall seconds (no valgrind)",
+        "per_webhook": round(per) if valgrind else round(per * 1e6, 1),
+        "unit": "instructions" if valgrind else "µs (wall, noisy)",
+        "in_flight": in_flight,
+        "history": history,
+        "dry_run": dry_run,
+        "log_level": log_level,
+        "queue": queue_url or "sqlite (a fresh file per loop)",
+        "runs": runs,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
+    parser.add_argument("--webhooks", type=int, nargs=2, default=[500, 1500], metavar="N")
+    parser.add_argument("--in-flight", type=int, default=32)
+    parser.add_argument("--history", choices=["on", "off"], default="on")
+    parser.add_argument("--dry-run", action="store_true", help="ack deliveries without a POST")
+    parser.add_argument("--queue-url", help="another queue (redis://...); SQLite by default")
+    parser.add_argument("--log-level", default="INFO", help="the relay's log level (INFO)")
+    parser.add_argument("--no-valgrind", action="store_true", help="wall time, to check it")
+    parser.add_argument("--json", type=Path, help="also write the result here")
+    parser.add_argument("--inner", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--workdir", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.inner is not None:
+        print(json.dumps(inner(args)))
+        return 0
+    small, large = args.webhooks
+    if not 0 < small < large:
+        parser.error("--webhooks wants two counts, the first smaller")
+    result = count(
+        (small, large),
+        in_flight=args.in_flight,
+        history=args.history,
+        dry_run=args.dry_run,
+        queue_url=args.queue_url,
+        log_level=args.log_level,
+        valgrind=not args.no_valgrind,
+    )
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=2))
+    print(f"{result['per_webhook']:,} {result['unit']} per webhook ({result['meter']})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
