@@ -9,6 +9,7 @@ import argparse
 import json
 import os
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +40,27 @@ SCENARIOS = (
     "redis-intake",
     "redis-drain",
 )
+
+
+def _commit() -> str | None:
+    """The commit the run measured (``+changes`` when the work tree differs); None outside
+    a git checkout."""
+    root = Path(__file__).resolve().parents[1]
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        )
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        )
+    except OSError:
+        return None
+    if head.returncode != 0:
+        return None
+    return head.stdout.strip() + ("+changes" if dirty.stdout.strip() else "")
 
 
 def build_plan(args: argparse.Namespace, workdir: Path) -> Plan:
@@ -165,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     document = {
         "meta": {
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
+            "commit": _commit(),
             "seconds": round(time.time() - started, 1),
             "python": platform.python_version(),
             "machine": platform.machine(),

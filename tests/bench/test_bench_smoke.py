@@ -42,6 +42,7 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr[-3000:]
     doc = json.loads(out.read_text())
     results = doc["results"]
+    assert doc["meta"]["commit"]  # the run names the commit it measured (a git checkout here)
     assert set(results) == {
         "disk_fsync",
         "generator",
