@@ -6,13 +6,16 @@ process executes instead, the same on a busy machine as on a quiet one, so an A/
 to the webhook's own code can be read from one run of each. What it counts:
 
 * the relay's ASGI app driven in this process (``create_app``, its lifespan: queue, forwarder
-  and all), ``--in-flight`` webhooks at a time, the benchmark's body and source, a real
-  SQLite file (or ``--queue-url``), JSON logs at INFO to a file, every thread of the process
-  (the SQLite writer included);
+  and all) on uvloop, as ``relay serve`` runs it; ``--in-flight`` webhooks at a time, the
+  benchmark's body and source, a real SQLite file (or ``--queue-url``), JSON logs at INFO to
+  a file, every thread of the process (the SQLite writer included);
 * no sockets: uvicorn's and the kernel's share of a request, the same as bare Starlette's, is
-  not in it; outboundIQ is a closed port, so the forwarder's circuit opens on its first
-  attempts and it waits (``--dry-run``: deliveries are acked without a POST, so leases and
-  acks are counted too).
+  not in it. ``--destination down`` (the default): outboundIQ is a closed port, so the
+  forwarder's circuit opens on its first attempts and it waits: the intake alone.
+  ``instant``: the forwarder's own client (``ForwardClient``, httpx's types) over an
+  in-process transport that answers 202 at once, so every dial is also leased, POSTed, acked
+  and logged: the intake and the delivery, without the sockets. ``dry-run``: deliveries are
+  acked without a POST (``RELAY_DRY_RUN``).
 
 Two loops are counted (``--webhooks``, 500 and 1,500 by default) and the difference divided
 by the difference in webhooks, so the interpreter's start-up, the imports and the lifespan
@@ -20,7 +23,7 @@ cancel out. ``--no-valgrind`` runs the loops without it (to check the harness; t
 test does this), and reports wall time instead.
 
 ``python -m bench.instructions [--webhooks 500 1500] [--in-flight 32] [--history on|off]
-[--dry-run] [--queue-url URL] [--log-level LEVEL]``
+[--destination down|instant|dry-run] [--queue-url URL] [--log-level LEVEL]``
 """
 
 from __future__ import annotations
@@ -114,23 +117,74 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
         queue_url=args.queue_url or f"sqlite:///{workdir / 'queue.db'}",
         outboundiq_url="http://127.0.0.1:9",  # nothing listens there: the circuit opens
         outboundiq_api_key=SecretStr(API_KEY),
-        dry_run=args.dry_run,
+        dry_run=args.destination == "dry-run",
         dial_history_seconds=0 if args.history == "off" else Settings().dial_history_seconds,
         max_connections_per_client=0,
     )
     sources = parse_sources(SOURCES_YAML, env={}, default_api_key=SecretStr(API_KEY))
-    app = create_app(settings, sources=sources)
+    client = _instant_client(settings) if args.destination == "instant" else None
+    app = create_app(settings, sources=sources, client=client)
 
     async def run() -> dict[str, int]:
         async with app.router.lifespan_context(app):
-            return await _drive(app, args.inner, args.in_flight, f"{time.time_ns():x}")
+            statuses = await _drive(app, args.inner, args.in_flight, f"{time.time_ns():x}")
+            forwarder = app.state.runtime.forwarder
+            while args.destination != "down" and forwarder.state.delivered < args.inner:
+                await asyncio.sleep(0.001)  # every dial delivered before the loop ends
+            return statuses
 
     started = time.perf_counter()
-    statuses = asyncio.run(run())
+    with asyncio.Runner(loop_factory=_loop_factory()) as runner:  # uvloop, as uvicorn picks
+        statuses = runner.run(run())
     seconds = time.perf_counter() - started
     flush_logs()
     log_file.close()
-    return {"webhooks": args.inner, "statuses": statuses, "seconds": round(seconds, 3)}
+    delivered = app.state.runtime.forwarder.state.delivered
+    return {
+        "webhooks": args.inner,
+        "statuses": statuses,
+        "delivered": delivered,
+        "seconds": round(seconds, 3),
+    }
+
+
+def _loop_factory() -> Any:
+    """uvloop's event loop when it is installed (uvicorn's ``loop="auto"`` runs the relay on
+    it), else asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
+        return None
+    return uvloop.new_event_loop
+
+
+def _instant_client(settings: Any) -> Any:
+    """The forwarder's own client over an in-process transport that answers every POST with
+    a 202 at once (built as the relay's transport builds its answers: status, headers, body)."""
+    import httpx
+
+    from relay.delivery.client import ForwardClient
+
+    headers = [(b"content-type", b"application/json")]
+    answer = b'{"status":"accepted"}'
+
+    class Accept(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            await request.aread()  # as the relay's transport encodes the body it sends
+            return httpx.Response(
+                202,
+                headers=headers,
+                stream=httpx.ByteStream(answer),  # read once, by the client, as in the relay
+                request=request,
+                extensions={"http_version": b"HTTP/1.1"},
+            )
+
+    return ForwardClient(
+        base_url=settings.outboundiq_url,
+        timeout=httpx.Timeout(settings.forward_timeout_seconds),
+        default_headers={"User-Agent": "outboundiq-relay", "Content-Type": "application/json"},
+        transport=Accept(),
+    )
 
 
 def _callgrind_total(out: Path) -> int:
@@ -149,7 +203,7 @@ def count(
     *,
     in_flight: int = 32,
     history: str = "on",
-    dry_run: bool = False,
+    destination: str = "down",
     queue_url: str | None = None,
     log_level: str = "INFO",
     valgrind: bool = True,
@@ -164,7 +218,7 @@ def count(
             argv = [sys.executable, "-m", "bench.instructions", "--inner", str(n)]
             argv += ["--workdir", tmp, "--in-flight", str(in_flight), "--history", history]
             argv += ["--queue-url", queue_url] if queue_url else []
-            argv += ["--dry-run"] if dry_run else []
+            argv += ["--destination", destination]
             argv += ["--log-level", log_level]
             out = Path(tmp) / "callgrind.out"
             if valgrind:
@@ -186,7 +240,7 @@ def count(
         "unit": "instructions" if valgrind else "µs (wall, noisy)",
         "in_flight": in_flight,
         "history": history,
-        "dry_run": dry_run,
+        "destination": destination,
         "log_level": log_level,
         "queue": queue_url or "sqlite (a fresh file per loop)",
         "runs": runs,
@@ -198,7 +252,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--webhooks", type=int, nargs=2, default=[500, 1500], metavar="N")
     parser.add_argument("--in-flight", type=int, default=32)
     parser.add_argument("--history", choices=["on", "off"], default="on")
-    parser.add_argument("--dry-run", action="store_true", help="ack deliveries without a POST")
+    parser.add_argument(
+        "--destination",
+        choices=["down", "instant", "dry-run"],
+        default="down",
+        help="outboundIQ: a closed port (intake alone), an in-process 202, or dry-run",
+    )
     parser.add_argument("--queue-url", help="another queue (redis://...); SQLite by default")
     parser.add_argument("--log-level", default="INFO", help="the relay's log level (INFO)")
     parser.add_argument("--no-valgrind", action="store_true", help="wall time, to check it")
@@ -216,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
         (small, large),
         in_flight=args.in_flight,
         history=args.history,
-        dry_run=args.dry_run,
+        destination=args.destination,
         queue_url=args.queue_url,
         log_level=args.log_level,
         valgrind=not args.no_valgrind,

@@ -25,6 +25,7 @@ def test_both_loops_store_every_webhook_and_give_a_count_per_webhook(tmp_path: P
     result = json.loads(out.read_text())
     # every webhook of each loop was answered 202 (stored): the loops measure the intake
     assert [r["statuses"] for r in result["runs"]] == [{"202": 20}, {"202": 60}]
+    assert [r["delivered"] for r in result["runs"]] == [0, 0]  # outboundIQ down: intake alone
     assert result["meter"] == "wall seconds (no valgrind)"
     assert "per webhook" in run.stdout
 
@@ -41,3 +42,16 @@ def test_a_reversed_pair_of_counts_is_refused() -> None:
     argv = [sys.executable, "-m", "bench.instructions", "--webhooks", "600", "200"]
     run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 2 and "the first smaller" in run.stderr
+
+
+@pytest.mark.slow
+def test_the_instant_destination_delivers_every_dial_before_a_loop_ends(tmp_path: Path) -> None:
+    """With an in-process 202 each loop counts the deliveries too: all of them, not the part
+    that happened to finish before the loop did (the default, outboundIQ down, delivers none)."""
+    out = tmp_path / "result.json"
+    argv = [sys.executable, "-m", "bench.instructions", "--no-valgrind", "--destination"]
+    argv += ["instant", "--webhooks", "20", "60", "--in-flight", "8", "--json", str(out)]
+    run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["statuses"], r["delivered"]) for r in runs] == [({"202": 20}, 20), ({"202": 60}, 60)]
