@@ -129,7 +129,10 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
         async with app.router.lifespan_context(app):
             statuses = await _drive(app, args.inner, args.in_flight, f"{time.time_ns():x}")
             forwarder = app.state.runtime.forwarder
+            deadline = time.monotonic() + 600
             while args.destination != "down" and forwarder.state.delivered < args.inner:
+                if time.monotonic() > deadline:  # a delivery that never ends: say so, not hang
+                    raise SystemExit(f"{forwarder.state.delivered} of {args.inner} delivered")
                 await asyncio.sleep(0.001)  # every dial delivered before the loop ends
             return statuses
 
