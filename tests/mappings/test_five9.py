@@ -141,13 +141,25 @@ def test_source_call_directions_decide_the_swap() -> None:
     zone=st.sampled_from(["UTC", "America/New_York", "America/Los_Angeles", "Europe/London"]),
 )
 def test_17_digit_timestamps_are_in_the_source_zone(moment: datetime, zone: str) -> None:
-    """`yyyyMMddHHmmssSSS` is read in the source's time zone and sent as UTC seconds."""
+    """`yyyyMMddHHmmssSSS` is read in the source's time zone and sent as UTC seconds. The
+    stamp is a wall clock: in the hour the clocks repeat when they fall back it names the
+    first occurrence (daylight time), and a time the clocks skip is read with the offset
+    before the change (Python's ``fold=0``); ``moment`` may carry ``fold=1``, the stamp not."""
     tz = ZoneInfo(zone)
     stamp = moment.strftime("%Y%m%d%H%M%S") + f"{moment.microsecond // 1000:03d}"
     mapped = fields({**BASE, "start_timestamp": stamp}, MappingContext("five9", tz, zone))
     dial = build_dial(mapped, source="five9", tz=tz)
-    expected = moment.replace(microsecond=0, tzinfo=tz).astimezone(UTC)
+    expected = moment.replace(microsecond=0, fold=0, tzinfo=tz).astimezone(UTC)
     assert dial.datetime == expected.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def test_a_stamp_in_the_hour_the_clocks_repeat_is_its_first_occurrence() -> None:
+    """01:30 on the night New York falls back happens twice; the stamp cannot say which, and
+    is read as the first (EDT, UTC-4): 05:30 UTC, not 06:30."""
+    tz = ZoneInfo("America/New_York")
+    data = {**BASE, "start_timestamp": "20261101013000000"}
+    mapped = fields(data, MappingContext("five9", tz, "America/New_York"))
+    assert build_dial(mapped, source="five9", tz=tz).datetime == "2026-11-01 05:30:00"
 
 
 def test_end_timestamp_when_start_is_missing() -> None:
