@@ -120,13 +120,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-key", default="bench-key")
     parser.add_argument("--db", default="durable.db", help="the durable app's queue file")
     args = parser.parse_args(argv)
-    app: Any = (
-        bare_app()
-        if args.kind == "bare"
-        else durable_app(args.db)
-        if args.kind == "durable"
-        else naive_app(args.destination, args.api_key)
-    )
+    apps = {
+        "bare": bare_app,
+        "durable": lambda: durable_app(args.db),
+        "naive": lambda: naive_app(args.destination, args.api_key),
+    }
+    app: Any = apps[args.kind]()
     settings = Settings(
         host="127.0.0.1",
         port=args.port,

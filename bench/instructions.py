@@ -43,8 +43,17 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
+import uvloop
+from pydantic import SecretStr
+
 from bench.load import HOOK_TOKEN, body
 from bench.scenarios import API_KEY, SOURCES_YAML
+from relay.app import create_app
+from relay.config.settings import Settings
+from relay.core.sources import parse_sources
+from relay.delivery.client import ForwardClient, create_client
+from relay.obs.logs import configure_logging, flush_logs
 
 __all__ = ["count", "main"]
 
@@ -103,13 +112,6 @@ async def _drive(app: Any, webhooks: int, in_flight: int, prefix: str) -> dict[s
 
 def inner(args: argparse.Namespace) -> dict[str, Any]:
     """One loop in this process (what callgrind counts): the app, its lifespan, the webhooks."""
-    from pydantic import SecretStr
-
-    from relay.app import create_app
-    from relay.config.settings import Settings
-    from relay.core.sources import parse_sources
-    from relay.obs.logs import configure_logging, flush_logs
-
     workdir = Path(args.workdir)
     log_file = (workdir / "relay.log").open("w")
     configure_logging(args.log_level, json=True, stream=log_file)
@@ -118,9 +120,10 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
         outboundiq_url="http://127.0.0.1:9",  # nothing listens there: the circuit opens
         outboundiq_api_key=SecretStr(API_KEY),
         dry_run=args.destination == "dry-run",
-        dial_history_seconds=0 if args.history == "off" else Settings().dial_history_seconds,
         max_connections_per_client=0,
     )
+    if args.history == "off":
+        settings = settings.model_copy(update={"dial_history_seconds": 0.0})
     sources = parse_sources(SOURCES_YAML, env={}, default_api_key=SecretStr(API_KEY))
     client = _instant_client(settings) if args.destination == "instant" else None
     app = create_app(settings, sources=sources, client=client)
@@ -137,7 +140,7 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
             return statuses
 
     started = time.perf_counter()
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:  # uvloop, as uvicorn picks
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as uvicorn's "auto"
         statuses = runner.run(run())
     seconds = time.perf_counter() - started
     flush_logs()
@@ -151,43 +154,26 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def _loop_factory() -> Any:
-    """uvloop's event loop when it is installed (uvicorn's ``loop="auto"`` runs the relay on
-    it), else asyncio's own."""
-    try:
-        import uvloop
-    except ImportError:  # pragma: no cover - uvicorn[standard] brings it
-        return None
-    return uvloop.new_event_loop
+class _Accept(httpx.AsyncBaseTransport):
+    """outboundIQ in process: a 202 to every POST, built as the relay's transport builds its
+    answers (status, headers, a body read once, by the client)."""
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await request.aread()  # as the relay's transport encodes the body it sends
+        return httpx.Response(
+            202,
+            headers=[(b"content-type", b"application/json")],
+            stream=httpx.ByteStream(b'{"status":"accepted"}'),
+            request=request,
+            extensions={"http_version": b"HTTP/1.1"},
+        )
 
 
-def _instant_client(settings: Any) -> Any:
-    """The forwarder's own client over an in-process transport that answers every POST with
-    a 202 at once (built as the relay's transport builds its answers: status, headers, body)."""
-    import httpx
-
-    from relay.delivery.client import ForwardClient
-
-    headers = [(b"content-type", b"application/json")]
-    answer = b'{"status":"accepted"}'
-
-    class Accept(httpx.AsyncBaseTransport):
-        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-            await request.aread()  # as the relay's transport encodes the body it sends
-            return httpx.Response(
-                202,
-                headers=headers,
-                stream=httpx.ByteStream(answer),  # read once, by the client, as in the relay
-                request=request,
-                extensions={"http_version": b"HTTP/1.1"},
-            )
-
-    return ForwardClient(
-        base_url=settings.outboundiq_url,
-        timeout=httpx.Timeout(settings.forward_timeout_seconds),
-        default_headers={"User-Agent": "outboundiq-relay", "Content-Type": "application/json"},
-        transport=Accept(),
-    )
+def _instant_client(settings: Settings) -> ForwardClient:
+    """The relay's own forwarder client (``create_client``), on the in-process 202."""
+    client = create_client(settings)
+    client.transport = _Accept()
+    return client
 
 
 def _callgrind_total(out: Path) -> int:

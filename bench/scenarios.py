@@ -196,42 +196,37 @@ class Bench:
 
     # --- 1. the stack's ceiling ----------------------------------------------------------
     def bare_intake(self, connections: int | None = None) -> dict[str, Any]:
-        workdir = self._dir("bare")
-        proc, base = self.start_app("bare", workdir)
+        return self._app_intake("bare", connections)
+
+    # --- 1b. the floor of a durable intake on this stack ---------------------------------
+    def durable_intake(self, connections: int | None = None) -> dict[str, Any]:
+        """Bare Starlette storing each raw body through the relay's group-commit writer
+        before its 202 (``bench.apps`` ``durable``): what durability alone costs."""
+        return self._app_intake("durable", connections)
+
+    def _app_intake(self, kind: str, connections: int | None) -> dict[str, Any]:
+        """A ``bench.apps`` baseline under the closed loop; the durable one also says whether
+        it stored a row for every 202 (``durable``)."""
+        workdir = self._dir(kind)
+        db = workdir / "durable.db"
+        proc, base = self.start_app(kind, workdir, **({"db": str(db)} if kind == "durable" else {}))
         try:
             cpu, threads = proc.cpu_seconds(), proc.thread_cpu_seconds()
             got = self.closed_load(base + "/hooks/bench", workdir, connections)
             cpu, threads = proc.cpu_seconds() - cpu, _minus(proc.thread_cpu_seconds(), threads)
         finally:
             proc.stop()
-        return {
+        out = {
             **got.as_dict(),
             "connections": connections or self.plan.connections,
             "cpu_us_per_request": _per(cpu, got.requests),
             "cpu_us_per_request_by_thread": _per_thread(threads, got.requests),
         }
-
-    # --- 1b. the floor of a durable intake on this stack ---------------------------------
-    def durable_intake(self, connections: int | None = None) -> dict[str, Any]:
-        """Bare Starlette storing each raw body through the relay's group-commit writer
-        before its 202 (``bench.apps`` ``durable``): what durability alone costs."""
-        workdir = self._dir("durable")
-        db = workdir / "durable.db"
-        proc, base = self.start_app("durable", workdir, db=str(db))
-        try:
-            cpu = proc.cpu_seconds()
-            got = self.closed_load(base + "/hooks/bench", workdir, connections)
-            cpu = proc.cpu_seconds() - cpu
-        finally:
-            proc.stop()
-        accepted = got.count(202) if got.tool == "python" else got.statuses["2xx"]
-        return {
-            **got.as_dict(),
-            "connections": connections or self.plan.connections,
-            "accepted": accepted,
-            "durable": _count(db, "SELECT COUNT(*) FROM hooks") >= accepted,
-            "cpu_us_per_request": _per(cpu, got.requests),
-        }
+        if kind == "durable":
+            accepted = got.count(202) if got.tool == "python" else got.statuses["2xx"]
+            stored = _count(db, "SELECT COUNT(*) FROM hooks")
+            out.update(accepted=accepted, durable=stored >= accepted)
+        return out
 
     # --- 2. the relay's intake, every 202 durable -----------------------------------------
     def relay_intake(
@@ -405,8 +400,9 @@ class Bench:
             rounds.append(one)
             for part in copy.parent.glob(copy.name + "*"):  # the drained copy: not needed
                 part.unlink()
-        ranked = sorted(rounds, key=lambda r: r["ratio_to_aiohttp"] or r["dials_per_s"])
-        median = ranked[(len(ranked) - 1) // 2]
+        # by the ratio when every round has one (raw aiohttp measured), else by dials/s
+        key = "ratio_to_aiohttp" if all(r["ratio_to_aiohttp"] for r in rounds) else "dials_per_s"
+        median = sorted(rounds, key=lambda r: r[key])[len(rounds) // 2]  # as _median_of
         return {
             **median,
             "rounds": [_round(r) for r in rounds],
