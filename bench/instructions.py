@@ -9,6 +9,10 @@ to the webhook's own code can be read from one run of each. What it counts:
   and all) on uvloop, as ``relay serve`` runs it; ``--in-flight`` webhooks at a time, the
   benchmark's body and source, a real SQLite file (or ``--queue-url``), JSON logs at INFO to
   a file, every thread of the process (the SQLite writer included);
+* ``--app bare`` or ``--app durable``: instead of the relay, one of the baselines of
+  ``bench.apps`` driven the same way: bare Starlette parsing the JSON, or the durable floor
+  (that, and the raw body stored through the relay's own writer, ``synchronous=FULL``,
+  before the 202). The relay's count less the floor's is the relay's own work;
 * no sockets: uvicorn's and the kernel's share of a request, the same as bare Starlette's, is
   not in it. ``--destination down`` (the default): outboundIQ is a closed port, so the
   forwarder's circuit opens on its first attempts and it waits: the intake alone.
@@ -26,16 +30,19 @@ cancel out. ``--no-valgrind`` runs the loops without it (to check the harness; t
 test does this), and reports wall time instead.
 
 ``python -m bench.instructions [--webhooks 500 1500] [--in-flight 32] [--history on|off]
-[--destination down|instant|dry-run] [--queue-url URL] [--log-level LEVEL]``
+[--destination down|instant|dry-run] [--queue-url URL] [--log-level LEVEL]
+[--app relay|bare|durable]``
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -47,6 +54,7 @@ import httpx
 import uvloop
 from pydantic import SecretStr
 
+from bench.apps import bare_app, durable_app
 from bench.load import HOOK_TOKEN, body
 from bench.scenarios import API_KEY, SOURCES_YAML
 from relay.app import create_app
@@ -126,11 +134,15 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
         settings = settings.model_copy(update={"dial_history_seconds": 0.0})
     sources = parse_sources(SOURCES_YAML, env={}, default_api_key=SecretStr(API_KEY))
     client = _instant_client(settings) if args.destination == "instant" else None
-    app = create_app(settings, sources=sources, client=client)
+    relay = args.app == "relay"
+    baselines = {"bare": bare_app, "durable": lambda: durable_app(str(workdir / "durable.db"))}
+    app = create_app(settings, sources=sources, client=client) if relay else baselines[args.app]()
 
     async def run() -> dict[str, int]:
         async with app.router.lifespan_context(app):
             statuses = await _drive(app, args.inner, args.in_flight, f"{time.time_ns():x}")
+            if not relay:
+                return statuses
             forwarder = app.state.runtime.forwarder
             deadline = time.monotonic() + 600
             while args.destination != "down" and forwarder.state.delivered < args.inner:
@@ -145,13 +157,25 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     flush_logs()
     log_file.close()
-    delivered = app.state.runtime.forwarder.state.delivered
+    delivered = app.state.runtime.forwarder.state.delivered if relay else 0
     return {
         "webhooks": args.inner,
         "statuses": statuses,
         "delivered": delivered,
+        "stored": _rows_stored(workdir, args.app),
         "seconds": round(seconds, 3),
     }
+
+
+def _rows_stored(workdir: Path, app: str) -> int | None:
+    """The rows the loop left in its queue file: dials for the relay (every one still queued
+    while outboundIQ is down), raw bodies for the durable floor; None for bare Starlette."""
+    files = {"relay": ("queue.db", "dials"), "durable": ("durable.db", "hooks")}
+    if app not in files or not (workdir / files[app][0]).exists():
+        return None
+    name, table = files[app]
+    with contextlib.closing(sqlite3.connect(workdir / name)) as db:
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 class _Accept(httpx.AsyncBaseTransport):
@@ -196,6 +220,7 @@ def count(
     queue_url: str | None = None,
     log_level: str = "INFO",
     valgrind: bool = True,
+    app: str = "relay",
 ) -> dict[str, Any]:
     """Run both loops (each in a fresh process and a fresh queue file) and return the count
     per webhook: instructions under callgrind, else seconds."""
@@ -208,7 +233,7 @@ def count(
             argv += ["--workdir", tmp, "--in-flight", str(in_flight), "--history", history]
             argv += ["--queue-url", queue_url] if queue_url else []
             argv += ["--destination", destination]
-            argv += ["--log-level", log_level]
+            argv += ["--log-level", log_level, "--app", app]
             out = Path(tmp) / "callgrind.out"
             if valgrind:
                 argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
@@ -227,6 +252,7 @@ def count(
         "meter": "callgrind instructions" if valgrind else "wall seconds (no valgrind)",
         "per_webhook": round(per) if valgrind else round(per * 1e6, 1),
         "unit": "instructions" if valgrind else "µs (wall, noisy)",
+        "app": app,
         "in_flight": in_flight,
         "history": history,
         "destination": destination,
@@ -249,6 +275,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--queue-url", help="another queue (redis://...); SQLite by default")
     parser.add_argument("--log-level", default="INFO", help="the relay's log level (INFO)")
+    parser.add_argument(
+        "--app",
+        choices=["relay", "bare", "durable"],
+        default="relay",
+        help="the relay, or a baseline of bench.apps driven the same way (bare, durable)",
+    )
     parser.add_argument("--no-valgrind", action="store_true", help="wall time, to check it")
     parser.add_argument("--json", type=Path, help="also write the result here")
     parser.add_argument("--inner", type=int, help=argparse.SUPPRESS)
@@ -268,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         queue_url=args.queue_url,
         log_level=args.log_level,
         valgrind=not args.no_valgrind,
+        app=args.app,
     )
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))

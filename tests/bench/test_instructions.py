@@ -55,3 +55,21 @@ def test_the_instant_destination_delivers_every_dial_before_a_loop_ends(tmp_path
     assert run.returncode == 0, run.stderr[-3000:]
     runs = json.loads(out.read_text())["runs"]
     assert [(r["statuses"], r["delivered"]) for r in runs] == [({"202": 20}, 20), ({"202": 60}, 60)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("app", "stored"), [("bare", None), ("durable", 60), ("relay", 60)])
+def test_each_app_answers_every_webhook_and_the_durable_ones_store_it(
+    tmp_path: Path, app: str, stored: int | None
+) -> None:
+    """The baselines run through the same loops as the relay: bare Starlette keeps nothing,
+    the durable floor and the relay keep one row per webhook of the loop."""
+    out = tmp_path / "result.json"
+    argv = [sys.executable, "-m", "bench.instructions", "--no-valgrind", "--app", app]
+    argv += ["--webhooks", "20", "60", "--in-flight", "8", "--json", str(out)]
+    run = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["app"] == app
+    assert [r["statuses"] for r in result["runs"]] == [{"202": 20}, {"202": 60}]
+    assert result["runs"][1]["stored"] == stored
