@@ -165,7 +165,7 @@ class Outcomes:
         await self._acks.ack(dial.id, attempt)
         self.state.delivered += 1
         self.state.heartbeat = self.clock()
-        self.metrics.delivered.labels(dial.source).inc()
+        self.metrics.dial_delivered(dial.source)
         self._tell("delivered", dial, status=status, detail=detail)
 
     def _tell(

@@ -151,6 +151,7 @@ class RelayMetrics:
         self._webhook_children: dict[tuple[str, str], Any] = {}
         self._intake_children: dict[int, Any] = {}
         self._seen_children: dict[str, Any] = {}
+        self._delivered_children: dict[str, Any] = {}
 
     def _operator_metrics(self, r: CollectorRegistry, version: str, queue_backend: str) -> None:
         """What an operator's alerts watch beyond the queue: a dialer gone silent, intake's
@@ -236,6 +237,14 @@ class RelayMetrics:
         child = self._webhook_children.get(key)
         if child is None:
             child = self._webhook_children[key] = self.webhooks.labels(source, outcome)
+        child.inc()
+
+    def dial_delivered(self, source: str) -> None:
+        """Count one dial outboundIQ accepted (the label children are kept: this runs per
+        delivered dial)."""
+        child = self._delivered_children.get(source)
+        if child is None:
+            child = self._delivered_children[source] = self.delivered.labels(source)
         child.inc()
 
     def vendor_value(self, source: str, kind: str, field: str) -> None:
