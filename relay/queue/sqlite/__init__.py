@@ -3,7 +3,8 @@
 Every write runs on one writer thread that owns the connection (``writer``): the operations
 the event loop's tasks submit during one turn of the loop are handed over together, run in one
 transaction and committed once (group commit, ``transaction``), with ``synchronous=FULL``, so
-a dial is durable before its 202. Read-only queries (stats, listings, dedupe look-ups) run on
+a dial is durable before its 202 (the forwarder's leases and acks alone skip the fsync: see
+``writer``). Read-only queries (stats, listings, dedupe look-ups) run on
 a connection of their own (``reader``) and never hold up the writer.
 
 The roles of ``DialQueue`` each have a module: ``delivery``, ``dead``, ``rejected``,

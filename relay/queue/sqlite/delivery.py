@@ -113,7 +113,8 @@ class SqliteDelivery(SqliteLegs):
                 )
             return out
 
-        return await self._writer.call(op)
+        # a lease a power cut undoes only makes the dial due again: not worth an fsync
+        return await self._writer.call(op, durable=False)
 
     async def ack(
         self, ids: Sequence[str], *, attempts: Mapping[str, Attempt] | None = None
@@ -134,7 +135,9 @@ class SqliteDelivery(SqliteLegs):
             )
             c.executemany("DELETE FROM dials WHERE id = ?", [(int(i),) for i in ids])
 
-        await self._writer.call(op)
+        # an ack a power cut undoes sends the dial again with its dial_id (outboundIQ dedupes
+        # it): not worth an fsync; a later durable commit fsyncs it (WAL order)
+        await self._writer.call(op, durable=False)
 
     async def replace_payload(self, queue_id: str, payload: bytes, kind: str = "dial") -> None:
         event, last4 = history.resolved(time.time()), history.phone_last4(payload, kind)

@@ -8,6 +8,15 @@ for it, runs them in one transaction and commits once: group commit (``transacti
 survives ``kill -9`` and power loss, and throughput grows with load instead of collapsing
 under one fsync per webhook. The answers go back with one wake-up per event loop per batch.
 
+An operation whose loss to a power cut would cost nothing but a repeat (the forwarder's lease
+and ack: a lost one means the dial is sent again, with the same ``dial_id``, which outboundIQ
+dedupes) is submitted with ``durable=False``. A transaction holding only such operations
+commits at ``synchronous=NORMAL``: written to the WAL, not fsynced. It still survives
+``kill -9`` (the OS has it), and in WAL mode the next ``FULL`` commit (or checkpoint) fsyncs it
+with its own, in order; one durable operation in a batch makes the whole commit ``FULL``, and
+so does the first batch ``fsync_every`` seconds (1) after the last ``FULL`` one, so a power
+cut undoes at most about a second of them.
+
 An operation may run twice, the first run rolled back (see ``transaction``): it must touch
 nothing but the connection.
 """
@@ -19,6 +28,7 @@ import contextlib
 import queue as stdqueue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -26,15 +36,18 @@ from typing import Any, TypeVar
 from relay.exceptions import QueueError, QueueUnavailable
 from relay.queue.sqlite.transaction import rollback, transact
 
-__all__ = ["BATCH_MAX", "BatchObserver", "SqliteWriter"]
+__all__ = ["BATCH_MAX", "FSYNC_EVERY", "BatchObserver", "SqliteWriter"]
 
 T = TypeVar("T")
 BATCH_MAX = 2048  # operations in one transaction at most
+#: Seconds after which a commit is fsynced even when none of its operations asks for it.
+FSYNC_EVERY = 1.0
 
 _STOP = object()
 
-# One operation: what to run on the writer's connection, and the future that gets its answer.
-_Op = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]"]
+# One operation: what to run on the writer's connection, the future that gets its answer, and
+# whether its commit must be fsynced before that answer (``durable``).
+_Op = tuple[Callable[[sqlite3.Connection], Any], "asyncio.Future[Any]", bool]
 # What the writer thread gets: one event loop's operations from one turn of that loop.
 _Handoff = tuple[asyncio.AbstractEventLoop, list[_Op]]
 # Called on the writer thread before each transaction: (operations, hand-overs) in it.
@@ -57,9 +70,11 @@ class SqliteWriter:
         synchronous: str = "FULL",
         schema: str = "",
         on_batch: BatchObserver | None = None,
+        fsync_every: float = FSYNC_EVERY,
     ) -> None:
         self.path = Path(path)
         self.synchronous = synchronous
+        self.fsync_every = fsync_every
         self.schema = schema
         self._on_batch = on_batch
         self._ops: stdqueue.SimpleQueue[Any] = stdqueue.SimpleQueue()
@@ -68,6 +83,8 @@ class SqliteWriter:
         self._accepting = False  # True from open() until close() begins
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
+        self._synchronous_now = ""  # the connection's setting (writer thread only)
+        self._last_full = 0.0  # time.monotonic() of the last FULL batch (writer thread only)
 
     def __repr__(self) -> str:
         return f"SqliteWriter({str(self.path)!r})"
@@ -101,8 +118,10 @@ class SqliteWriter:
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._thread = None
 
-    async def call(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``fn`` on the writer thread in the next group commit; its answer once durable.
+    async def call(self, fn: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
+        """Run ``fn`` on the writer thread in the next group commit; its answer once durable
+        (with ``durable=False``, once committed: fsynced by a later commit, see the module
+        docstring; only for what a power cut may undo at the cost of a repeat).
 
         ``fn`` may run twice (see the module docstring): it must only use the connection.
         A ``sqlite3.Error`` it raises becomes ``QueueError``; anything else is raised as is.
@@ -116,7 +135,7 @@ class SqliteWriter:
             # The first operation of this turn: flush once every task ready now has run.
             pending = self._pending[loop] = []
             loop.call_soon(self._flush, loop)
-        pending.append((fn, fut))
+        pending.append((fn, fut, durable))
         if len(pending) >= BATCH_MAX:
             self._flush(loop)
         # No shield needed: a cancelled caller does not stop the operation (the writer
@@ -137,6 +156,8 @@ class SqliteWriter:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        self._synchronous_now = self.synchronous.upper()
+        self._last_full = time.monotonic()
         conn.execute("PRAGMA busy_timeout=10000")
         conn.executescript(self.schema)
         return conn
@@ -184,13 +205,14 @@ class SqliteWriter:
                 return
             if handoff is not _STOP:
                 loop, ops = handoff
-                _answer(loop, [(fut, None, closed) for _fn, fut in ops])
+                _answer(loop, [(fut, None, closed) for _fn, fut, _durable in ops])
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Handoff]) -> None:
-        fns = [fn for _loop, ops in batch for fn, _fut in ops]
+        fns = [fn for _loop, ops in batch for fn, _fut, _durable in ops]
         try:
             if self._on_batch is not None:
                 self._on_batch(len(fns), len(batch))
+            self._sync_for(conn, any(d for _loop, ops in batch for _fn, _fut, d in ops))
             outcomes = transact(conn, fns)
         except Exception as exc:  # a bug here must not kill the thread and strand every caller
             rollback(conn)
@@ -200,11 +222,27 @@ class SqliteWriter:
         done = iter(outcomes)
         for loop, ops in batch:
             settled = by_loop.setdefault(loop, [])
-            for _fn, fut in ops:
+            for _fn, fut, _durable in ops:
                 value, error = next(done)
                 settled.append((fut, value, error))
         for loop, settled in by_loop.items():
             _answer(loop, settled)
+
+    def _sync_for(self, conn: sqlite3.Connection, durable: bool) -> None:
+        """``synchronous=FULL`` for a batch with a durable operation or the first one
+        ``fsync_every`` seconds after the last ``FULL`` batch, ``NORMAL`` for the others (only
+        when the writer was opened ``FULL``; another setting stays as it is)."""
+        if self.synchronous.upper() != "FULL":
+            return
+        now = time.monotonic()
+        if durable or now - self._last_full >= self.fsync_every:
+            wanted, self._last_full = "FULL", now
+        else:
+            wanted = "NORMAL"
+        if wanted != self._synchronous_now:
+            rollback(conn)  # not inside a transaction (transact's BEGIN would do it anyway)
+            conn.execute(f"PRAGMA synchronous={wanted}")
+            self._synchronous_now = wanted
 
 
 def _settle(fut: asyncio.Future[Any], value: Any, error: BaseException | None) -> None:

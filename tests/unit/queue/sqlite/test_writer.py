@@ -20,7 +20,7 @@ from relay.exceptions import QueueError, QueueUnavailable
 from relay.queue.sqlite import SqliteReader, SqliteWriter
 from relay.queue.sqlite.delivery import SqliteDelivery
 from relay.queue.sqlite.schema import SCHEMA
-from tests.unit.queue.sqlite.support import new, stored
+from tests.unit.queue.sqlite.support import T0, new, stored
 
 pytestmark = pytest.mark.anyio
 
@@ -223,3 +223,87 @@ async def test_an_observer_that_raises_fails_its_batch_not_the_writer(tmp_path: 
         assert seen == [1, 1]
     finally:
         await writer.close()
+
+
+def _synchronous(c: sqlite3.Connection) -> int:
+    """The connection's ``synchronous`` setting as SQLite reports it (1 NORMAL, 2 FULL)."""
+    return int(c.execute("PRAGMA synchronous").fetchone()[0])
+
+
+async def test_a_batch_without_a_durable_operation_commits_without_fsync(rig: Rig) -> None:
+    """Only operations that may be undone by a power cut (``durable=False``): the commit is
+    ``NORMAL``; one durable operation in the same turn makes the whole commit ``FULL``."""
+    assert await rig.writer.call(_synchronous, durable=False) == 1
+    assert await rig.writer.call(_synchronous) == 2
+    assert await rig.writer.call(_synchronous, durable=False) == 1
+    mixed = await asyncio.gather(
+        rig.writer.call(_synchronous, durable=False), rig.writer.call(_synchronous)
+    )
+    assert mixed == [2, 2]
+    assert rig.batches[-1] == 2  # one transaction: the durable one decided it
+
+
+async def test_a_batch_is_fsynced_at_least_every_fsync_every_seconds(tmp_path: Path) -> None:
+    """However long no durable operation comes (a drain, no webhooks), the first batch past
+    ``fsync_every`` seconds is ``FULL``: a power cut undoes at most that long of acks."""
+    writer = SqliteWriter(tmp_path / "q.db", schema=SCHEMA, fsync_every=0.3)
+    await writer.open()
+    try:
+        assert await writer.call(_synchronous, durable=False) == 1
+        await asyncio.sleep(0.4)
+        assert await writer.call(_synchronous, durable=False) == 2
+        assert await writer.call(_synchronous, durable=False) == 1
+        assert await writer.call(_synchronous) == 2  # a durable one never waits for it
+    finally:
+        await writer.close()
+
+
+@pytest.mark.parametrize(("setting", "value"), [("NORMAL", 1), ("OFF", 0)])
+async def test_a_writer_opened_below_full_keeps_its_setting(
+    tmp_path: Path, setting: str, value: int
+) -> None:
+    writer = SqliteWriter(tmp_path / "q.db", synchronous=setting, schema=SCHEMA)
+    await writer.open()
+    try:
+        assert await writer.call(_synchronous) == value
+        assert await writer.call(_synchronous, durable=False) == value
+    finally:
+        await writer.close()
+
+
+class SpyWriter(SqliteWriter):
+    """The real writer, noting whether each operation asked for a durable commit."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, schema=SCHEMA)
+        self.durable: list[bool] = []
+
+    async def call(self, fn, *, durable=True):  # type: ignore[no-untyped-def]
+        self.durable.append(durable)
+        return await super().call(fn, durable=durable)
+
+
+async def test_only_the_forwarders_lease_and_ack_skip_the_fsync(tmp_path: Path) -> None:
+    """A stored dial (the 202) and a retry are fsynced before their callers hear back; the
+    lease and the ack, which a power cut could only undo into a repeat POST with the same
+    dial_id, are not. Each lands in the file all the same."""
+    writer = SpyWriter(tmp_path / "q.db")
+    reader = SqliteReader(tmp_path / "q.db")
+    queue = SqliteDelivery(writer, reader)
+    await writer.open()
+    reader.open()
+    try:
+        assert await queue.enqueue(new("a"), 60)
+        assert await queue.enqueue(new("b"), 60)
+        assert writer.durable == [True, True]
+        leased = await queue.lease(2, 30, now=T0 + 1)
+        assert writer.durable[-1] is False
+        by_id = {d.dial_id: d.id for d in leased}
+        await queue.ack([by_id["a"]])
+        assert writer.durable[-1] is False
+        await queue.retry(by_id["b"], T0 + 1, "http 503")
+        assert writer.durable[-1] is True
+    finally:
+        await writer.close()
+        reader.close()
+    assert await stored(tmp_path / "q.db") == {"b"}  # a's ack and b's retry both committed
