@@ -14,8 +14,9 @@ dedupes) is submitted with ``durable=False``. A transaction holding only such op
 commits at ``synchronous=NORMAL``: written to the WAL, not fsynced. It still survives
 ``kill -9`` (the OS has it), and in WAL mode the next ``FULL`` commit (or checkpoint) fsyncs it
 with its own, in order; one durable operation in a batch makes the whole commit ``FULL``, and
-so does the first batch ``fsync_every`` seconds (1) after the last ``FULL`` one, so a power
-cut undoes at most about a second of them.
+so does the first batch ``fsync_every`` seconds (1) after the last ``FULL`` one. When no batch
+comes, the writer fsyncs the WAL itself ``fsync_every`` seconds after the first commit it
+left unsynced (and before it closes), so a power cut undoes at most about a second of them.
 
 An operation may run twice, the first run rolled back (see ``transaction``): it must touch
 nothing but the connection.
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue as stdqueue
 import sqlite3
 import threading
@@ -85,9 +87,17 @@ class SqliteWriter:
         self._open_error: BaseException | None = None
         self._synchronous_now = ""  # the connection's setting (writer thread only)
         self._last_full = 0.0  # time.monotonic() of the last FULL batch (writer thread only)
+        self._unsynced_since: float | None = None  # the first commit not fsynced since then
 
     def __repr__(self) -> str:
         return f"SqliteWriter({str(self.path)!r})"
+
+    @property
+    def unsynced_seconds(self) -> float:
+        """How long the oldest commit made without an fsync (``durable=False``) has waited
+        for one; 0.0 when every commit is fsynced."""
+        since = self._unsynced_since
+        return 0.0 if since is None else time.monotonic() - since
 
     @property
     def accepting(self) -> bool:
@@ -172,7 +182,7 @@ class SqliteWriter:
         self._ready.set()
         try:
             while True:
-                first = self._ops.get()
+                first = self._next_handoff()
                 if first is _STOP:
                     return
                 batch: list[_Handoff] = [first]
@@ -192,8 +202,43 @@ class SqliteWriter:
                 if stop:
                     return
         finally:
+            self._sync_wal()  # what was committed without an fsync: before the file is left
             conn.close()
             self._fail_leftovers()
+
+    def _next_handoff(self) -> Any:
+        """The next hand-over; while a commit waits for its fsync, wait no longer than its
+        deadline, and fsync the WAL then if nothing came that would have."""
+        while self._unsynced_since is not None:
+            left = self._unsynced_since + self.fsync_every - time.monotonic()
+            try:
+                return self._ops.get(timeout=max(left, 0.0))
+            except stdqueue.Empty:
+                self._sync_wal()
+        return self._ops.get()
+
+    def _sync_wal(self) -> None:
+        """fsync the WAL file: every commit in it becomes durable, in order (what
+        ``synchronous=FULL`` does at a commit). An error leaves it for the next attempt."""
+        if self._unsynced_since is None:
+            return
+        try:
+            fd = os.open(f"{self.path}-wal", os.O_RDWR)
+        except FileNotFoundError:  # checkpointed and gone: the database file is synced
+            self._unsynced_since = None
+            return
+        except OSError:
+            self._unsynced_since = time.monotonic()  # try again a period from now
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            self._unsynced_since = time.monotonic()
+            return
+        finally:
+            os.close(fd)
+        self._unsynced_since = None
+        self._last_full = time.monotonic()
 
     def _fail_leftovers(self) -> None:
         """Answer whatever was handed over after the stop: nothing will run it now."""
@@ -236,9 +281,11 @@ class SqliteWriter:
             return
         now = time.monotonic()
         if durable or now - self._last_full >= self.fsync_every:
-            wanted, self._last_full = "FULL", now
+            wanted, self._last_full, self._unsynced_since = "FULL", now, None
         else:
             wanted = "NORMAL"
+            if self._unsynced_since is None:
+                self._unsynced_since = now
         if wanted != self._synchronous_now:
             rollback(conn)  # not inside a transaction (transact's BEGIN would do it anyway)
             conn.execute(f"PRAGMA synchronous={wanted}")
