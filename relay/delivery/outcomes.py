@@ -182,9 +182,11 @@ class Outcomes:
         (nothing is built while nobody follows it); ``due_at``: when a retried dial is tried
         next."""
         self.tally.count(dial.source, kind)
-        if self.events.active:
+        if self.events.active:  # built only when a subscription takes it now
             wait = None if due_at is None else max(0.0, due_at - self.clock())
-            self.events.publish(_event(kind, dial, status, reason, detail, wait))
+            self.events.publish_lazily(
+                kind, dial.source, lambda: _event(kind, dial, status, reason, detail, wait)
+            )
 
     def redacted(self, answer: str, key: SecretStr | None = None) -> str:
         """A remote answer safe to store and log: no configured secret (nor ``key``, the one

@@ -304,8 +304,11 @@ class HookEndpoint:
         runtime.metrics.webhook_outcome(known, outcome)
         runtime.tally.count(known, outcome)
         events = runtime.events
-        if events.active:  # the live feed: nothing is built while nobody follows it
-            events.publish(webhook_event(known, answer, dial_id, incoming.mapped))
+        if events.active:  # the live feed: nothing is built while nobody takes it
+            mapped = incoming.mapped
+            events.publish_lazily(
+                outcome, known, lambda: webhook_event(known, answer, dial_id, mapped)
+            )
         info_line(
             self._log,
             "webhook_received",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from relay.obs.events import Missed, RelayEvent, Skipped, selected_kinds
@@ -72,17 +72,31 @@ class Subscription:
 
     def wants(self, event: RelayEvent) -> bool:
         """Whether ``event`` passes this subscription's filters."""
-        return (not self.sources or event.source in self.sources) and (
-            not self.outcomes or event.kind in self.outcomes
+        return self.selects(event.kind, event.source)
+
+    def selects(self, kind: str, source: str) -> bool:
+        """Whether an event of ``kind`` from ``source`` passes this subscription's filters."""
+        return (not self.sources or source in self.sources) and (
+            not self.outcomes or kind in self.outcomes
         )
 
     def offer(self, event: RelayEvent) -> None:
         """Take ``event`` (the feed calls this); when the buffer is full its oldest goes, and
         past the rate limit it is only counted."""
-        if self.per_second is not None and not self._within_rate(event.kind):
+        if self.admits(event.kind):
+            self.take(event)
+
+    def admits(self, kind: str) -> bool:
+        """Whether an event of ``kind`` fits the rate limit now (and is counted in it); one
+        that does not is counted as skipped."""
+        if self.per_second is not None and not self._within_rate(kind):
             self._skipped += 1
             self._wake()
-            return
+            return False
+        return True
+
+    def take(self, event: RelayEvent) -> None:
+        """Hold ``event`` for the reader (the rate limit already passed: ``admits``)."""
         items = self._items
         if len(items) == items.maxlen:
             self._missed += 1
@@ -201,14 +215,22 @@ class EventFeed:
 
     def publish(self, event: RelayEvent) -> None:
         """Hand ``event`` to every subscription that wants it (nothing when none does)."""
-        subscriptions = self._subscriptions
-        if not subscriptions:
-            return
-        if not event.replica:
-            event.replica = self.replica
-        for subscription in subscriptions:
-            if subscription.wants(event):
-                subscription.offer(event)
+        self.publish_lazily(event.kind, event.source, lambda: event)
+
+    def publish_lazily(self, kind: str, source: str, build: Callable[[], RelayEvent]) -> None:
+        """``publish`` an event of ``kind`` from ``source`` that ``build`` makes only when a
+        subscription takes it now: one over its rate limit only counts it as skipped, so a
+        busy relay followed by the console's Live page builds about ``per_second`` events of
+        each kind a second, not one per webhook."""
+        event = None
+        for subscription in self._subscriptions:
+            if not subscription.selects(kind, source) or not subscription.admits(kind):
+                continue
+            if event is None:
+                event = build()
+                if not event.replica:
+                    event.replica = self.replica
+            subscription.take(event)
 
     def subscribe(
         self,

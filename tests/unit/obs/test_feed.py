@@ -138,6 +138,41 @@ async def test_a_rate_limited_subscription_counts_what_it_skips_and_a_rare_kind_
 
 
 @pytest.mark.anyio
+async def test_an_event_published_lazily_is_built_only_when_a_subscription_takes_it() -> None:
+    """The hot paths hand the feed a builder: with only the Live page following (5 a second
+    here), a burst builds 5 events, not one per webhook; the rest are counted as skipped, as
+    if they had been built; one build serves every subscription that takes it."""
+    feed = EventFeed("pod-a")
+    built: list[str] = []
+
+    def build(dial_id: str, kind: str = "queued", source: str = "crm") -> RelayEvent:
+        built.append(dial_id)
+        return event(kind, source, dial_id)
+
+    feed.publish_lazily("queued", "crm", lambda: build("nobody"))
+    assert built == []  # no subscription: nothing built
+    limited = feed.subscribe(per_second=5)
+    other_source = feed.subscribe(sources=["five9"])
+    for n in range(12):
+        feed.publish_lazily("queued", "crm", lambda n=n: build(f"q{n}"))
+    assert built == [f"q{n}" for n in range(5)]
+    items = await limited.get()
+    assert items is not None
+    assert isinstance(items[0], Skipped) and items[0].count == 7
+    assert [e.dial_id for e in items[1:] if isinstance(e, RelayEvent)] == built
+    assert all(e.replica == "pod-a" for e in items[1:] if isinstance(e, RelayEvent))
+    assert other_source.pending() == []
+    every = feed.subscribe()
+    feed.publish_lazily("rejected", "crm", lambda: build("r1", "rejected"))
+    assert built[-1:] == ["r1"] and built.count("r1") == 1
+    taken = [await limited.get(), await every.get()]
+    assert [[e.dial_id for e in i or [] if isinstance(e, RelayEvent)] for i in taken] == [
+        ["r1"],
+        ["r1"],
+    ]
+
+
+@pytest.mark.anyio
 async def test_a_rate_limited_subscription_tells_what_it_skipped_as_an_iterator() -> None:
     feed = EventFeed("pod-a")
     limited = feed.subscribe(per_second=1)
