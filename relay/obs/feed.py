@@ -70,21 +70,11 @@ class Subscription:
         self._waiter: asyncio.Future[None] | None = None
         self.closed = False
 
-    def wants(self, event: RelayEvent) -> bool:
-        """Whether ``event`` passes this subscription's filters."""
-        return self.selects(event.kind, event.source)
-
     def selects(self, kind: str, source: str) -> bool:
         """Whether an event of ``kind`` from ``source`` passes this subscription's filters."""
         return (not self.sources or source in self.sources) and (
             not self.outcomes or kind in self.outcomes
         )
-
-    def offer(self, event: RelayEvent) -> None:
-        """Take ``event`` (the feed calls this); when the buffer is full its oldest goes, and
-        past the rate limit it is only counted."""
-        if self.admits(event.kind):
-            self.take(event)
 
     def admits(self, kind: str) -> bool:
         """Whether an event of ``kind`` fits the rate limit now (and is counted in it); one
@@ -96,7 +86,8 @@ class Subscription:
         return True
 
     def take(self, event: RelayEvent) -> None:
-        """Hold ``event`` for the reader (the rate limit already passed: ``admits``)."""
+        """Hold ``event`` for the reader (the feed calls this once ``admits`` passed it); when
+        the buffer is full its oldest goes."""
         items = self._items
         if len(items) == items.maxlen:
             self._missed += 1

@@ -13,10 +13,10 @@ and ack: a lost one means the dial is sent again, with the same ``dial_id``, whi
 dedupes) is submitted with ``durable=False``. A transaction holding only such operations
 commits at ``synchronous=NORMAL``: written to the WAL, not fsynced. It still survives
 ``kill -9`` (the OS has it), and in WAL mode the next ``FULL`` commit (or checkpoint) fsyncs it
-with its own, in order; one durable operation in a batch makes the whole commit ``FULL``, and
-so does the first batch ``fsync_every`` seconds (1) after the last ``FULL`` one. When no batch
-comes, the writer fsyncs the WAL itself ``fsync_every`` seconds after the first commit it
-left unsynced (and before it closes), so a power cut undoes at most about a second of them.
+with its own, in order; one durable operation in a batch makes the whole commit ``FULL``. When
+none has come ``fsync_every`` seconds (1) after the first commit left unsynced, the writer
+fsyncs the WAL file itself before it takes the next batch (and before it closes), so a power
+cut undoes at most about a second of them.
 
 An operation may run twice, the first run rolled back (see ``transaction``): it must touch
 nothing but the connection.
@@ -86,7 +86,6 @@ class SqliteWriter:
         self._ready = threading.Event()
         self._open_error: BaseException | None = None
         self._synchronous_now = ""  # the connection's setting (writer thread only)
-        self._last_full = 0.0  # time.monotonic() of the last FULL batch (writer thread only)
         self._unsynced_since: float | None = None  # the first commit not fsynced since then
 
     def __repr__(self) -> str:
@@ -167,7 +166,6 @@ class SqliteWriter:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self.synchronous}")
         self._synchronous_now = self.synchronous.upper()
-        self._last_full = time.monotonic()
         conn.execute("PRAGMA busy_timeout=10000")
         conn.executescript(self.schema)
         return conn
@@ -207,38 +205,34 @@ class SqliteWriter:
             self._fail_leftovers()
 
     def _next_handoff(self) -> Any:
-        """The next hand-over; while a commit waits for its fsync, wait no longer than its
-        deadline, and fsync the WAL then if nothing came that would have."""
+        """The next hand-over. While a commit waits for its fsync, wait no longer than its
+        deadline; past it, fsync the WAL first (a steady stream of unsynced commits, or none)."""
         while self._unsynced_since is not None:
             left = self._unsynced_since + self.fsync_every - time.monotonic()
-            try:
-                return self._ops.get(timeout=max(left, 0.0))
-            except stdqueue.Empty:
+            if left <= 0:
                 self._sync_wal()
+                continue
+            with contextlib.suppress(stdqueue.Empty):
+                return self._ops.get(timeout=left)
         return self._ops.get()
 
     def _sync_wal(self) -> None:
         """fsync the WAL file: every commit in it becomes durable, in order (what
-        ``synchronous=FULL`` does at a commit). An error leaves it for the next attempt."""
+        ``synchronous=FULL`` does at a commit). An error leaves it for a period later."""
         if self._unsynced_since is None:
             return
         try:
             fd = os.open(f"{self.path}-wal", os.O_RDWR)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
         except FileNotFoundError:  # checkpointed and gone: the database file is synced
-            self._unsynced_since = None
-            return
+            pass
         except OSError:
             self._unsynced_since = time.monotonic()  # try again a period from now
             return
-        try:
-            os.fsync(fd)
-        except OSError:
-            self._unsynced_since = time.monotonic()
-            return
-        finally:
-            os.close(fd)
         self._unsynced_since = None
-        self._last_full = time.monotonic()
 
     def _fail_leftovers(self) -> None:
         """Answer whatever was handed over after the stop: nothing will run it now."""
@@ -274,18 +268,17 @@ class SqliteWriter:
             _answer(loop, settled)
 
     def _sync_for(self, conn: sqlite3.Connection, durable: bool) -> None:
-        """``synchronous=FULL`` for a batch with a durable operation or the first one
-        ``fsync_every`` seconds after the last ``FULL`` batch, ``NORMAL`` for the others (only
-        when the writer was opened ``FULL``; another setting stays as it is)."""
+        """``synchronous=FULL`` for a batch with a durable operation (it fsyncs every commit
+        before it too), ``NORMAL`` for the others (only when the writer was opened ``FULL``;
+        another setting stays as it is)."""
         if self.synchronous.upper() != "FULL":
             return
-        now = time.monotonic()
-        if durable or now - self._last_full >= self.fsync_every:
-            wanted, self._last_full, self._unsynced_since = "FULL", now, None
+        if durable:
+            wanted, self._unsynced_since = "FULL", None
         else:
             wanted = "NORMAL"
             if self._unsynced_since is None:
-                self._unsynced_since = now
+                self._unsynced_since = time.monotonic()
         if wanted != self._synchronous_now:
             rollback(conn)  # not inside a transaction (transact's BEGIN would do it anyway)
             conn.execute(f"PRAGMA synchronous={wanted}")
