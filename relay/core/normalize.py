@@ -192,8 +192,32 @@ def _converted(moment: datetime, tz: tzinfo) -> datetime:
         raise ValueError("time outside the years 1-9999 once converted") from None
 
 
+def _is_utc_iso(text: str) -> bool:
+    """Whether ``text`` has the shape ``YYYY-MM-DDTHH:MM:SSZ`` (or a space for the ``T``):
+    a time already in UTC, to the second, in the wire's own digits."""
+    return (
+        len(text) == 20
+        and text[19] == "Z"
+        and text[10] in "T "
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[13] == ":"
+        and text[16] == ":"
+    )
+
+
 def normalize_datetime(value: object, tz: tzinfo = UTC) -> str:
     """A call time as UTC ``YYYY-MM-DD HH:MM:SS``; naive inputs are in ``tz`` (DST-correct)."""
+    if type(value) is str and _is_utc_iso(value):
+        # The most common call time (ISO 8601 in UTC, to the second): its digits are the
+        # answer once ``fromisoformat`` has checked them (a real date and time, ASCII digits).
+        # Anything it refuses takes the general path below, for the same error.
+        try:
+            datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return f"{value[:10]} {value[11:19]}"
     moment = _converted(parse_timestamp(value, tz), UTC)
     # isoformat pads the year to 4 digits (strftime's %Y does not everywhere), and is cheaper
     return moment.isoformat(" ", "seconds")[:19]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 
 import pytest
 from hypothesis import given
@@ -454,3 +454,44 @@ def test_rename_is_a_case_insensitive_lookup(table: dict[str, str], value: str) 
         assert out in matches and lookup(table, value) == out
     else:
         assert out == value and lookup(table, value) is None
+
+
+def _general_datetime(value: str, tz: tzinfo) -> str:
+    """``normalize_datetime`` without its UTC ISO shortcut: the general parser's answer."""
+    moment = parse_timestamp(value, tz).astimezone(UTC)
+    return moment.isoformat(" ", "seconds")[:19]
+
+
+_utc_iso_shapes = st.builds(
+    lambda moment, sep: moment.strftime(f"%Y-%m-%d{sep}%H:%M:%SZ"),
+    st.datetimes(min_value=datetime(1000, 1, 1)),
+    st.sampled_from(["T", " "]),
+)
+# Strings of the shortcut's shape whose digits may be anything (month 13, hour 24, non-ASCII).
+_utc_iso_lookalikes = st.builds(
+    lambda d: f"{d[0]}-{d[1]}-{d[2]}T{d[3]}:{d[4]}:{d[5]}Z",
+    st.tuples(
+        *(
+            st.text(st.characters(categories=["Nd"]) | st.just("x"), min_size=n, max_size=n)
+            for n in (4, 2, 2, 2, 2, 2)
+        )
+    ),
+)
+
+
+@given(
+    raw=_utc_iso_shapes | _utc_iso_lookalikes, zone_name=st.sampled_from(["UTC", "America/Chicago"])
+)
+def test_utc_iso_shortcut_agrees_with_the_general_parser(raw: str, zone_name: str) -> None:
+    """``YYYY-MM-DDTHH:MM:SSZ`` takes a shortcut in ``normalize_datetime``: for every string
+    of that shape it gives what the general parser gives, the same answer or a ValueError."""
+    tz = zone(zone_name)
+    try:
+        expected: str | None = _general_datetime(raw, tz)
+    except ValueError:
+        expected = None
+    try:
+        got: str | None = normalize_datetime(raw, tz)
+    except ValueError:
+        got = None
+    assert got == expected, raw
