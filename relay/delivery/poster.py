@@ -71,7 +71,7 @@ class Poster:
             took = time.perf_counter() - started
             return PostResult(None, "", None, f"connection error ({type(exc).__name__})", took)
         finally:
-            self.metrics.forward_latency.observe(time.perf_counter() - started)
+            self.metrics.forward_timed(time.perf_counter() - started)
         return PostResult(
             response.status_code,
             _text(response.content),

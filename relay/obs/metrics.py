@@ -10,7 +10,6 @@ from __future__ import annotations
 import platform
 import time
 from collections.abc import Iterable
-from typing import Any
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -19,13 +18,16 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
-    Histogram,
     disable_created_metrics,
     generate_latest,
 )
 
-__all__ = ["INTAKE_BUCKETS", "RelayMetrics"]
+from relay.obs.hot import HotCounter, HotGauge, HotHistogram
 
+__all__ = ["FORWARD_BUCKETS", "INTAKE_BUCKETS", "RelayMetrics"]
+
+#: Seconds of one POST /dials to outboundIQ.
+FORWARD_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 #: Seconds from a webhook's arrival to its answer sent: a queued webhook takes a durable
 #: commit (an fsync, milliseconds); a slow body may take up to RELAY_BODY_TIMEOUT_SECONDS.
 INTAKE_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15)
@@ -44,7 +46,7 @@ class RelayMetrics:
         r = self.registry
         for collector in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
             r.register(collector)
-        self.webhooks = Counter(
+        self.webhooks = HotCounter(  # counted on every webhook: a plain dict (relay.obs.hot)
             "relay_webhooks_total",
             "Webhooks received, by source and outcome "
             "(queued, duplicate, ignored, rejected, unauthorized, too_large, unsupported_media, "
@@ -53,7 +55,7 @@ class RelayMetrics:
             ["source", "outcome"],
             registry=r,
         )
-        self.delivered = Counter(
+        self.delivered = HotCounter(
             "relay_dials_delivered_total", "Dials outboundIQ accepted.", ["source"], registry=r
         )
         self.retried = Counter(
@@ -68,11 +70,12 @@ class RelayMetrics:
             ["source", "reason"],
             registry=r,
         )
-        self.forward_latency = Histogram(
+        self.forward_latency = HotHistogram(
             "relay_forward_latency_seconds",
             "Time of one POST /dials to outboundIQ.",
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            [],
             registry=r,
+            buckets=FORWARD_BUCKETS,
         )
         self.queue_depth = Gauge(
             "relay_queue_depth",
@@ -148,27 +151,25 @@ class RelayMetrics:
         )
 
         self._operator_metrics(r, version, queue_backend)
-        self._webhook_children: dict[tuple[str, str], Any] = {}
-        self._intake_children: dict[int, Any] = {}
-        self._seen_children: dict[str, Any] = {}
-        self._delivered_children: dict[str, Any] = {}
+        self._status_classes = {group: (f"{group}xx",) for group in range(1, 6)}
+        self._tracked: set[str] = set()  # the configured sources (last_webhook's series)
 
     def _operator_metrics(self, r: CollectorRegistry, version: str, queue_backend: str) -> None:
         """What an operator's alerts watch beyond the queue: a dialer gone silent, intake's
         speed, the build that runs, config reloads."""
-        self.last_webhook = Gauge(
+        self.last_webhook = HotGauge(
             "relay_source_last_webhook_timestamp_seconds",
             "When the source's last authenticated webhook arrived (Unix time); the relay's "
             "start (or the reload that added the source) until one has.",
             ["source"],
             registry=r,
         )
-        self.intake_latency = Histogram(
+        self.intake_latency = HotHistogram(
             "relay_intake_latency_seconds",
             "Time from a webhook's arrival to its answer sent, by status class (2xx, 4xx, 5xx).",
             ["status_class"],
-            buckets=INTAKE_BUCKETS,
             registry=r,
+            buckets=INTAKE_BUCKETS,
         )
         self.build_info = Gauge(
             "relay_build_info",
@@ -202,28 +203,24 @@ class RelayMetrics:
         last-webhook time is ``since`` (so a dialer that never sends still shows its age), a
         source still configured keeps its own, and a removed one's series goes."""
         wanted = set(names)
-        for name in [n for n in self._seen_children if n not in wanted]:
-            del self._seen_children[name]
-            self.last_webhook.remove(name)
-        for name in sorted(wanted - self._seen_children.keys()):
-            child = self._seen_children[name] = self.last_webhook.labels(name)
-            child.set(since)
+        for name in self._tracked - wanted:
+            self.last_webhook.remove((name,))
+        for name in sorted(wanted - self._tracked):
+            self.last_webhook.set((name,), since)
+        self._tracked = wanted
 
     def source_seen(self, source: str) -> None:
         """A configured source's webhook passed authentication (this runs per webhook; a
         source no longer configured, its request in flight through a reload, is not
         brought back)."""
-        child = self._seen_children.get(source)
-        if child is not None:
-            child.set(time.time())
+        if source in self._tracked:
+            self.last_webhook.values[source,] = time.time()
 
     def intake_answered(self, status: int, seconds: float) -> None:
-        """One webhook's time from arrival to answer sent (children kept, as for outcomes)."""
+        """One webhook's time from arrival to answer sent, by status class."""
         group = status // 100
-        child = self._intake_children.get(group)
-        if child is None:
-            child = self._intake_children[group] = self.intake_latency.labels(f"{group}xx")
-        child.observe(seconds)
+        labels = self._status_classes.get(group) or (f"{group}xx",)
+        self.intake_latency.observe(labels, seconds)
 
     def config_reloaded(self, ok: bool) -> None:
         """A reload of the sources file (SIGHUP) that succeeded, or failed."""
@@ -232,20 +229,18 @@ class RelayMetrics:
             self.last_reload_success.set(time.time())
 
     def webhook_outcome(self, source: str, outcome: str) -> None:
-        """Count one webhook answer (the label children are kept: this runs per webhook)."""
-        key = (source, outcome)
-        child = self._webhook_children.get(key)
-        if child is None:
-            child = self._webhook_children[key] = self.webhooks.labels(source, outcome)
-        child.inc()
+        """Count one webhook answer (this runs per webhook, on the event loop's thread)."""
+        values = self.webhooks.values
+        values[source, outcome] = values.get((source, outcome), 0.0) + 1
 
     def dial_delivered(self, source: str) -> None:
-        """Count one dial outboundIQ accepted (the label children are kept: this runs per
-        delivered dial)."""
-        child = self._delivered_children.get(source)
-        if child is None:
-            child = self._delivered_children[source] = self.delivered.labels(source)
-        child.inc()
+        """Count one dial outboundIQ accepted (this runs per delivered dial, on the event
+        loop's thread)."""
+        self.delivered.inc((source,))
+
+    def forward_timed(self, seconds: float) -> None:
+        """One POST /dials took ``seconds`` (``relay_forward_latency_seconds``)."""
+        self.forward_latency.observe((), seconds)
 
     def vendor_value(self, source: str, kind: str, field: str) -> None:
         """Count one screened value: ``kind`` is ``placeholder`` or ``unknown``."""
