@@ -2,7 +2,8 @@
 
 ``Poster.post`` never raises for what the network or outboundIQ did: it returns a
 ``PostResult`` with the status (``None`` when there was no answer: a timeout or a connection
-error), the start of the body, the ``Retry-After`` header and a short error text. With
+error), the start of the body, the ``Retry-After`` header (of an answer that is not 2xx:
+only a retry reads it) and a short error text. With
 ``rate_per_key`` > 0 the POSTs of one key are paced by a token bucket (callers wait their
 turn); every POST is timed in ``relay_forward_latency_seconds``.
 """
@@ -72,11 +73,15 @@ class Poster:
             return PostResult(None, "", None, f"connection error ({type(exc).__name__})", took)
         finally:
             self.metrics.forward_timed(time.perf_counter() - started)
+        status = response.status_code
+        # Retry-After matters only to a retry; reading it from httpx's Headers costs a few
+        # microseconds (a KeyError when absent), so an accepted dial's answer skips it.
+        retry_after = None if 200 <= status < 300 else response.headers.get("retry-after")
         return PostResult(
-            response.status_code,
+            status,
             _text(response.content),
-            response.headers.get("retry-after"),
-            f"http {response.status_code}",
+            retry_after,
+            f"http {status}",
             time.perf_counter() - started,
         )
 
