@@ -46,7 +46,7 @@ class ForwardClient:
         self._timeout = timeout.as_dict()
         self._defaults = dict(default_headers or {})
         self._urls: dict[str, httpx.URL] = {}
-        self._headers: dict[tuple[tuple[str, str], ...], httpx.Headers] = {}
+        self._headers: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
 
     def url(self, path: str) -> httpx.URL:
         """``path`` under the base URL (remembered: the forwarder posts to one path)."""
@@ -58,15 +58,17 @@ class ForwardClient:
                 self._urls[path] = url
         return url
 
-    def headers(self, extra: Mapping[str, str] | None) -> httpx.Headers:
-        """The defaults with ``extra`` (prepared once per distinct ``extra``: one per key)."""
+    def headers(self, extra: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
+        """The defaults with ``extra``, encoded as httpx encodes them (ASCII), prepared once
+        per distinct ``extra`` (one per key). A request's ``httpx.Headers`` are built from
+        these bytes: no text to normalize per request."""
         key = tuple(extra.items()) if extra else ()
         headers = self._headers.get(key)
         if headers is None:
             merged = {"host": ("Host", self.base_url.netloc.decode("ascii"))}
             merged.update({k.lower(): (k, v) for k, v in self._defaults.items()})
             merged.update({k.lower(): (k, v) for k, v in key})
-            headers = httpx.Headers([pair for pair in merged.values()])
+            headers = [(k.encode("ascii"), v.encode("ascii")) for k, v in merged.values()]
             if len(self._headers) >= self._CACHE_MAX:
                 self._headers.clear()  # a reload that changed every key: start again
             self._headers[key] = headers
@@ -77,12 +79,11 @@ class ForwardClient:
     ) -> httpx.Request:
         """The ``POST`` of ``content`` to ``path``: Host and Content-Length set, body in hand."""
         url = self.url(path)
-        prepared = httpx.Headers(self.headers(headers))  # a copy: the request may be changed
-        prepared["Content-Length"] = str(len(content))
+        length = (b"Content-Length", str(len(content)).encode())
         request = httpx.Request(
             "POST",
             url,
-            headers=prepared,
+            headers=[*self.headers(headers), length],  # one Headers, built by the Request
             stream=httpx.ByteStream(content),
             extensions={"timeout": self._timeout},
         )
