@@ -27,10 +27,11 @@ __all__ = ["PostResult", "Poster"]
 BODY_LIMIT = 4000  # characters of outboundIQ's answer kept (for the dead-letter store)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class PostResult:
     """What one POST got: ``status`` None means no answer (timeout, connection error);
-    ``seconds``: how long it took (the rate limit's wait not included)."""
+    ``seconds``: how long it took (the rate limit's wait not included). Not frozen, as
+    ``relay.queue.models.NewDial`` (one per POST)."""
 
     status: int | None
     body: str

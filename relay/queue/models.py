@@ -22,9 +22,15 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NewDial:
-    """A mapped dial to store. ``payload`` is the exact wire JSON sent to outboundIQ."""
+    """A mapped dial to store. ``payload`` is the exact wire JSON sent to outboundIQ.
+
+    Not frozen, like the other values built once per dial on the hot path (``LeasedDial``,
+    ``Attempt``): a frozen dataclass's ``__init__`` sets each field through
+    ``object.__setattr__``, three times the cost of a plain one (docs/benchmarks.md). Nothing
+    changes one after it is built.
+    """
 
     source: str
     dial_id: str
@@ -43,9 +49,10 @@ LegOutcome = Literal["queued", "coalesced", "duplicate"]
 LegMerge = Callable[[bytes, bytes], bytes]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class LeasedDial:
-    """A dial handed to the forwarder; ``attempts`` counts leases, this one included."""
+    """A dial handed to the forwarder; ``attempts`` counts leases, this one included (not
+    frozen: see ``NewDial``)."""
 
     id: str
     source: str
@@ -119,9 +126,10 @@ class QueueStats:
     by_source: dict[str, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Attempt:
-    """One POST of a leased dial and outboundIQ's answer, for the dial's history.
+    """One POST of a leased dial and outboundIQ's answer, for the dial's history (not
+    frozen: see ``NewDial``).
 
     ``at``: when the answer came (the settle call's events are dated by it); ``number``: the
     lease count (``LeasedDial.attempts``); ``status`` None means no answer (a timeout or a
