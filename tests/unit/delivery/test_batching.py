@@ -77,3 +77,24 @@ async def test_a_failed_flush_raises_in_every_caller(tmp_path: Path) -> None:
     batcher = AckBatcher(queue)
     results = await asyncio.gather(*(batcher.ack(i) for i in ids), return_exceptions=True)
     assert all(isinstance(r, QueueError) for r in results)
+
+
+async def test_a_cancelled_caller_cancels_only_its_own_wait(tmp_path: Path) -> None:
+    """A delivery cancelled while its ack commits (a shutdown, a timeout around it) stops
+    waiting; the flush and every other caller of the round go on, and its dial is acked."""
+    queue = CountingQueue(tmp_path / "q.db")
+    await queue.open()
+    try:
+        ids = await _fill(queue, 3)
+        batcher = AckBatcher(queue)
+        tasks = [asyncio.create_task(batcher.ack(i)) for i in ids]
+        await asyncio.sleep(0)  # every ack joined the round
+        tasks[0].cancel()
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        assert isinstance(results[0], asyncio.CancelledError)
+        assert results[1:] == [None, None]
+        assert [sorted(c) for c in queue.ack_calls] == [sorted(ids)]
+        stats = await queue.stats(now=time.time())
+        assert stats.ready + stats.delayed + stats.leased == 0
+    finally:
+        await queue.close()
