@@ -60,11 +60,17 @@ def test_wire_shape_is_exactly_the_documented_fields() -> None:
     assert wire["total_dial_attempts"] == 3
 
 
-def test_model_forbids_extra_fields() -> None:
-    """The Dial model refuses keys outboundIQ does not document."""
+def test_keys_outboundiq_does_not_document_never_reach_the_wire() -> None:
+    """A Dial holds the documented fields only: build_dial refuses another key (the field's
+    problem, a 422), the model leaves one out, and the schema forbids them."""
+    body = {**dial_body(), "from_number": "1"}
+    with pytest.raises(MappingError, match="from_number: not a Dials field"):
+        build_dial(body, source="s", tz=UTC)
     data = orjson.loads(build_dial(dial_body(), source="s", tz=UTC).to_wire())
-    with pytest.raises(ValueError, match="extra"):
-        Dial.model_validate({**data, "from_number": "1"})
+    dial = Dial.model_validate({**data, "from_number": "1"})
+    assert orjson.loads(dial.to_wire()) == data
+    assert list(orjson.loads(dial.to_wire())) == list(DIAL_FIELDS)
+    assert Dial.model_json_schema()["additionalProperties"] is False
 
 
 def test_required_fields_listed_together() -> None:
