@@ -44,7 +44,7 @@ from relay.sdk import (
     MappingError,
     MappingResult,
     Problem,
-    any_placeholder,
+    any_placeholder_in_text,
     is_placeholder,
     only_dial_fields,
 )
@@ -205,7 +205,11 @@ class GenericMapping:
             raise MappingError([Problem("body", "expected a JSON object or form fields")])
         sent = self._prepare(request.data)
         texts = [value for value in sent.values() if type(value) is str]
-        if self._patterns or any_placeholder(texts) or (len(texts) != len(sent) and _nested(sent)):
+        if (
+            self._patterns
+            or any_placeholder_in_text(texts)
+            or (len(texts) != len(sent) and _nested(sent))
+        ):
             blanked, found = blank_placeholders(sent, self._is_blank)
         else:  # a flat body without a placeholder, the usual webhook: nothing to blank
             blanked, found = sent, False

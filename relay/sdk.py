@@ -36,7 +36,12 @@ from relay.core.normalize import (
     parse_timestamp,
     rename,
 )
-from relay.core.placeholder import any_placeholder, first_set, is_placeholder
+from relay.core.placeholder import (
+    any_placeholder,
+    any_placeholder_in_text,
+    first_set,
+    is_placeholder,
+)
 from relay.core.retry_after import parse_retry_after
 from relay.core.sources import Source
 from relay.exceptions import MappingError, Problem, ResolveAuthError, ResolveError
@@ -59,6 +64,7 @@ __all__ = [
     "ResolvingMapping",
     "Source",
     "any_placeholder",
+    "any_placeholder_in_text",
     "csv_rows",
     "first_set",
     "is_placeholder",

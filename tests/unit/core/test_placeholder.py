@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relay.core.placeholder import first_set, is_placeholder, unrendered
+from relay.core.placeholder import (
+    any_placeholder,
+    any_placeholder_in_text,
+    first_set,
+    is_placeholder,
+    unrendered,
+)
 
 
 @pytest.mark.parametrize(
@@ -144,3 +150,25 @@ def test_first_set_prefers_a_real_value(values: list[str]) -> None:
     held = [v.strip() for v in values if is_placeholder(v)]
     assert out == (real[0] if real else held[0] if held else "")
     assert first_set(out) == out  # idempotent
+
+
+printed_nulls = st.builds(
+    lambda word, pad: pad + "".join(c.upper() if i % 2 else c for i, c in enumerate(word)) + pad,
+    st.sampled_from(["null", "undefined", "[none]", "(null)", "<none>"]),
+    st.sampled_from(["", " ", "  "]),
+)
+any_value = st.one_of(
+    real_values, tokens, printed_nulls, st.text(max_size=12), st.integers(), st.none()
+)
+
+
+@given(st.lists(any_value, max_size=16))
+def test_the_quick_scan_never_misses_a_placeholder(values: list[object]) -> None:
+    """``any_placeholder`` may say yes to real values (each is then checked on its own), but
+    never no to values that hold a placeholder; on text alone ``any_placeholder_in_text``
+    says the same."""
+    if any(is_placeholder(v) for v in values):
+        assert any_placeholder(values)
+        assert any_placeholder(dict(enumerate(values)).values())
+    texts = [v for v in values if isinstance(v, str)]
+    assert any_placeholder_in_text(texts) == any_placeholder(values)
