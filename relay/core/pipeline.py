@@ -112,14 +112,7 @@ def parse_request(
         data = {**query, **form}
     else:
         raise UnsupportedMediaType(media or "(none)")
-    return InboundRequest(
-        method=method,
-        content_type=media,
-        query=dict(query) if query else {},
-        body=body,
-        data=data,
-        form=form,
-    )
+    return InboundRequest.parsed(method, media, dict(query) if query else {}, body, data, form)
 
 
 #: A source's own body format: the raw body → the request's data (``MappingError`` if not).

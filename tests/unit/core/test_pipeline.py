@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import FrozenInstanceError, fields
 
 import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from relay.core.mapping import InboundRequest
 from relay.core.pipeline import json_too_deep, parse_request
 from relay.exceptions import MappingError
 
@@ -63,3 +65,21 @@ def test_malformed_json_is_named_with_its_line_and_column(data: dict[str, object
     line, column = int(match[1]), int(match[2])
     lines = text.decode().split("\n")
     assert 1 <= line <= len(lines) and 1 <= column <= len(lines[line - 1]) + 1
+
+
+@given(
+    st.sampled_from(["POST", "GET"]),
+    st.dictionaries(st.text(max_size=4), st.text(max_size=4), max_size=3),
+    st.binary(max_size=16),
+)
+def test_a_parsed_request_is_the_constructors_and_as_frozen(
+    method: str, query: dict[str, str], body: bytes
+) -> None:
+    """``InboundRequest.parsed`` (intake's quick way) builds what the constructor builds,
+    every field set (a field added to the class and not to it fails here), and as frozen."""
+    args = (method, "application/json", query, body, {"k": "v"}, {"f": "1"})
+    quick, usual = InboundRequest.parsed(*args), InboundRequest(*args)
+    assert quick == usual
+    assert [getattr(quick, f.name) for f in fields(InboundRequest)] == list(args)
+    with pytest.raises(FrozenInstanceError):
+        quick.body = b"changed"  # type: ignore[misc]
