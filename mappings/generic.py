@@ -161,6 +161,8 @@ class GenericMapping:
                 self._lookups[name] = {str(k).casefold(): v for k, v in spec.lookup.items()}
         self._patterns = [re.compile(p) for p in self.options.unsubstituted]
         self._is_blank = self._is_any_blank if self._patterns else is_placeholder
+        # Per Dials field in order: its expression, or None (the body's key of that name).
+        self._plan = tuple((name, self._compiled.get(name)) for name in DIAL_FIELDS)
 
     def field_sources(self) -> dict[str, str]:
         """Per Dials field, the expression that produces it (``relay.sdk.ExplainsFields``):
@@ -214,16 +216,19 @@ class GenericMapping:
         else:  # a flat body without a placeholder, the usual webhook: nothing to blank
             blanked, found = sent, False
         data: dict[str, Any] = blanked if isinstance(blanked, dict) else sent
-        fields: dict[str, object] = {}
-        for name in DIAL_FIELDS:
-            compiled = self._compiled.get(name)
-            if compiled is None:
-                if name in data:
-                    fields[name] = data[name]
-                continue
-            value = self._value(name, *compiled, data)
-            if value is not None:
-                fields[name] = value
+        fields: dict[str, object]
+        if not self._compiled:  # no expression: the Dials fields the body has, in order
+            fields = {name: data[name] for name in DIAL_FIELDS if name in data}
+        else:
+            fields = {}
+            for name, compiled in self._plan:
+                if compiled is None:
+                    if name in data:
+                        fields[name] = data[name]
+                    continue
+                value = self._value(name, *compiled, data)
+                if value is not None:
+                    fields[name] = value
         unrendered = self._unrendered(sent, data) if found else {}
         return MappingResult(fields=fields, unrendered=unrendered)
 
