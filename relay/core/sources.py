@@ -71,7 +71,7 @@ class Source:
             directions=self.config.call_directions,
         )
 
-    @property
+    @functools.cached_property  # read per webhook; a reload builds new sources
     def coalesce_seconds(self) -> float:
         """How long a dial waits after its first webhook for later legs of its call (0: no
         wait, a later leg is a duplicate): the source's ``coalesce_seconds``, else its
@@ -82,12 +82,12 @@ class Source:
         default = getattr(self.mapping, "coalesce_seconds", 0.0)
         return float(default) if isinstance(default, int | float) else 0.0
 
-    @property
+    @functools.cached_property  # read per webhook; a reload builds new sources
     def secret_query_param(self) -> str | None:
         """The query parameter carrying this source's secret, stripped before mapping."""
         return self.config.auth.param if isinstance(self.config.auth, QueryAuth) else None
 
-    @property
+    @functools.cached_property  # read per webhook; a reload builds new sources
     def body_decoder(self) -> Callable[[bytes], Any] | None:
         """This source's own body format, whatever the Content-Type (``auth: jwt``: the
         body is a JWT and its claims are the data), or None: JSON or a form."""
