@@ -169,7 +169,7 @@ _VALUE_FIELDS = tuple(name for name in DIAL_FIELDS if name != "dial_id")
 
 
 def _text(raw: object) -> str:
-    if isinstance(raw, dict | list):
+    if isinstance(raw, (dict, list)):  # a tuple: no union object built per call
         raise ValueError("expected a text value, got an object")
     return str(raw).strip()
 

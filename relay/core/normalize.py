@@ -148,7 +148,7 @@ def parse_timestamp(value: object, tz: tzinfo = UTC) -> datetime:
         return value if value.tzinfo else _localize(value, tz)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day, tzinfo=tz)
-    if isinstance(value, int | float):
+    if isinstance(value, (int, float)):  # a tuple: no union object built per call
         return _from_number(float(value))
     text = str(value).strip()
     if not text:
@@ -372,6 +372,13 @@ MAX_DIAL_ID_LENGTH = 255
 
 def normalize_dial_id(value: object) -> str:
     """A vendor's dial id: a text or a number, trimmed, 1..``MAX_DIAL_ID_LENGTH`` characters."""
+    if type(value) is str:  # the usual id: no number checks (and no union built per call)
+        text = value.strip()
+        if not text:
+            raise ValueError("empty")
+        if len(text) > MAX_DIAL_ID_LENGTH:
+            raise ValueError(f"longer than {MAX_DIAL_ID_LENGTH} characters")
+        return text
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError("expected a text or a number")
     if isinstance(value, float) and not math.isfinite(value):
