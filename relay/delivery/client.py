@@ -32,6 +32,7 @@ class ForwardClient:
     header of the same name replaces the default one)."""
 
     _CACHE_MAX = 64  # distinct paths and distinct extra headers remembered (keys, not dials)
+    _SIZED_MAX = 1024  # headers remembered with their Content-Length (per key and body size)
 
     def __init__(
         self,
@@ -47,6 +48,7 @@ class ForwardClient:
         self._defaults = dict(default_headers or {})
         self._urls: dict[str, httpx.URL] = {}
         self._headers: dict[tuple[tuple[str, str], ...], list[tuple[bytes, bytes]]] = {}
+        self._sized: dict[tuple[tuple[tuple[str, str], ...], int], httpx.Headers] = {}
 
     def url(self, path: str) -> httpx.URL:
         """``path`` under the base URL (remembered: the forwarder posts to one path)."""
@@ -60,9 +62,25 @@ class ForwardClient:
 
     def headers(self, extra: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
         """The defaults with ``extra``, encoded as httpx encodes them (ASCII), prepared once
-        per distinct ``extra`` (one per key). A request's ``httpx.Headers`` are built from
-        these bytes: no text to normalize per request."""
+        per distinct ``extra`` (one per key)."""
+        return self._prepared(tuple(extra.items()) if extra else ())
+
+    def sized_headers(self, extra: Mapping[str, str] | None, length: int) -> httpx.Headers:
+        """``headers(extra)`` and ``Content-Length: length``, as ``httpx.Headers``, prepared
+        once per key and body size (a dial's wire JSON varies by a few bytes: a few hundred
+        sizes). A Request copies an ``httpx.Headers`` as a list; it would normalize a list
+        of pairs one by one."""
         key = tuple(extra.items()) if extra else ()
+        headers = self._sized.get((key, length))
+        if headers is None:
+            size = (b"Content-Length", str(length).encode("ascii"))
+            headers = httpx.Headers([*self._prepared(key), size])
+            if len(self._sized) >= self._SIZED_MAX:
+                self._sized.clear()
+            self._sized[key, length] = headers
+        return headers
+
+    def _prepared(self, key: tuple[tuple[str, str], ...]) -> list[tuple[bytes, bytes]]:
         headers = self._headers.get(key)
         if headers is None:
             merged = {"host": ("Host", self.base_url.netloc.decode("ascii"))}
@@ -78,12 +96,10 @@ class ForwardClient:
         self, path: str, content: bytes, headers: Mapping[str, str] | None = None
     ) -> httpx.Request:
         """The ``POST`` of ``content`` to ``path``: Host and Content-Length set, body in hand."""
-        url = self.url(path)
-        length = (b"Content-Length", str(len(content)).encode())
         request = httpx.Request(
             "POST",
-            url,
-            headers=[*self.headers(headers), length],  # one Headers, built by the Request
+            self.url(path),
+            headers=self.sized_headers(headers, len(content)),  # copied as a list
             stream=httpx.ByteStream(content),
             extensions={"timeout": self._timeout},
         )
