@@ -51,8 +51,10 @@ class _Family(Collector):
         return [self._empty()]
 
 
-class HotCounter(_Family):
-    """A labelled counter: ``values[labels] += 1`` (``inc``)."""
+class _Values(_Family):
+    """A family of one value per series (``values``, by label values), exposed as ``kind``."""
+
+    kind: type[CounterMetricFamily] | type[GaugeMetricFamily]
 
     def __init__(
         self, name: str, documentation: str, labelnames: Sequence[str], registry: CollectorRegistry
@@ -60,46 +62,36 @@ class HotCounter(_Family):
         super().__init__(name, documentation, labelnames, registry)
         self.values: dict[Labels, float] = {}
 
-    def inc(self, labels: Labels, amount: float = 1.0) -> None:
-        values = self.values
-        values[labels] = values.get(labels, 0.0) + amount
-
-    def value(self, labels: Labels) -> float:
-        return self.values.get(labels, 0.0)
-
     def _empty(self) -> Metric:
-        return CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        return self.kind(self.name, self.documentation, labels=self.labelnames)
 
     def collect(self) -> Iterator[Metric]:
-        family = CounterMetricFamily(self.name, self.documentation, labels=self.labelnames)
+        family = self.kind(self.name, self.documentation, labels=self.labelnames)
         for labels, value in list(self.values.items()):
             family.add_metric(labels, value)
         yield family
 
 
-class HotGauge(_Family):
+class HotCounter(_Values):
+    """A labelled counter: ``values[labels] += 1`` (``inc``)."""
+
+    kind = CounterMetricFamily
+
+    def inc(self, labels: Labels, amount: float = 1.0) -> None:
+        values = self.values
+        values[labels] = values.get(labels, 0.0) + amount
+
+
+class HotGauge(_Values):
     """A labelled gauge: ``values[labels] = value`` (``set``); ``remove`` drops a series."""
 
-    def __init__(
-        self, name: str, documentation: str, labelnames: Sequence[str], registry: CollectorRegistry
-    ) -> None:
-        super().__init__(name, documentation, labelnames, registry)
-        self.values: dict[Labels, float] = {}
+    kind = GaugeMetricFamily
 
     def set(self, labels: Labels, value: float) -> None:
         self.values[labels] = value
 
     def remove(self, labels: Labels) -> None:
         self.values.pop(labels, None)
-
-    def _empty(self) -> Metric:
-        return GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
-
-    def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily(self.name, self.documentation, labels=self.labelnames)
-        for labels, value in list(self.values.items()):
-            family.add_metric(labels, value)
-        yield family
 
 
 class HotHistogram(_Family):
