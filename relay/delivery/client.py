@@ -60,16 +60,12 @@ class ForwardClient:
                 self._urls[path] = url
         return url
 
-    def headers(self, extra: Mapping[str, str] | None) -> list[tuple[bytes, bytes]]:
-        """The defaults with ``extra``, encoded as httpx encodes them (ASCII), prepared once
-        per distinct ``extra`` (one per key)."""
-        return self._prepared(tuple(extra.items()) if extra else ())
-
     def sized_headers(self, extra: Mapping[str, str] | None, length: int) -> httpx.Headers:
         """``headers(extra)`` and ``Content-Length: length``, as ``httpx.Headers``, prepared
         once per key and body size (a dial's wire JSON varies by a few bytes: a few hundred
         sizes). A Request copies an ``httpx.Headers`` as a list; it would normalize a list
-        of pairs one by one."""
+        of pairs one by one. The defaults and ``extra`` are kept per ``extra`` (one per key)
+        as ASCII bytes, as httpx encodes them."""
         key = tuple(extra.items()) if extra else ()
         headers = self._sized.get((key, length))
         if headers is None:

@@ -214,7 +214,7 @@ class RelayMetrics:
         source no longer configured, its request in flight through a reload, is not
         brought back)."""
         if source in self._tracked:
-            self.last_webhook.values[source,] = time.time()
+            self.last_webhook.set((source,), time.time())
 
     def intake_answered(self, status: int, seconds: float) -> None:
         """One webhook's time from arrival to answer sent, by status class."""
@@ -230,8 +230,7 @@ class RelayMetrics:
 
     def webhook_outcome(self, source: str, outcome: str) -> None:
         """Count one webhook answer (this runs per webhook, on the event loop's thread)."""
-        values = self.webhooks.values
-        values[source, outcome] = values.get((source, outcome), 0.0) + 1
+        self.webhooks.inc((source, outcome))
 
     def dial_delivered(self, source: str) -> None:
         """Count one dial outboundIQ accepted (this runs per delivered dial, on the event

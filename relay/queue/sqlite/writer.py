@@ -251,8 +251,12 @@ class SqliteWriter:
         try:
             if self._on_batch is not None:
                 self._on_batch(len(fns), len(batch))
-            self._sync_for(conn, any(d for _loop, ops in batch for _fn, _fut, d in ops))
+            durable = any(d for _loop, ops in batch for _fn, _fut, d in ops)
+            self._sync_for(conn, durable)
             outcomes = transact(conn, fns)
+            if durable and any(error is None for _value, error in outcomes):
+                # a FULL commit fsynced the WAL: every unsynced commit before it too
+                self._unsynced_since = None
         except Exception as exc:  # a bug here must not kill the thread and strand every caller
             rollback(conn)
             outcomes = [(None, QueueUnavailable(f"queue batch failed: {exc!r}"))] * len(fns)
@@ -273,12 +277,9 @@ class SqliteWriter:
         another setting stays as it is)."""
         if self.synchronous.upper() != "FULL":
             return
-        if durable:
-            wanted, self._unsynced_since = "FULL", None
-        else:
-            wanted = "NORMAL"
-            if self._unsynced_since is None:
-                self._unsynced_since = time.monotonic()
+        wanted = "FULL" if durable else "NORMAL"
+        if not durable and self._unsynced_since is None:
+            self._unsynced_since = time.monotonic()
         if wanted != self._synchronous_now:
             rollback(conn)  # not inside a transaction (transact's BEGIN would do it anyway)
             conn.execute(f"PRAGMA synchronous={wanted}")

@@ -297,6 +297,33 @@ async def test_an_unsynced_commit_is_fsynced_by_the_writer_when_nothing_else_com
     assert writer.unsynced_seconds == 0.0
 
 
+async def test_a_durable_commit_that_is_lost_leaves_the_unsynced_ones_waiting(
+    tmp_path: Path,
+) -> None:
+    """Only a durable commit that committed fsyncs what came before it: when its transaction
+    is lost (I/O error, disk full), the unsynced commits keep their deadline and the writer
+    fsyncs them itself."""
+
+    def loses_the_transaction(c: sqlite3.Connection) -> None:
+        c.execute("ROLLBACK")
+        raise sqlite3.OperationalError("disk I/O error")
+
+    writer = SqliteWriter(tmp_path / "q.db", schema=SCHEMA, fsync_every=0.3)
+    await writer.open()
+    try:
+        await writer.call(_synchronous, durable=False)
+        with pytest.raises(QueueUnavailable):
+            await writer.call(loses_the_transaction)
+        assert writer.unsynced_seconds > 0.0  # still waiting for its fsync
+        for _ in range(100):
+            if writer.unsynced_seconds == 0.0:
+                break
+            await asyncio.sleep(0.01)
+        assert writer.unsynced_seconds == 0.0
+    finally:
+        await writer.close()
+
+
 @pytest.mark.parametrize(("setting", "value"), [("NORMAL", 1), ("OFF", 0)])
 async def test_a_writer_opened_below_full_keeps_its_setting(
     tmp_path: Path, setting: str, value: int
