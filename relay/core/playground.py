@@ -56,6 +56,9 @@ EDITABLE = ("options", "defaults", "dispositions")
 
 #: A mapping option under such a key is a secret (as ``relay.core.sources`` reads them).
 _SECRET_KEY = re.compile(r"secret|password|passwd|token|api_key", re.IGNORECASE)
+#: Maps whose keys are data, not names: a vendor's disposition code (``TOKEN``, say) or a Dials
+#: field; only a value that is a configured secret is a secret there.
+_DATA_KEYED = frozenset({"defaults", "dispositions", "call_directions"})
 _REFERENCE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*(?::-[^}]*)?\}")
 
 
@@ -338,7 +341,11 @@ def _scrubbed(
     if isinstance(node, tuple) and len(node) == 2 and node[0] is _SECRET:
         return _reference(node[1], path, named)
     if isinstance(node, dict):
-        return {k: _scrubbed(v, [*path, str(k)], str(k), named, secrets) for k, v in node.items()}
+        data_keyed = key in _DATA_KEYED
+        return {
+            k: _scrubbed(v, [*path, str(k)], None if data_keyed else str(k), named, secrets)
+            for k, v in node.items()
+        }
     if isinstance(node, list):
         secret_list = key is not None and _SECRET_KEY.search(key) is not None
         return [

@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import pytest
 import yaml
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
@@ -232,6 +232,7 @@ _CODES = st.text(st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), 
 
 
 @settings(max_examples=60, deadline=None)
+@example(dispositions={"TOKEN": "0"}, lead="0", secret="a00000000000", written=False)  # a code
 @given(
     dispositions=st.dictionaries(_CODES, _CODES, max_size=4),
     lead=_CODES,
