@@ -45,7 +45,9 @@ def test_kill_9_during_burst_loses_nothing_acknowledged(
     relay_process: Callable[..., RelayProcess], fake: FakeOutboundIQ
 ) -> None:
     """After kill -9 mid-burst, a restart delivers every acknowledged webhook."""
-    fake.default = Reply(200, delay=0.02)  # keep deliveries in flight when the kill lands
+    # Deliveries in flight when the kill lands, and a queue behind them: at most 160 POSTs/s
+    # (16 x 0.1 s), well under what intake acknowledges, however fast the forwarder is.
+    fake.default = Reply(200, delay=0.1)
     concurrency = 16
     relay = relay_process(
         RELAY_FORWARD_CONCURRENCY=str(concurrency), RELAY_VISIBILITY_TIMEOUT_SECONDS="2"
