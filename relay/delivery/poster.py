@@ -61,7 +61,7 @@ class Poster:
             await bucket.acquire()
         started = time.perf_counter()
         try:
-            response = await self.client.post(
+            response, body = await self.client.send(
                 "/dials",
                 content=dial.payload,
                 headers={"Authorization": f"Bearer {key.get_secret_value()}"},
@@ -80,7 +80,7 @@ class Poster:
         retry_after = None if 200 <= status < 300 else response.headers.get("retry-after")
         return PostResult(
             status,
-            _text(response.content),
+            _text(body),
             retry_after,
             f"http {status}",
             time.perf_counter() - started,

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gzip
+from collections.abc import AsyncIterator
+
 import httpx
+import pytest
 
 from relay.delivery.client import ForwardClient
 
@@ -49,3 +53,49 @@ def test_prepared_headers_are_shared_but_each_request_owns_its_copy() -> None:
         "Bearer other",
         "18",
     )
+
+
+class _Chunks(httpx.AsyncByteStream):
+    def __init__(self, *chunks: bytes) -> None:
+        self._chunks = chunks
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for chunk in self._chunks:
+            yield chunk
+
+
+def _answering(response: httpx.Response) -> ForwardClient:
+    client = _client()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        return response
+
+    client.transport = httpx.MockTransport(handler)
+    return client
+
+
+@pytest.mark.anyio
+async def test_send_answers_the_body_held_in_memory_as_it_came() -> None:
+    answer = httpx.Response(202, stream=httpx.ByteStream(b'{"status":"accepted"}'))
+    response, body = await _answering(answer).send("/dials", content=b"{}", headers=BEARER)
+    assert (response.status_code, body) == (202, b'{"status":"accepted"}')
+
+
+@pytest.mark.anyio
+async def test_send_decodes_a_content_encoded_body_and_reads_a_streamed_one() -> None:
+    """The quick path is only for a plain body in memory: a gzipped answer is decoded (as
+    ``Response.read`` does), and a body that arrives in chunks is read whole."""
+    zipped = httpx.Response(
+        400,
+        headers={"Content-Encoding": "gzip"},
+        stream=httpx.ByteStream(gzip.compress(b'{"error":"bad dial"}')),
+    )
+    response, body = await _answering(zipped).send("/dials", content=b"{}")
+    assert (response.status_code, body, response.content) == (
+        400,
+        b'{"error":"bad dial"}',
+        b'{"error":"bad dial"}',
+    )
+    chunked = httpx.Response(503, stream=_Chunks(b'{"error":', b'"busy"}'))
+    response, body = await _answering(chunked).send("/dials", content=b"{}")
+    assert (body, response.is_closed) == (b'{"error":"busy"}', True)
