@@ -89,7 +89,7 @@ class Outcomes:
             "outcome": outcome.value,
         }
         if outcome is Outcome.DELIVERED:
-            info_line(log, "dial_forwarded", dict(log_fields))
+            info_line(log, "dial_forwarded", log_fields)  # the line takes it over: no copy
             await self.delivered(dial, attempt, status=status)
             self._resume(dial.source)
         elif outcome is Outcome.HOLD_KEY and self._key_changed(dial.source, key):
