@@ -194,6 +194,8 @@ class _Connection(asyncio.Protocol):
         self._parser = httptools.HttpResponseParser(self)
         self._waiter: asyncio.Future[None] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._read_timeout: float | None = None  # the exchange's
+        self._armed = 0.0  # the time the timer was set for when it was set
         self._last_read = 0.0
         self._closed = False
         self._keep_alive = True
@@ -223,6 +225,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             if self._status and self._until_close():
@@ -270,27 +275,35 @@ class _Connection(asyncio.Protocol):
         self._started = self._complete = False
         waiter = self._waiter = self._loop.create_future()
         self._last_read = self._loop.time()
+        self._read_timeout = read_timeout
         transport.writelines(data)
-        if read_timeout is not None:
-            self._timer = self._loop.call_later(read_timeout, self._check_read, read_timeout)
+        if read_timeout is not None and (self._timer is None or read_timeout < self._armed):
+            # One timer per connection, kept across exchanges: when it fires it measures the
+            # quiet since the last read (or this exchange's start) and sleeps on for the rest,
+            # so no timer is made and cancelled per POST (docs/benchmarks.md). A shorter
+            # timeout than the one it was set for sets it again.
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = self._loop.call_later(read_timeout, self._check_read)
+            self._armed = read_timeout
         try:
             await waiter
         finally:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
             self._waiter = None
         body = self._body[0] if len(self._body) == 1 else b"".join(self._body)
         return self._status, self._reason, self._headers, body
 
-    def _check_read(self, timeout: float) -> None:
-        """The read timer: fail if nothing arrived for ``timeout`` s, else wait on."""
-        waiter = self._waiter
-        if waiter is None or waiter.done():
+    def _check_read(self) -> None:
+        """The read timer: fail if nothing arrived for the exchange's read timeout, else wait
+        on (between exchanges it ends; the next exchange starts another)."""
+        self._timer = None
+        waiter, timeout = self._waiter, self._read_timeout
+        if waiter is None or waiter.done() or timeout is None:
             return
         quiet = self._loop.time() - self._last_read
         if quiet < timeout:
-            self._timer = self._loop.call_later(timeout - quiet, self._check_read, timeout)
+            self._timer = self._loop.call_later(timeout - quiet, self._check_read)
+            self._armed = timeout - quiet
             return
         self._fail(httpx.ReadTimeout(f"no answer within {timeout:g} s"))
         self.abort()

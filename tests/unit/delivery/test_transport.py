@@ -8,6 +8,7 @@ import shutil
 import ssl
 import subprocess
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -249,6 +250,23 @@ async def test_a_stalled_answer_is_a_read_timeout() -> None:
     async with RawServer(stalled) as url, _client(url, timeout=0.2) as client:
         with pytest.raises(httpx.ReadTimeout):
             await client.post("/dials", content=b"{}")
+
+
+async def test_the_read_timeout_holds_for_each_exchange_on_a_kept_connection() -> None:
+    """The connection's one read timer outlives exchanges: answers that each come within the
+    timeout, over several timeouts in all, are no timeout; a stalled answer on the same
+    connection later still is one, about the timeout after it was sent."""
+    raw = RawServer(OK, OK, OK, OK, OK, b"", delay=0.1)
+    async with raw as url, _client(url, timeout=0.3) as client:
+        for _ in range(5):  # 0.5 s on one connection
+            assert (await client.post("/dials", content=b"{}")).status_code == 200
+        await asyncio.sleep(0.4)  # idle past the timer: it ends, the next POST sets another
+        started = time.monotonic()
+        with pytest.raises(httpx.ReadTimeout):
+            await asyncio.wait_for(client.post("/dials", content=b"{}"), 3)
+        waited = time.monotonic() - started
+    assert raw.connections == 1
+    assert 0.25 < waited < 1.0
 
 
 async def test_a_connection_closed_mid_answer_is_a_read_error() -> None:
