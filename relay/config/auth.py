@@ -218,7 +218,7 @@ class QueryAuth(_Secrets):
         found: bytes | None = None
         for pair in body.split(b"&"):
             if _field_name(pair) == wanted:
-                found = pair.split(b"=", 1)[1] if b"=" in pair else b""
+                found = pair.partition(b"=")[2]  # b"" when the pair has no value
         if found is None:
             return None
         return unquote_plus(found.decode("utf-8", "surrogateescape"), errors="surrogateescape")

@@ -32,6 +32,7 @@ __all__ = ["Http1Transport"]
 
 _Origin = tuple[str, str, int]
 _FRAMING = (b"content-length", b"transfer-encoding")
+_LF, _CR = ord("\n"), ord("\r")
 
 
 class Http1Transport(httpx.AsyncBaseTransport):
@@ -353,7 +354,9 @@ def _encode(request: httpx.Request, body: bytes) -> list[bytes]:
         lower = name.lower()
         if lower in _FRAMING:
             continue
-        if b"\n" in value or b"\r" in value or b"\n" in name or b"\r" in name:
+        # bytes' ``in`` tries its operand as an int first: a bytes operand raises and clears a
+        # TypeError on every call (6x slower, 16 times a POST); an int is a plain search
+        if _LF in value or _CR in value or _LF in name or _CR in name:
             raise httpx.LocalProtocolError("a header holds a line break", request=request)
         host = host or lower == b"host"
         lines += (name, b": ", value, b"\r\n")

@@ -24,7 +24,9 @@ KEEPALIVE = b": keepalive\n\n"
 def frame(data: bytes, event: str | None = None) -> bytes:
     """One event, ready to write: ``data`` under the name ``event`` (None: ``message``)."""
     head = b"event: " + event.encode() + b"\n" if event else b""
-    if b"\n" not in data and b"\r" not in data:  # one line: every JSON event the relay writes
+    # one line: every JSON event the relay writes (an int operand: bytes' ``in`` tries one
+    # first, and a bytes operand costs it a raised and cleared TypeError)
+    if 10 not in data and 13 not in data:
         return head + b"data: " + data + b"\n\n"
     lines = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")
     return head + b"".join(b"data: " + line + b"\n" for line in lines) + b"\n"
