@@ -33,6 +33,8 @@ __all__ = ["Http1Transport"]
 _Origin = tuple[str, str, int]
 _FRAMING = (b"content-length", b"transfer-encoding")
 _LF, _CR = ord("\n"), ord("\r")
+#: Encoded request heads a transport remembers (one per key and body size in the forwarder).
+HEADS_REMEMBERED = 1024
 
 
 class Http1Transport(httpx.AsyncBaseTransport):
@@ -54,10 +56,11 @@ class Http1Transport(httpx.AsyncBaseTransport):
         self._open = 0  # connections open or being opened
         self._waiting: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
+        self._heads: dict[tuple[Any, ...], bytes] = {}  # encoded heads (``_encode``)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         timeouts: dict[str, float | None] = request.extensions.get("timeout", {})
-        data = _encode(request, await _body(request))
+        data = _encode(request, await _body(request), self._heads)
         url = request.url
         origin = (url.scheme, url.host, url.port or (443 if url.scheme == "https" else 80))
         try:
@@ -344,13 +347,37 @@ async def _body(request: httpx.Request) -> bytes:
         return await request.aread()
 
 
-def _encode(request: httpx.Request, body: bytes) -> list[bytes]:
+def _encode(
+    request: httpx.Request, body: bytes, heads: dict[tuple[Any, ...], bytes] | None = None
+) -> list[bytes]:
     """The request as bytes: its line, its headers (Content-Length set from ``body``), the
-    body. A header holding a line break is refused (it would smuggle a header in)."""
+    body. A header holding a line break is refused (it would smuggle a header in).
+
+    ``heads`` remembers the encoded request line and headers by what they are made of (the
+    method, the path, the body's length and the raw headers, which carry ``Host``): the
+    forwarder sends the same few heads over and over (one per key and body size). A request
+    without its own ``Host`` header is encoded each time (its head also depends on the URL).
+    """
+    raw = request.headers.raw
+    key = (request.method, request.url.raw_path, len(body), *raw)
+    head = heads.get(key) if heads is not None else None
+    if head is None:
+        head, own_host = _head(request, raw, body)
+        if heads is not None and own_host:
+            if len(heads) >= HEADS_REMEMBERED:
+                heads.clear()
+            heads[key] = head
+    return [head, body] if body else [head]
+
+
+def _head(
+    request: httpx.Request, raw: list[tuple[bytes, bytes]], body: bytes
+) -> tuple[bytes, bool]:
+    """The request line and headers, and whether the request had a ``Host`` of its own."""
     url = request.url
     lines = [request.method.encode("ascii"), b" ", url.raw_path, b" HTTP/1.1\r\n"]
     host = False
-    for name, value in request.headers.raw:
+    for name, value in raw:
         lower = name.lower()
         if lower in _FRAMING:
             continue
@@ -365,7 +392,7 @@ def _encode(request: httpx.Request, body: bytes) -> list[bytes]:
     if body or request.method in ("POST", "PUT", "PATCH"):
         lines += (b"Content-Length: ", str(len(body)).encode("ascii"), b"\r\n")
     lines.append(b"\r\n")
-    return [b"".join(lines), body] if body else [b"".join(lines)]
+    return b"".join(lines), host
 
 
 def _message(exc: BaseException) -> str:

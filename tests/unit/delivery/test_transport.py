@@ -215,6 +215,28 @@ async def test_keep_alive_connections_are_reused() -> None:
     assert "Content-Length: 2\r\n" in head and f"Host: {url[7:]}\r\n" in head
 
 
+async def test_each_post_sends_its_own_head_though_heads_are_remembered() -> None:
+    """The encoded heads the transport remembers never stand in for another request's: each
+    key, path and body size gets its own, whatever was sent before."""
+    raw = RawServer()
+    posts = [
+        ("/dials", b'{"a":1}', "Bearer key-one"),
+        ("/dials", b'{"a":1}', "Bearer key-two"),
+        ("/dials", b'{"a":12}', "Bearer key-one"),
+        ("/other", b'{"a":1}', "Bearer key-one"),
+        ("/dials", b'{"a":1}', "Bearer key-one"),
+    ]
+    async with raw as url, _client(url) as client:
+        for path, body, key in posts:
+            response, _ = await client.send(path, content=body, headers={"Authorization": key})
+            assert response.status_code == 200
+    for head, (path, body, key) in zip(raw.heads, posts, strict=True):
+        text = head.decode()
+        assert text.startswith(f"POST {path} HTTP/1.1\r\n")
+        assert f"Authorization: {key}\r\n" in text
+        assert f"Content-Length: {len(body)}\r\n" in text
+
+
 async def test_connections_never_exceed_the_limit() -> None:
     raw = RawServer(delay=0.05)
     async with raw as url, _client(url, connections=2) as client:
