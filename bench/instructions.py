@@ -47,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,7 @@ from relay.core.sources import parse_sources
 from relay.delivery.client import ForwardClient, create_client
 from relay.obs.logs import configure_logging, flush_logs
 
-__all__ = ["count", "main"]
+__all__ = ["count", "main", "two_loops"]
 
 
 def _scope(path: str, length: int) -> dict[str, Any]:
@@ -211,6 +212,38 @@ def _callgrind_total(out: Path) -> int:
     return total
 
 
+def two_loops(
+    argv_for: Callable[[int, Path], list[str]],
+    sizes: tuple[int, int],
+    *,
+    valgrind: bool,
+    prefix: str,
+) -> tuple[list[dict[str, Any]], float]:
+    """Run a loop of each of ``sizes`` in a fresh process (``argv_for(size, workdir)``, which
+    prints its result as JSON on its last line), under callgrind when ``valgrind``, each in
+    a fresh temporary directory; the runs, and the count per item of the larger loop over
+    the smaller: instructions under callgrind, else seconds. Start-up cancels out."""
+    if valgrind and shutil.which("valgrind") is None:
+        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
+    runs = []
+    for n in sizes:
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            argv = argv_for(n, Path(tmp))
+            out = Path(tmp) / "callgrind.out"
+            if valgrind:
+                argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
+            env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts every run
+            done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+            if done.returncode != 0:
+                raise SystemExit(f"the loop of {n} failed:\n{done.stderr[-3000:]}")
+            result = json.loads(done.stdout.strip().splitlines()[-1])
+            if valgrind:
+                result["instructions"] = _callgrind_total(out)
+            runs.append(result)
+    key = "instructions" if valgrind else "seconds"
+    return runs, (runs[1][key] - runs[0][key]) / (sizes[1] - sizes[0])
+
+
 def count(
     webhooks: tuple[int, int] = (500, 1500),
     *,
@@ -224,30 +257,15 @@ def count(
 ) -> dict[str, Any]:
     """Run both loops (each in a fresh process and a fresh queue file) and return the count
     per webhook: instructions under callgrind, else seconds."""
-    if valgrind and shutil.which("valgrind") is None:
-        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
-    runs = []
-    for n in webhooks:
-        with tempfile.TemporaryDirectory(prefix="relay-instructions-") as tmp:
-            argv = [sys.executable, "-m", "bench.instructions", "--inner", str(n)]
-            argv += ["--workdir", tmp, "--in-flight", str(in_flight), "--history", history]
-            argv += ["--queue-url", queue_url] if queue_url else []
-            argv += ["--destination", destination]
-            argv += ["--log-level", log_level, "--app", app]
-            out = Path(tmp) / "callgrind.out"
-            if valgrind:
-                argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
-            env = {**os.environ, "PYTHONHASHSEED": "0"}  # the same dict layouts every run
-            done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-            if done.returncode != 0:
-                raise SystemExit(f"the loop of {n} failed:\n{done.stderr[-3000:]}")
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            if valgrind:
-                result["instructions"] = _callgrind_total(out)
-            runs.append(result)
-    (small, large), extra = runs, webhooks[1] - webhooks[0]
-    key = "instructions" if valgrind else "seconds"
-    per = (large[key] - small[key]) / extra
+
+    def argv_for(n: int, workdir: Path) -> list[str]:
+        argv = [sys.executable, "-m", "bench.instructions", "--inner", str(n)]
+        argv += ["--workdir", str(workdir), "--in-flight", str(in_flight), "--history", history]
+        argv += ["--queue-url", queue_url] if queue_url else []
+        argv += ["--destination", destination]
+        return [*argv, "--log-level", log_level, "--app", app]
+
+    runs, per = two_loops(argv_for, webhooks, valgrind=valgrind, prefix="relay-instructions-")
     return {
         "meter": "callgrind instructions" if valgrind else "wall seconds (no valgrind)",
         "per_webhook": round(per) if valgrind else round(per * 1e6, 1),

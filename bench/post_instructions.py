@@ -22,9 +22,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +31,7 @@ from typing import Any
 import uvloop
 
 from bench.client import AUTH, BODY
-from bench.instructions import _callgrind_total
+from bench.instructions import two_loops
 from bench.procs import start_sink
 from relay.config.settings import Settings
 from relay.delivery.client import create_client
@@ -68,27 +65,12 @@ def count(
     url: str, posts: tuple[int, int] = (2000, 6000), *, in_flight: int = 64, valgrind: bool = True
 ) -> dict[str, Any]:
     """Both loops, each in a fresh process; instructions per POST (or µs without valgrind)."""
-    if valgrind and shutil.which("valgrind") is None:
-        raise SystemExit("valgrind is not installed (Debian: apt-get install valgrind)")
-    runs = []
-    for n in posts:
-        with tempfile.TemporaryDirectory(prefix="relay-post-instructions-") as tmp:
-            argv = [sys.executable, "-m", "bench.post_instructions", "--inner", str(n)]
-            argv += ["--url", url, "--in-flight", str(in_flight)]
-            out = Path(tmp) / "callgrind.out"
-            if valgrind:
-                argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", *argv]
-            env = {**os.environ, "PYTHONHASHSEED": "0"}
-            done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-            if done.returncode != 0:
-                raise SystemExit(f"the loop of {n} failed:\n{done.stderr[-3000:]}")
-            result = json.loads(done.stdout.strip().splitlines()[-1])
-            if valgrind:
-                result["instructions"] = _callgrind_total(out)
-            runs.append(result)
-    (small, large), extra = runs, posts[1] - posts[0]
-    key = "instructions" if valgrind else "seconds"
-    per = (large[key] - small[key]) / extra
+
+    def argv_for(n: int, _workdir: Path) -> list[str]:
+        argv = [sys.executable, "-m", "bench.post_instructions", "--inner", str(n)]
+        return [*argv, "--url", url, "--in-flight", str(in_flight)]
+
+    runs, per = two_loops(argv_for, posts, valgrind=valgrind, prefix="relay-post-instructions-")
     return {
         "meter": "callgrind instructions" if valgrind else "wall seconds (no valgrind)",
         "per_post": round(per) if valgrind else round(per * 1e6, 1),
