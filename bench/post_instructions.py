@@ -95,17 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     small, large = args.posts
     if not 0 < small < large:
         parser.error("--posts wants two counts, the first smaller")
-    with tempfile.TemporaryDirectory(prefix="relay-post-sink-") as tmp:
-        sink = None if args.url else start_sink("nginx", Path(tmp))
-        try:
-            url = args.url or (sink.url if sink else "")
-            result = count(
-                url, (small, large), in_flight=args.in_flight, valgrind=not args.no_valgrind
-            )
-        finally:
-            if sink is not None:
+    valgrind = not args.no_valgrind
+    if args.url:
+        result = count(args.url, (small, large), in_flight=args.in_flight, valgrind=valgrind)
+        result["sink"] = args.url
+    else:
+        with tempfile.TemporaryDirectory(prefix="relay-post-sink-") as tmp:
+            sink = start_sink("nginx", Path(tmp))  # the Python sink when nginx is missing
+            try:
+                result = count(
+                    sink.url, (small, large), in_flight=args.in_flight, valgrind=valgrind
+                )
+            finally:
                 sink.stop()
-    result["sink"] = args.url or (sink.kind if sink else "")
+        result["sink"] = sink.kind
     if args.json:
         args.json.write_text(json.dumps(result, indent=2))
     print(f"{result['per_post']:,} {result['unit']} per POST ({result['meter']})")

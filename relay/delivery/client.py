@@ -110,13 +110,7 @@ class ForwardClient:
         transport raises: ``httpx.TimeoutException``, ``httpx.TransportError``)."""
         request = self.request(path, content, headers)
         response = await self.transport.handle_async_request(request)
-        try:
-            if isinstance(response.stream, httpx.SyncByteStream):
-                response.read()  # a body already in memory: no async iteration needed
-            else:
-                await response.aread()
-        finally:
-            await response.aclose()
+        await _read_whole(response)
         return response
 
     async def send(
@@ -136,14 +130,7 @@ class ForwardClient:
         stream = response.stream
         if type(stream) is httpx.ByteStream and not _encoded(response.headers.raw):
             return response, b"".join(stream)
-        try:
-            if isinstance(stream, httpx.SyncByteStream):
-                body = response.read()
-            else:
-                body = await response.aread()
-        finally:
-            await response.aclose()
-        return response, body
+        return response, await _read_whole(response)
 
     async def aclose(self) -> None:
         await self.transport.aclose()
@@ -156,6 +143,16 @@ class ForwardClient:
 
     def __repr__(self) -> str:
         return f"ForwardClient({str(self.base_url)!r})"
+
+
+async def _read_whole(response: httpx.Response) -> bytes:
+    """The answer's body, read (``response.content`` set) and the response closed."""
+    try:
+        if isinstance(response.stream, httpx.SyncByteStream):
+            return response.read()  # a body already in memory: no async iteration needed
+        return await response.aread()
+    finally:
+        await response.aclose()
 
 
 def _encoded(raw: list[tuple[bytes, bytes]]) -> bool:

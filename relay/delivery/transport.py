@@ -348,7 +348,7 @@ async def _body(request: httpx.Request) -> bytes:
 
 
 def _encode(
-    request: httpx.Request, body: bytes, heads: dict[tuple[Any, ...], bytes] | None = None
+    request: httpx.Request, body: bytes, heads: dict[tuple[Any, ...], bytes]
 ) -> list[bytes]:
     """The request as bytes: its line, its headers (Content-Length set from ``body``), the
     body. A header holding a line break is refused (it would smuggle a header in).
@@ -360,10 +360,10 @@ def _encode(
     """
     raw = request.headers.raw
     key = (request.method, request.url.raw_path, len(body), *raw)
-    head = heads.get(key) if heads is not None else None
+    head = heads.get(key)
     if head is None:
         head, own_host = _head(request, raw, body)
-        if heads is not None and own_host:
+        if own_host:
             if len(heads) >= HEADS_REMEMBERED:
                 heads.clear()
             heads[key] = head
