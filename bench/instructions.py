@@ -59,6 +59,7 @@ from bench.apps import bare_app, durable_app
 from bench.load import HOOK_TOKEN, body
 from bench.scenarios import API_KEY, SOURCES_YAML
 from relay.app import create_app
+from relay.app.heap import freeze_startup_heap
 from relay.config.settings import Settings
 from relay.core.sources import parse_sources
 from relay.delivery.client import ForwardClient, create_client
@@ -152,6 +153,8 @@ def inner(args: argparse.Namespace) -> dict[str, Any]:
                 await asyncio.sleep(0.001)  # every dial delivered before the loop ends
             return statuses
 
+    if not relay:  # the relay's own collector policy, as bench.apps runs the baselines
+        freeze_startup_heap()
     started = time.perf_counter()
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:  # as uvicorn's "auto"
         statuses = runner.run(run())

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from bench.load import HOOK_TOKEN, LoadResult, body, python_load, wrk_load
 from bench.procs import (
     LOAD_CPU,
@@ -211,6 +213,7 @@ class Bench:
         db = workdir / "durable.db"
         proc, base = self.start_app(kind, workdir, **({"db": str(db)} if kind == "durable" else {}))
         try:
+            frozen = _get_json(base + "/healthz").get("gc_frozen")
             cpu, threads = proc.cpu_seconds(), proc.thread_cpu_seconds()
             got = self.closed_load(base + "/hooks/bench", workdir, connections)
             cpu, threads = proc.cpu_seconds() - cpu, _minus(proc.thread_cpu_seconds(), threads)
@@ -221,6 +224,7 @@ class Bench:
             "connections": connections or self.plan.connections,
             "cpu_us_per_request": _per(cpu, got.requests),
             "cpu_us_per_request_by_thread": _per_thread(threads, got.requests),
+            "gc_frozen_objects": frozen,  # the relay's collector policy (bench.apps)
         }
         if kind == "durable":
             accepted = got.count(202) if got.tool == "python" else got.statuses["2xx"]
@@ -608,6 +612,13 @@ def _round(one: dict[str, Any]) -> dict[str, Any]:
 def _median_of(values: list[float | None]) -> float | None:
     known = sorted(v for v in values if v is not None)
     return known[len(known) // 2] if known else None
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    answer = httpx.get(url, timeout=5)
+    answer.raise_for_status()
+    data: dict[str, Any] = answer.json()
+    return data
 
 
 def _count(db: Path, sql: str) -> int:

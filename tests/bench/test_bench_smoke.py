@@ -62,6 +62,8 @@ def test_bench_quick_run_writes_every_scenario(tmp_path: Path) -> None:
     for key in ("bare_intake", "relay_intake", "relay_intake_forwarding"):
         assert results[key]["requests"] > 0 and results[key]["errors"] == 0
     assert results["relay_intake"]["durable"] is True
+    for key in ("bare_intake", "durable_intake"):  # the baselines run the relay's heap policy
+        assert results[key]["gc_frozen_objects"] > 10_000
     floor = results["durable_intake"]  # bare + one row through the writer, in the same rounds
     assert floor["durable"] is True and floor["accepted"] > 0
     assert len(floor["round_rps"]) == 2 and set(floor["by_connections"]) == {"4", "8"}
