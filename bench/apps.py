@@ -12,8 +12,8 @@ Each runs with the relay's own garbage-collector policy (``relay.app.heap``: the
 heap frozen, young collections spaced out), set once its imports are done, as the relay sets
 it once it has started. Without it, the durable floor spent about 15 % of its CPU in full
 collections (requests waiting for their commit survive into the old generation), and was
-measured about 15 % below what it reaches with it (docs/benchmarks.md); a baseline must not lose to
-the relay on a setting anyone can copy.
+measured about 15 % below what it reaches with it (docs/benchmarks.md); a baseline must not
+lose to the relay on a setting anyone can copy.
 
 ``python -m bench.apps {bare,naive,durable} --port P [--destination URL] [--db FILE]``
 """
