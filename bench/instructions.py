@@ -12,7 +12,8 @@ to the webhook's own code can be read from one run of each. What it counts:
 * ``--app bare`` or ``--app durable``: instead of the relay, one of the baselines of
   ``bench.apps`` driven the same way: bare Starlette parsing the JSON, or the durable floor
   (that, and the raw body stored through the relay's own writer, ``synchronous=FULL``,
-  before the 202). The relay's count less the floor's is the relay's own work;
+  before the 202), with the relay's collector policy as ``bench.apps`` runs them. The
+  relay's count less the floor's is the relay's own work;
 * no sockets: uvicorn's and the kernel's share of a request, the same as bare Starlette's, is
   not in it. ``--destination down`` (the default): outboundIQ is a closed port, so the
   forwarder's circuit opens on its first attempts and it waits: the intake alone.
