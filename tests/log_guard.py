@@ -27,8 +27,9 @@ from relay.obs.logs import configure_logging
 #: Shorter secrets ("x", "bee") cannot be told apart from ordinary words in a log line.
 MIN_SECRET_LENGTH = 6
 _CANDIDATE = re.compile(r"\+?\(?\d(?:[\s().\-/]{0,2}\d){6,14}")
-#: A Unix time with its fraction (``1796622255.51735``): its digits can end in 555-xxxx.
-_TIMESTAMP = re.compile(r"\d{9,11}\.\d+")
+#: A number with a fraction: a Unix time (``1796622255.51735``) or seconds (``0.0985792555``),
+#: whose digits can end in 555-xxxx. No phone format has one dot between digit runs.
+_DECIMAL = re.compile(r"\d{1,11}\.\d+")
 
 
 #: A UUID (a request id, a dial id): random hex, whose digits can read as 555-xxxx.
@@ -39,7 +40,7 @@ def unmasked_test_phones(text: str) -> list[str]:
     """Phone numbers of the 555 exchange (every test number), written out in ``text``."""
     found = []
     for match in _CANDIDATE.finditer(_UUID.sub("<uuid>", text)):
-        if _TIMESTAMP.fullmatch(match.group(0)):
+        if _DECIMAL.fullmatch(match.group(0)):
             continue
         digits = re.sub(r"\D", "", match.group(0))
         if len(digits) >= 10 and digits[-7:-4] == "555":

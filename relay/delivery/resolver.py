@@ -104,7 +104,9 @@ class Resolver:
             await self.outcomes.dead(item, reason="resolve_timeout", body=f"{reason}: {error}")
             return
         delay = self.outcomes.retry_delay(item, retry_after)
-        log.warning("job_retry_scheduled", **fields, reason=reason, error=error, retry_in=delay)
+        log.warning(
+            "job_retry_scheduled", **fields, reason=reason, error=error, retry_in=round(delay, 3)
+        )
         await self.outcomes.retry(item, now + delay, reason=f"resolve_{reason}", error=error)
 
     async def _hold(self, item: LeasedDial, error: str) -> None:
@@ -112,7 +114,10 @@ class Resolver:
         now = self.clock()
         until = self.outcomes.next_probe(now)
         log.error(
-            "vendor_credentials_refused", source=item.source, error=error, probe_in=until - now
+            "vendor_credentials_refused",
+            source=item.source,
+            error=error,
+            probe_in=round(until - now, 3),
         )
         await self.outcomes.hold(
             item,

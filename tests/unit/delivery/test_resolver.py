@@ -138,6 +138,10 @@ async def test_a_crashing_mapping_is_retried(
     assert due is not None and bench.clock.now <= due <= bench.clock.now + 1
     assert _retried(bench, "resolve_crashed") == 1
     assert [e["event"] for e in logs] == ["job_resolve_crashed", "job_retry_scheduled"]
+    # the jittered backoff is logged to the millisecond, as a dial's retry is (outcomes)
+    retry_in = logs[1]["retry_in"]
+    assert 0 < retry_in <= 1 and retry_in == round(retry_in, 3)
+    assert abs(bench.clock.now + retry_in - due) < 0.001
 
 
 async def test_a_job_failing_past_its_timeout_is_dead_lettered(
