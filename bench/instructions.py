@@ -66,7 +66,7 @@ from relay.core.sources import parse_sources
 from relay.delivery.client import ForwardClient, create_client
 from relay.obs.logs import configure_logging, flush_logs
 
-__all__ = ["count", "main", "two_loops"]
+__all__ = ["count", "main", "reading", "report", "two_loops"]
 
 
 def _scope(path: str, length: int) -> dict[str, Any]:
@@ -248,6 +248,22 @@ def two_loops(
     return runs, (runs[1][key] - runs[0][key]) / (sizes[1] - sizes[0])
 
 
+def reading(per: float, *, valgrind: bool, key: str) -> dict[str, Any]:
+    """A ``two_loops`` count as the meters report it: instructions, else µs of wall time."""
+    return {
+        "meter": "callgrind instructions" if valgrind else "wall seconds (no valgrind)",
+        key: round(per) if valgrind else round(per * 1e6, 1),
+        "unit": "instructions" if valgrind else "µs (wall, noisy)",
+    }
+
+
+def report(result: dict[str, Any], *, key: str, item: str, json_path: Path | None) -> None:
+    """Write ``result`` to ``json_path`` (when given) and print its count per ``item``."""
+    if json_path:
+        json_path.write_text(json.dumps(result, indent=2))
+    print(f"{result[key]:,} {result['unit']} per {item} ({result['meter']})")
+
+
 def count(
     webhooks: tuple[int, int] = (500, 1500),
     *,
@@ -271,9 +287,7 @@ def count(
 
     runs, per = two_loops(argv_for, webhooks, valgrind=valgrind, prefix="relay-instructions-")
     return {
-        "meter": "callgrind instructions" if valgrind else "wall seconds (no valgrind)",
-        "per_webhook": round(per) if valgrind else round(per * 1e6, 1),
-        "unit": "instructions" if valgrind else "µs (wall, noisy)",
+        **reading(per, valgrind=valgrind, key="per_webhook"),
         "app": app,
         "in_flight": in_flight,
         "history": history,
@@ -324,9 +338,7 @@ def main(argv: list[str] | None = None) -> int:
         valgrind=not args.no_valgrind,
         app=args.app,
     )
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    print(f"{result['per_webhook']:,} {result['unit']} per webhook ({result['meter']})")
+    report(result, key="per_webhook", item="webhook", json_path=args.json)
     return 0
 
 

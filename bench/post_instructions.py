@@ -31,7 +31,7 @@ from typing import Any
 import uvloop
 
 from bench.client import AUTH, BODY
-from bench.instructions import two_loops
+from bench.instructions import reading, report, two_loops
 from bench.procs import start_sink
 from relay.config.settings import Settings
 from relay.delivery.client import create_client
@@ -72,9 +72,7 @@ def count(
 
     runs, per = two_loops(argv_for, posts, valgrind=valgrind, prefix="relay-post-instructions-")
     return {
-        "meter": "callgrind instructions" if valgrind else "wall seconds (no valgrind)",
-        "per_post": round(per) if valgrind else round(per * 1e6, 1),
-        "unit": "instructions" if valgrind else "µs (wall, noisy)",
+        **reading(per, valgrind=valgrind, key="per_post"),
         "in_flight": in_flight,
         "runs": runs,
     }
@@ -109,9 +107,7 @@ def main(argv: list[str] | None = None) -> int:
             finally:
                 sink.stop()
         result["sink"] = sink.kind
-    if args.json:
-        args.json.write_text(json.dumps(result, indent=2))
-    print(f"{result['per_post']:,} {result['unit']} per POST ({result['meter']})")
+    report(result, key="per_post", item="POST", json_path=args.json)
     return 0
 
 
